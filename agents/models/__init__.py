@@ -1,0 +1,30 @@
+"""Models of the agents domain: organisation, agents, bancassurance and the sales pipeline."""
+
+from .bancassurance import BankBranch, BankPartner, PartnerStatus, Referral, ReferralStatus, Referrer
+from .org import Agent, AgentChannel, AgentStatus, OrgUnit, OrgUnitKind, agent_bank_partners
+from .pipeline import (
+    Activity,
+    ActivityKind,
+    ActivityStatus,
+    Attitude,
+    Competitor,
+    Influencer,
+    InfluencerRole,
+    Opportunity,
+    OpportunityProduct,
+    OpportunitySource,
+    OpportunityStageChange,
+    OpportunityStatus,
+    OpportunityTeamMember,
+    PipelineStage,
+    Priority,
+    Recurrence,
+)
+
+__all__ = [
+    "Activity", "ActivityKind", "ActivityStatus", "Agent", "AgentChannel", "AgentStatus", "Attitude", "BankBranch",
+    "BankPartner", "Competitor", "Influencer", "InfluencerRole", "Opportunity", "OpportunityProduct",
+    "OpportunitySource", "OpportunityStageChange", "OpportunityStatus", "OpportunityTeamMember", "OrgUnit",
+    "OrgUnitKind", "PartnerStatus", "PipelineStage", "Priority", "Recurrence", "Referral", "ReferralStatus",
+    "Referrer", "agent_bank_partners",
+]

@@ -1,0 +1,219 @@
+"""The sales pipeline (销售机会, 销售漏斗): stages, opportunities and sales activities."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from insurecrm.db import Base, Money, Rate, TimestampMixin, VersionedMixin, utcnow
+
+
+class PipelineStage(Base):
+    """A stage with its win probability (SPEC §4); admins rename and re-weight them, per line if wanted."""
+
+    __tablename__ = "pipeline_stages"
+    __table_args__ = (UniqueConstraint("code", "product_line"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(120))
+    name_zh: Mapped[str | None] = mapped_column(String(120))
+    position: Mapped[int]
+    #: 0–100, per cent
+    probability: Mapped[Rate]
+    #: ``None`` for the default pipeline, else a :class:`~policies.models.ProductLine` value
+    product_line: Mapped[str | None] = mapped_column(String(32))
+    #: an opportunity staying longer than this in the stage is stale
+    max_days: Mapped[int | None]
+    is_won: Mapped[bool] = mapped_column(default=False)
+    is_lost: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class OpportunityStatus(enum.StrEnum):
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+
+class OpportunitySource(enum.StrEnum):
+    REFERRAL = "referral"
+    CAMPAIGN = "campaign"
+    WALK_IN = "walk_in"
+    CROSS_SELL = "cross_sell"
+    RENEWAL = "renewal"
+    WEB = "web"
+    OTHER = "other"
+
+
+class Opportunity(VersionedMixin, TimestampMixin, Base):
+    """A sales opportunity (销售机会) for a policyholder or a prospect."""
+
+    __tablename__ = "opportunities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    policyholder_id: Mapped[int | None] = mapped_column(ForeignKey("policyholders.id"), index=True)
+    prospect_name: Mapped[str | None] = mapped_column(String(120))
+    owner_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("pipeline_stages.id"), index=True)
+    stage_entered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    probability: Mapped[Rate]
+    expected_premium: Mapped[Money] = mapped_column(default=Decimal("0"))
+    expected_close_date: Mapped[date | None]
+    source: Mapped[OpportunitySource] = mapped_column(default=OpportunitySource.OTHER)
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
+    bank_partner_id: Mapped[int | None] = mapped_column(ForeignKey("bank_partners.id"), index=True)
+    status: Mapped[OpportunityStatus] = mapped_column(default=OpportunityStatus.OPEN, index=True)
+    won_lost_reason: Mapped[str | None] = mapped_column(String(255))
+    closed_at: Mapped[datetime | None]
+    #: a large group/enterprise deal worked by a team (项目型销售)
+    is_group_deal: Mapped[bool] = mapped_column(default=False)
+
+    stage: Mapped[PipelineStage] = relationship()
+    products: Mapped[list[OpportunityProduct]] = relationship(cascade="all, delete-orphan")
+    team: Mapped[list[OpportunityTeamMember]] = relationship(cascade="all, delete-orphan")
+    influencers: Mapped[list[Influencer]] = relationship(cascade="all, delete-orphan")
+    competitors: Mapped[list[Competitor]] = relationship(cascade="all, delete-orphan")
+    stage_changes: Mapped[list[OpportunityStageChange]] = relationship(
+        cascade="all, delete-orphan", order_by="OpportunityStageChange.changed_at"
+    )
+
+
+class OpportunityProduct(Base):
+    __tablename__ = "opportunity_products"
+
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+
+
+class OpportunityTeamMember(Base):
+    __tablename__ = "opportunity_team_members"
+
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(64), default="member")
+
+
+class OpportunityStageChange(Base):
+    """Every stage change with its timestamp: drives time-in-stage and conversion analysis."""
+
+    __tablename__ = "opportunity_stage_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"), index=True)
+    from_stage_id: Mapped[int | None] = mapped_column(ForeignKey("pipeline_stages.id"))
+    to_stage_id: Mapped[int] = mapped_column(ForeignKey("pipeline_stages.id"))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class InfluencerRole(enum.StrEnum):
+    """CUTE: Coach, User, Technical buyer, Economic buyer."""
+
+    COACH = "coach"
+    USER = "user"
+    TECHNICAL_BUYER = "technical_buyer"
+    ECONOMIC_BUYER = "economic_buyer"
+
+
+class Attitude(enum.StrEnum):
+    SUPPORTER = "supporter"
+    NEUTRAL = "neutral"
+    OPPONENT = "opponent"
+
+
+class Influencer(Base):
+    __tablename__ = "influencers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str | None] = mapped_column(String(120))
+    role: Mapped[InfluencerRole]
+    attitude: Mapped[Attitude] = mapped_column(default=Attitude.NEUTRAL)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Competitor(Base):
+    """A competitor on an opportunity with its SWOT; scores compare it with us (−2 much worse … +2 much better)."""
+
+    __tablename__ = "competitors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    strengths: Mapped[str | None] = mapped_column(Text)
+    weaknesses: Mapped[str | None] = mapped_column(Text)
+    opportunities: Mapped[str | None] = mapped_column(Text)
+    threats: Mapped[str | None] = mapped_column(Text)
+    brand_score: Mapped[int] = mapped_column(SmallInteger, default=0)
+    product_score: Mapped[int] = mapped_column(SmallInteger, default=0)
+    service_score: Mapped[int] = mapped_column(SmallInteger, default=0)
+    relationship_score: Mapped[int] = mapped_column(SmallInteger, default=0)
+    price_score: Mapped[int] = mapped_column(SmallInteger, default=0)
+
+
+class ActivityKind(enum.StrEnum):
+    CALL = "call"
+    VISIT = "visit"
+    MEETING = "meeting"
+    PRESENTATION = "presentation"
+    EMAIL = "email"
+    CALLBACK = "callback"
+    OTHER = "other"
+
+
+class ActivityStatus(enum.StrEnum):
+    PLANNED = "planned"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Priority(enum.StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Recurrence(enum.StrEnum):
+    NONE = "none"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    YEARLY = "yearly"
+
+
+class Activity(TimestampMixin, Base):
+    """A sales or service activity (销售活动) of an agent: planned, then done and evaluated."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    kind: Mapped[ActivityKind]
+    priority: Mapped[Priority] = mapped_column(default=Priority.NORMAL)
+    subject: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    planned_start: Mapped[datetime] = mapped_column(index=True)
+    planned_end: Mapped[datetime | None]
+    status: Mapped[ActivityStatus] = mapped_column(default=ActivityStatus.PLANNED, index=True)
+    actual_start: Mapped[datetime | None]
+    actual_end: Mapped[datetime | None]
+    policyholder_id: Mapped[int | None] = mapped_column(ForeignKey("policyholders.id"), index=True)
+    contact_name: Mapped[str | None] = mapped_column(String(120))
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"), index=True)
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("policies.id"), index=True)
+    recurrence: Mapped[Recurrence] = mapped_column(default=Recurrence.NONE)
+    cost: Mapped[Money | None]
+    evaluation: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(255))

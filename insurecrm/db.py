@@ -1,0 +1,149 @@
+"""Database plumbing: the declarative base, column types and the request-scoped session.
+
+We use plain SQLAlchemy 2 rather than Flask-SQLAlchemy so that the same session machinery serves
+web requests, the CLI, the scheduler process and the tests (which bind the session to an outer
+transaction and roll it back after each test).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from sqlalchemy import JSON, Date, DateTime, Engine, MetaData, Numeric, String, create_engine, event, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, scoped_session, sessionmaker
+from sqlalchemy.types import Enum as SAEnum
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """An instant, stored as UTC and always returned timezone-aware (UTC).
+
+    SQLite has no time zones; PostgreSQL has ``timestamptz``. Normalising here means both
+    databases hand the application the same values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC instant; attach a timezone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current instant in UTC (aware)."""
+    return datetime.now(UTC)
+
+
+#: Money: 14 digits, 2 decimals, always :class:`~decimal.Decimal`.
+Money = Annotated[Decimal, mapped_column(Numeric(14, 2, asdecimal=True))]
+#: A rate such as a commission rate or a probability: 0.0000 to 999.9999.
+Rate = Annotated[Decimal, mapped_column(Numeric(7, 4, asdecimal=True))]
+Str32 = Annotated[str, mapped_column(String(32))]
+Str64 = Annotated[str, mapped_column(String(64))]
+Str120 = Annotated[str, mapped_column(String(120))]
+Str255 = Annotated[str, mapped_column(String(255))]
+
+
+class Base(DeclarativeBase):
+    """Declarative base: naming convention for constraints, enums stored as portable strings."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        date: Date(),
+        Decimal: Numeric(14, 2, asdecimal=True),
+        enum.Enum: SAEnum(enum.Enum, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+        str: String(255),
+    }
+
+
+class TimestampMixin:
+    """Creation and last-update instants, set by the database session."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class VersionedMixin:
+    """Optimistic locking: every UPDATE checks and bumps ``version``; the API carries it.
+
+    A stale write raises :class:`sqlalchemy.orm.exc.StaleDataError`, answered with 409.
+    """
+
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}
+
+
+class Database:
+    """Engine and a thread-local session, configured from the Flask app (or any settings)."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.session_factory = sessionmaker(expire_on_commit=False)
+        self.session = scoped_session(self.session_factory)
+
+    def configure(self, url: str, *, echo: bool = False) -> Engine:
+        """Create the engine for ``url`` and bind the session factory to it."""
+        if self.engine is not None:
+            self.engine.dispose()
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine = create_engine(url, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.session.remove()
+        self.session_factory.configure(bind=self.engine)
+        return self.engine
+
+    def init_app(self, app) -> None:
+        self.configure(app.config["DATABASE_URL"], echo=app.config.get("SQLALCHEMY_ECHO", False))
+
+        @app.teardown_appcontext
+        def _remove_session(exc: BaseException | None) -> None:
+            self.session.remove()
+
+    @property
+    def dialect(self) -> str:
+        assert self.engine is not None
+        return self.engine.dialect.name
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+db = Database()
+__all__ = ["Base", "Money", "Rate", "TimestampMixin", "VersionedMixin", "db", "func", "utcnow"]

@@ -1,0 +1,141 @@
+"""Models owned by the application shell: users, API tokens, the audit log and the outbox."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from insurecrm.db import Base, TimestampMixin, utcnow
+
+
+class Role(enum.StrEnum):
+    """The roles of SPEC §2; what each may see is decided in the domains' ``permissions.py``."""
+
+    ADMIN = "admin"
+    BRANCH_MANAGER = "branch_manager"
+    AGENT = "agent"
+    BANCASSURANCE_SPECIALIST = "bancassurance_specialist"
+    BANK_REFERRER = "bank_referrer"
+    ACTUARY = "actuary"
+
+
+class User(TimestampMixin, Base):
+    """A login. Agents and specialists link to their :class:`~agents.models.Agent` record,
+    branch managers to the organisation unit they lead, referrers to their referrer record."""
+
+    __tablename__ = "users"
+    __audited__ = True
+    __audit_secret__ = frozenset({"password_hash"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    preferred_language: Mapped[str] = mapped_column(String(8), default="en")
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    referrer_id: Mapped[int | None] = mapped_column(ForeignKey("referrers.id"), index=True)
+    last_login_at: Mapped[datetime | None]
+
+    agent = relationship("Agent", foreign_keys=[agent_id])
+    org_unit = relationship("OrgUnit", foreign_keys=[org_unit_id])
+    referrer = relationship("Referrer", foreign_keys=[referrer_id])
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} ({self.role})>"
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API. Only its SHA-256 is stored; it expires and can be revoked."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class AuditLog(Base):
+    """Who changed what, when, from which value to which (field-level)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    #: who acted, as text: a username, or ``system:<job>`` for the CLI and the scheduler
+    actor_label: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(16))
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[int | None]
+    #: ``{"field": [before, after]}``; values are JSON-safe strings
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OutboxChannel(enum.StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    TASK = "task"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Outbox(Base):
+    """Every email, SMS or agent task the system produced, keyed for idempotency."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: e.g. ``renewal_reminder:policy=42:offset=30:date=2026-11-22``; never two rows with one key
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(48), index=True)
+    channel: Mapped[OutboxChannel]
+    recipient: Mapped[str | None] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    policyholder_id: Mapped[int | None] = mapped_column(ForeignKey("policyholders.id"), index=True)
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("policies.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    subject: Mapped[str | None] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[OutboxStatus] = mapped_column(default=OutboxStatus.PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

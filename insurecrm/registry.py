@@ -1,0 +1,9 @@
+"""Imports every model module so that ``Base.metadata`` knows the whole schema (migrations, tests)."""
+
+import agents.models  # noqa: F401
+import insurecrm.models  # noqa: F401
+import policies.models  # noqa: F401
+import policyholders.models  # noqa: F401
+from insurecrm.db import Base
+
+metadata = Base.metadata
