@@ -120,6 +120,7 @@ class Database:
         self.engine = create_engine(url, **kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
         self.session.remove()
         self.session_factory.configure(bind=self.engine)
         return self.engine
@@ -138,11 +139,19 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin, so that SAVEPOINTs
+    # (nested transactions) behave as on PostgreSQL (SQLAlchemy's documented pysqlite recipe).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection) -> None:
+    # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of failing mid-transaction
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 db = Database()

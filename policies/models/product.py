@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -52,8 +53,8 @@ class Product(TimestampMixin, Base):
     #: coverage term of one policy, in months (12 for a yearly renewable product)
     term_months: Mapped[int]
     renewable: Mapped[bool] = mapped_column(default=False)
-    #: comma-separated :class:`PremiumFrequency` values this product may be sold with
-    frequencies: Mapped[str] = mapped_column(String(64), default="annual")
+    #: the :class:`PremiumFrequency` values this product may be sold with
+    frequencies: Mapped[list[Any]] = mapped_column(default=lambda: ["annual"])
     first_year_commission_rate: Mapped[Rate] = mapped_column(default=Decimal("0"))
     renewal_commission_rate: Mapped[Rate] = mapped_column(default=Decimal("0"))
     bank_share_rate: Mapped[Rate] = mapped_column(default=Decimal("0"))
@@ -66,4 +67,4 @@ class Product(TimestampMixin, Base):
 
     @property
     def frequency_list(self) -> list[PremiumFrequency]:
-        return [PremiumFrequency(f) for f in self.frequencies.split(",") if f]
+        return [PremiumFrequency(f) for f in self.frequencies]

@@ -1,0 +1,1 @@
+"""Agents: the organisation tree, agents, the bancassurance channel and the sales pipeline."""

@@ -1,0 +1,50 @@
+"""InsureCRM: the application shell (factory, configuration, auth, scope, audit, errors, CLI)."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the Flask application. ``overrides`` replace settings read from the environment."""
+    from insurecrm import audit, errors, registry  # noqa: F401 - registry loads every model
+    from insurecrm.api import Api
+    from insurecrm.config import load_config
+    from insurecrm.db import db
+    from insurecrm.extensions import csrf, limiter, login_manager
+
+    app = Flask(__name__, instance_path=os.environ.get("INSURECRM_INSTANCE_PATH") or None,
+                instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(load_config(app.instance_path, overrides))
+
+    db.init_app(app)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    api = Api(app)
+    errors.init_app(app)
+
+    _register_domains(app, api, csrf)
+    return app
+
+
+def _register_domains(app: Flask, api, csrf) -> None:
+    import agents.routes
+    import insurecrm.views
+    import policies.routes
+    import policyholders.routes
+    import reports.routes
+    from insurecrm import auth_routes
+
+    app.register_blueprint(insurecrm.views.bp)
+    for module in (auth_routes, agents.routes, policies.routes, policyholders.routes, reports.routes):
+        for blp in module.API_BLUEPRINTS:
+            csrf.exempt(blp)  # bearer tokens only, no cookies: CSRF cannot apply
+            api.register_blueprint(blp)
+        for bp in getattr(module, "WEB_BLUEPRINTS", ()):
+            app.register_blueprint(bp)

@@ -1,0 +1,127 @@
+"""Authentication: web sessions (Flask-Login, CSRF on every form) and API bearer tokens.
+
+A bearer token is random, shown once, stored only as its SHA-256, expires after
+``INSURECRM_API_TOKEN_TTL_HOURS`` and can be revoked. The API accepts bearer tokens only (never the
+session cookie), so cross-site requests cannot ride on a browser session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from functools import wraps
+
+from flask import current_app, g, request
+from sqlalchemy import select, update
+from werkzeug.exceptions import Unauthorized
+
+from insurecrm.db import db, utcnow
+from insurecrm.extensions import login_manager
+from insurecrm.models import ApiToken, Role, User
+from insurecrm.passwords import hash_password, needs_rehash, verify_password
+from insurecrm.scope import RoleForbidden
+
+
+class TokenRequired(Unauthorized):
+    description = "A valid bearer token is required: POST /api/v1/auth/token."
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with these credentials, or ``None``; upgrades an outdated hash on success."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(user: User) -> tuple[str, ApiToken]:
+    """Create a bearer token for ``user``; returns the clear token (shown once) and its row."""
+    token = secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, token_hash=_digest(token), expires_at=utcnow() + current_app.config["API_TOKEN_TTL"])
+    db.session.add(row)
+    return token, row
+
+
+def revoke_token(token: str) -> None:
+    db.session.execute(
+        update(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def revoke_all_tokens(user: User) -> None:
+    db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def user_for_token(token: str, now: datetime | None = None) -> User | None:
+    now = now or utcnow()
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= now or not row.user.active:
+        return None
+    return row.user
+
+
+def load_api_user() -> None:
+    """``before_request`` of the API: sets ``g.user`` from the bearer token, or answers 401."""
+    if request.endpoint in PUBLIC_API_ENDPOINTS or request.method == "OPTIONS":
+        return
+    token = bearer_token()
+    user = user_for_token(token) if token else None
+    if user is None:
+        raise TokenRequired()
+    g.user = user
+
+
+#: endpoints of the API reachable without a token (login and the OpenAPI description)
+PUBLIC_API_ENDPOINTS = {"auth_api.Token", "api-docs.openapi_json", "api-docs.openapi_swagger_ui"}
+
+
+def require_roles(*roles: Role) -> Callable:
+    """View decorator: only these roles may call the view (others get 403)."""
+    allowed = frozenset(roles)
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            user = g.get("user")
+            if user is None:
+                raise TokenRequired()
+            if user.role not in allowed:
+                raise RoleForbidden()
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+#: roles that may change the book (the actuary reads only; the referrer only submits referrals)
+BOOK_WRITERS: tuple[Role, ...] = (Role.ADMIN, Role.BRANCH_MANAGER, Role.AGENT, Role.BANCASSURANCE_SPECIALIST)
+INTERNAL_ROLES: tuple[Role, ...] = BOOK_WRITERS + (Role.ACTUARY,)
+
+
+def role_in(user: User | None, roles: Iterable[Role]) -> bool:
+    return user is not None and user.role in set(roles)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.active else None

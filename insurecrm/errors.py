@@ -1,0 +1,89 @@
+"""Error responses: JSON for the API, readable pages for the web.
+
+API errors have one shape: ``422 {"errors": {"field": ["message"]}}`` for invalid input, and
+``{"error": "Not Found", "message": "..."}`` with the right status otherwise. Services raise
+:class:`marshmallow.ValidationError` for rule violations (422) and :class:`VersionConflict` (409).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify, render_template, request
+from marshmallow import ValidationError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import Conflict, HTTPException, InternalServerError
+
+from insurecrm.db import db
+
+log = logging.getLogger(__name__)
+
+
+class VersionConflict(Conflict):
+    description = "The record was changed by someone else since you loaded it; reload and try again."
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def flatten_messages(messages) -> dict[str, list[str]]:
+    """webargs nests errors by location (``{"json": {...}}``); clients want them by field."""
+    if isinstance(messages, dict) and set(messages) <= {"json", "query", "form", "files", "headers", "view_args"}:
+        merged: dict = {}
+        for location_errors in messages.values():
+            merged.update(location_errors if isinstance(location_errors, dict) else {"_schema": location_errors})
+        return merged
+    if isinstance(messages, list):
+        return {"_schema": messages}
+    return messages
+
+
+def error_response(status: int, *, message: str | None = None, errors: dict | None = None):
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    body: dict = {"error": HTTP_STATUS_CODES.get(status, "Error")}
+    if errors is not None:
+        body["errors"] = errors
+    if message:
+        body["message"] = message
+    return jsonify(body), status
+
+
+def handle_http_exception(exc: HTTPException):
+    status = exc.code or 500
+    if status == 422:
+        messages = (getattr(exc, "data", None) or {}).get("messages") or {"_schema": [exc.description]}
+        errors = flatten_messages(messages)
+    else:
+        errors = None
+    if wants_json():
+        return error_response(status, message=None if errors else exc.description, errors=errors)
+    return render_template("error.html", status=status, exc=exc, errors=errors), status
+
+
+def init_app(app) -> None:
+    @app.errorhandler(ValidationError)
+    def _validation_error(exc: ValidationError):
+        db.session.rollback()
+        errors = flatten_messages(exc.normalized_messages())
+        if wants_json():
+            return error_response(422, errors=errors)
+        return render_template("error.html", status=422, exc=exc, errors=errors), 422
+
+    @app.errorhandler(StaleDataError)
+    def _stale(exc: StaleDataError):
+        db.session.rollback()
+        return handle_http_exception(VersionConflict())
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if exc.code and exc.code >= 400:
+            db.session.rollback()
+        return handle_http_exception(exc)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return handle_http_exception(InternalServerError())

@@ -1,0 +1,112 @@
+"""Object-level access: the one place that decides which rows a user may see.
+
+Each domain registers, in its ``permissions.py``, a rule per model: a function of the user that
+returns a SQL condition. Every list, get, update, export and report goes through
+:func:`scoped_select` or :func:`get_visible_or_404`, so a rule written once holds everywhere. A role
+that has no business with a model at all gets 403 (:class:`RoleForbidden`); a row outside the user's
+scope does not exist for them (404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import abort, g
+from sqlalchemy import ColumnElement, Select, false, select, true
+from werkzeug.exceptions import Forbidden
+
+from insurecrm.db import db
+from insurecrm.models import Role, User
+
+T = TypeVar("T")
+Rule = Callable[[User], ColumnElement[bool]]
+_rules: dict[type, Rule] = {}
+
+
+class RoleForbidden(Forbidden):
+    description = "Your role may not use this resource."
+
+
+def register(model: type) -> Callable[[Rule], Rule]:
+    """Decorator: ``@register(Policy)`` on ``def policy_rule(user) -> condition``."""
+
+    def decorator(rule: Rule) -> Rule:
+        _rules[model] = rule
+        return rule
+
+    return decorator
+
+
+def current_user_or_none() -> User | None:
+    return g.get("user")
+
+
+def visible(model: type, user: User | None = None) -> ColumnElement[bool]:
+    """The SQL condition selecting the rows of ``model`` that ``user`` may see."""
+    user = user or current_user_or_none()
+    if user is None:
+        return false()
+    if model not in _rules:
+        raise LookupError(f"no scope rule registered for {model.__name__}")
+    return _rules[model](user)
+
+
+def scoped_select(model: type[T], user: User | None = None, *entities: Any) -> Select:
+    """``SELECT model`` (or ``entities``) restricted to what ``user`` may see."""
+    return select(*(entities or (model,))).where(visible(model, user))
+
+
+def visible_ids(model: type, user: User | None = None) -> Select:
+    """A subquery of the ids of ``model`` that ``user`` may see, for use in ``IN (...)``."""
+    return select(model.id).where(visible(model, user))
+
+
+def get_visible_or_404(model: type[T], object_id: int, user: User | None = None) -> T:
+    """Load one row if ``user`` may see it; 404 otherwise, exactly as if it did not exist."""
+    obj = db.session.scalar(scoped_select(model, user).where(model.id == object_id))
+    if obj is None:
+        abort(404, description=f"{model.__name__} {object_id} not found.")
+    return obj
+
+
+# -- building blocks shared by the domains' rules -------------------------------------------------
+
+def everything(_user: User) -> ColumnElement[bool]:
+    return true()
+
+
+def org_subtree_condition(column, user: User) -> ColumnElement[bool]:
+    """``column`` (an org unit id) lies in the subtree the branch manager leads."""
+    from agents.models import OrgUnit
+
+    path = _manager_path(user)
+    if path is None:
+        return false()
+    return column.in_(select(OrgUnit.id).where(OrgUnit.path.startswith(path, autoescape=True)))
+
+
+def _manager_path(user: User) -> str | None:
+    from agents.models import OrgUnit
+
+    cache = g.setdefault("_scope_paths", {})
+    if user.id not in cache:
+        cache[user.id] = (
+            db.session.scalar(select(OrgUnit.path).where(OrgUnit.id == user.org_unit_id)) if user.org_unit_id else None
+        )
+    return cache[user.id]
+
+
+def specialist_partner_ids(user: User) -> Select:
+    """The bank partners a bancassurance specialist is stationed at."""
+    from agents.models import agent_bank_partners
+
+    return select(agent_bank_partners.c.bank_partner_id).where(agent_bank_partners.c.agent_id == user.agent_id)
+
+
+def by_role(user: User, rules: dict[Role, Callable[[], ColumnElement[bool]]]) -> ColumnElement[bool]:
+    """Dispatch on the user's role; a role not listed may not use the resource at all (403)."""
+    rule = rules.get(user.role)
+    if rule is None:
+        raise RoleForbidden()
+    return rule()

@@ -1,0 +1,1 @@
+"""Alembic migrations of InsureCRM (run with ``insurecrm db upgrade``)."""

@@ -1,0 +1,1 @@
+"""Reports: aggregates of the book, computed in SQL within the user's scope."""

@@ -1,0 +1,4 @@
+"""API and web routes of this domain."""
+
+
+API_BLUEPRINTS: tuple = ()

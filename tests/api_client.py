@@ -1,0 +1,44 @@
+"""The ``api`` fixture: a JSON client acting as a given user through a real bearer token."""
+
+from __future__ import annotations
+
+import pytest
+
+from insurecrm.auth import issue_token
+
+
+class ApiClient:
+    def __init__(self, client, token: str | None):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _call(self, method: str, path: str, **kw):
+        return self.client.open(path, method=method, headers=self.headers, **kw)
+
+    def get(self, path, **kw):
+        return self._call("GET", path, **kw)
+
+    def post(self, path, json=None, **kw):
+        return self._call("POST", path, json=json, **kw)
+
+    def patch(self, path, json=None, **kw):
+        return self._call("PATCH", path, json=json, **kw)
+
+    def put(self, path, json=None, **kw):
+        return self._call("PUT", path, json=json, **kw)
+
+    def delete(self, path, **kw):
+        return self._call("DELETE", path, **kw)
+
+
+@pytest.fixture
+def api(app, client):
+    """``api(user)`` → a client authenticated as ``user``; ``api(None)`` → anonymous."""
+
+    def for_user(user):
+        if user is None:
+            return ApiClient(client, None)
+        token, _row = issue_token(user)
+        return ApiClient(client, token)
+
+    return for_user

@@ -1,0 +1,99 @@
+"""Fixtures: the app on each database, a rolled-back transaction per test, clients per role.
+
+Every test runs twice, ``[sqlite]`` and ``[postgresql]``. PostgreSQL tests are skipped when no
+server answers, unless ``INSURECRM_REQUIRE_PG=1`` (as in CI), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from insurecrm import create_app
+from insurecrm.db import db
+from insurecrm.extensions import limiter
+from insurecrm.registry import metadata
+from tests import databases
+from tests.factories import Factory
+
+pytest_plugins = ["tests.api_client"]
+
+
+def pytest_generate_tests(metafunc):
+    # any test that uses the database runs on both backends
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def backend(request, tmp_path_factory):
+    """The database URL of this backend, with the schema created; dropped after the session."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        yield _with_schema(url)
+        return
+    if not databases.pg_available():
+        if databases.pg_required():
+            pytest.fail(f"PostgreSQL is required (INSURECRM_REQUIRE_PG=1) but {databases.pg_server_url()} "
+                        "does not answer")
+        pytest.skip("PostgreSQL not reachable; set INSURECRM_REQUIRE_PG=1 to make this a failure")
+    url = databases.create_pg_database()
+    try:
+        yield _with_schema(url)
+    finally:
+        db.session.remove()
+        if db.engine is not None:
+            db.engine.dispose()
+        databases.drop_pg_database(url)
+
+
+def _with_schema(url: str) -> str:
+    db.configure(url)
+    metadata.create_all(db.engine)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(backend, tmp_path_factory):
+    app = create_app({
+        "DATABASE_URL": backend,
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": True,
+    })
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _transaction(request):
+    """Bind the session to an outer transaction and roll it back after the test."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    limiter.reset()
+    connection = db.engine.connect()
+    outer = connection.begin()
+    db.session.remove()
+    db.session_factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    with app.app_context():
+        yield
+    db.session.remove()
+    outer.rollback()
+    connection.close()
+    db.session_factory.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+
+
+@pytest.fixture
+def session(app):
+    return db.session
+
+
+@pytest.fixture
+def make(app) -> Factory:
+    """Factories: ``make.policyholder(owner=agent)``, ``make.policy(...)``, ``make.user(role)``..."""
+    return Factory(db.session)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
