@@ -30,3 +30,6 @@ __all__ = [
     "PaymentMethod", "Policy", "PolicyStatus", "PolicyStatusChange", "PremiumFrequency", "Product", "ProductLine",
     "RenewalCase", "RenewalReminder", "RenewalStatus", "SalesChannel",
 ]
+from .numbering import NumberSequence  # noqa: E402
+
+__all__ += ["NumberSequence"]
