@@ -24,8 +24,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     db.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)  # before CSRF, so that rate limits apply to every login attempt
     csrf.init_app(app)
-    limiter.init_app(app)
     api = Api(app)
     errors.init_app(app)
 

@@ -8,6 +8,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from sqlalchemy import Connection, Engine
 
 import migrations
 from insurecrm.db import db
@@ -15,39 +16,35 @@ from insurecrm.db import db
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 
 
-def alembic_config() -> Config:
+def alembic_config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", db.engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    config.attributes["connection"] = connection
     return config
 
 
-def upgrade(revision: str = "head") -> None:
-    with db.engine.begin() as connection:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+def upgrade(revision: str = "head", engine: Engine | None = None) -> None:
+    """Migrate the database up to ``revision``, in one transaction."""
+    with (engine or db.engine).begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
 
 
-def downgrade(revision: str) -> None:
-    with db.engine.begin() as connection:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+def downgrade(revision: str, engine: Engine | None = None) -> None:
+    with (engine or db.engine).begin() as connection:
+        command.downgrade(alembic_config(connection), revision)
 
 
-def revision(message: str) -> None:
-    with db.engine.begin() as connection:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.revision(config, message=message, autogenerate=True)
+def revision(message: str, engine: Engine | None = None) -> None:
+    """Write a new migration file from the difference between the models and the database."""
+    with (engine or db.engine).begin() as connection:
+        command.revision(alembic_config(connection), message=message, autogenerate=True)
 
 
-def drift() -> list:
+def drift(engine: Engine | None = None) -> list:
     """Differences between the database's schema and the models (empty when they agree)."""
     from insurecrm.registry import metadata
     from migrations.env import compare_options
 
-    with db.engine.connect() as connection:
+    with (engine or db.engine).connect() as connection:
         context = MigrationContext.configure(connection, opts=compare_options())
         return compare_metadata(context, metadata)

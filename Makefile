@@ -1,0 +1,47 @@
+# InsureCRM — the two commands of the README, and a few for developers.
+#   make run    create .venv, install, migrate a SQLite database, load a demo book if empty, serve :5000
+#   make test   create .venv, install with test extras, run the whole suite (SQLite and PostgreSQL)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+DEMO_POLICYHOLDERS ?= 2000
+PYTEST_ARGS ?=
+
+.PHONY: run test install install-test bench lint check-migrations clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e ".[postgresql]"
+	touch $@
+
+$(VENV)/.installed-test: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@ $(VENV)/.installed-run
+
+install: $(VENV)/.installed-run
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(BIN)/insurecrm db upgrade
+	$(BIN)/insurecrm demo --if-empty --policyholders $(DEMO_POLICYHOLDERS)
+	@echo "InsureCRM on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
+	$(BIN)/insurecrm run --host $(HOST) --port $(PORT)
+
+test: install-test
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install-test
+	$(BIN)/python -m bench.demo_book --backend sqlite --policyholders 10000
+	$(BIN)/python -m bench.demo_book --backend postgresql --policyholders 10000
+
+lint: install-test
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache test-artifacts

@@ -1,0 +1,119 @@
+"""Login on the web (session + CSRF) and on the API (bearer tokens: expiry, revocation, rate limit)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from insurecrm.db import utcnow
+from insurecrm.models import ApiToken, Role
+from tests.factories import PASSWORD
+
+
+def login_form_token(client) -> str:
+    html = client.get("/login").get_data(as_text=True)
+    match = re.search(r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html)
+    return match.group(1)
+
+
+def test_web_login_then_home_then_logout(client, make):
+    user = make.user(Role.AGENT, username="wang", display_name="Wang Fang")
+    assert client.get("/").status_code == 302  # anonymous → login page
+    response = client.post("/login", data={"username": "wang", "password": PASSWORD,
+                                           "csrf_token": login_form_token(client)})
+    assert response.status_code == 302
+    home = client.get("/").get_data(as_text=True)
+    assert "Wang Fang" in home and "Your book" in home
+    token = re.search(r'name="csrf_token" value="([^"]+)"', home).group(1)
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/").status_code == 302
+    assert user.last_login_at is not None
+
+
+def test_web_login_without_csrf_token_is_refused(client, make):
+    make.user(Role.AGENT, username="li")
+    response = client.post("/login", data={"username": "li", "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/").status_code == 302
+
+
+def test_web_login_wrong_password_shows_error(client, make):
+    make.user(Role.AGENT, username="zhao")
+    response = client.post("/login", data={"username": "zhao", "password": "nope",
+                                           "csrf_token": login_form_token(client)})
+    assert response.status_code == 422
+    assert "wrong password" in response.get_data(as_text=True)
+
+
+def test_login_redirect_stays_on_site(client, make):
+    make.user(Role.AGENT, username="chen")
+    response = client.post("/login?next=//evil.example/", data={
+        "username": "chen", "password": PASSWORD, "csrf_token": login_form_token(client)})
+    assert response.headers["Location"] == "/"
+
+
+def test_api_token_flow(client, make, api):
+    make.user(Role.ADMIN, username="root")
+    response = client.post("/api/v1/auth/token", json={"username": "root", "password": PASSWORD})
+    assert response.status_code == 201
+    token = response.json["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/products", headers=headers).status_code == 200
+    assert client.delete("/api/v1/auth/token", headers=headers).status_code == 204
+    assert client.get("/api/v1/products", headers=headers).status_code == 401
+
+
+def test_api_token_bad_credentials_and_bad_input(client, make):
+    make.user(Role.ADMIN, username="root")
+    assert client.post("/api/v1/auth/token", json={"username": "root", "password": "x"}).status_code == 401
+    response = client.post("/api/v1/auth/token", json={"username": "root"})
+    assert response.status_code == 422
+    assert response.json["errors"] == {"password": ["Missing data for required field."]}
+
+
+def test_expired_token_is_refused(client, make, session):
+    make.user(Role.ADMIN, username="root")
+    token = client.post("/api/v1/auth/token", json={"username": "root", "password": PASSWORD}).json["access_token"]
+    row = session.scalar(select(ApiToken))
+    row.expires_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    assert client.get("/api/v1/products", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_inactive_user_cannot_log_in_or_use_token(client, make, session):
+    user = make.user(Role.ADMIN, username="gone")
+    token = client.post("/api/v1/auth/token", json={"username": "gone", "password": PASSWORD}).json["access_token"]
+    user.active = False
+    session.commit()
+    assert client.get("/api/v1/products", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert client.post("/api/v1/auth/token", json={"username": "gone", "password": PASSWORD}).status_code == 401
+
+
+def test_api_ignores_session_cookie(client, make):
+    make.user(Role.ADMIN, username="root")
+    client.post("/login", data={"username": "root", "password": PASSWORD, "csrf_token": login_form_token(client)})
+    assert client.get("/").status_code == 200
+    assert client.get("/api/v1/products").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/token", "/login"])
+def test_login_attempts_are_rate_limited(client, make, app, path):
+    make.user(Role.ADMIN, username="root")
+    statuses = []
+    for _ in range(12):
+        if path == "/login":
+            statuses.append(client.post(path, data={"username": "root", "password": "wrong",
+                                                    "csrf_token": login_form_token(client)}).status_code)
+        else:
+            statuses.append(client.post(path, json={"username": "root", "password": "wrong"}).status_code)
+    assert statuses[:10].count(429) == 0
+    assert statuses[-1] == 429
+
+
+def test_passwords_are_stored_as_argon2_hashes(make):
+    user = make.user(Role.AGENT)
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
