@@ -1,4 +1,22 @@
-"""API and web routes of this domain."""
+"""Reports API."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from insurecrm.api import api_blueprint, current_user
+from insurecrm.auth import INTERNAL_ROLES, require_roles
+from reports import services
+from reports.schemas import BookSummary, SummaryArgs
+
+reports_blp = api_blueprint("reports_api", __name__, description="Reports, aggregated in SQL within your scope.")
+API_BLUEPRINTS = (reports_blp,)
 
 
-API_BLUEPRINTS: tuple = ()
+@reports_blp.route("/reports/book-summary")
+@reports_blp.arguments(SummaryArgs, location="query")
+@reports_blp.response(200, BookSummary)
+@require_roles(*INTERNAL_ROLES)
+def book_summary(args):
+    """Policyholders by status; in-force policies and annualised premium by channel."""
+    return services.book_summary(current_user(), args.get("as_of") or date.today())

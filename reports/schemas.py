@@ -1,0 +1,26 @@
+"""Report outputs."""
+
+from __future__ import annotations
+
+from marshmallow import fields
+
+from insurecrm.api import Money, Schema
+
+
+class SummaryArgs(Schema):
+    as_of = fields.Date(metadata={"description": "The date the book is seen at (default: today)."})
+
+
+class ChannelLine(Schema):
+    channel = fields.String()
+    policies = fields.Integer()
+    annualised_premium = Money()
+
+
+class BookSummary(Schema):
+    as_of = fields.Date()
+    policyholders_by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    policies_by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    in_force_by_channel = fields.List(fields.Nested(ChannelLine))
+    in_force_policies = fields.Integer()
+    in_force_annualised_premium = Money()
