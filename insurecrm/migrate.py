@@ -16,6 +16,14 @@ from insurecrm.db import db
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 
 
+def compare_options() -> dict:
+    """How autogenerate and ``db check`` compare the database with the models."""
+    from insurecrm.registry import metadata
+
+    return {"compare_type": True, "compare_server_default": False, "render_as_batch": True,
+            "target_metadata": metadata}
+
+
 def alembic_config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -43,7 +51,6 @@ def revision(message: str, engine: Engine | None = None) -> None:
 def drift(engine: Engine | None = None) -> list:
     """Differences between the database's schema and the models (empty when they agree)."""
     from insurecrm.registry import metadata
-    from migrations.env import compare_options
 
     with (engine or db.engine).connect() as connection:
         context = MigrationContext.configure(connection, opts=compare_options())

@@ -1,0 +1,115 @@
+"""A small book with two sides, for access tests.
+
+"own" records sit in branch B1 (team T1), owned or serviced by agent A1, acquired through bank partner P1,
+referred by referrer R1 — visible to the agent user (A1), the specialist (S1, stationed at P1, in T1), the
+manager of B1 and the referrer R1 (for referrals). "foreign" records sit in branch B2 with agent A2, partner P2
+and referrer R2 — visible to none of them. Admin and actuary see both sides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, UTC
+from decimal import Decimal
+
+from agents.models import (
+    Activity,
+    ActivityKind,
+    AgentChannel,
+    Opportunity,
+    OrgUnitKind,
+)
+from insurecrm.models import Role, User
+from policies.models import Claim, Commission, CommissionKind, CommissionPayee, Installment, Payment, RenewalCase
+from policies.models import SalesChannel
+from policyholders.models import (
+    Interaction,
+    InteractionChannel,
+    PolicyholderRelationship,
+    RelationshipKind,
+    ServiceCategory,
+    ServiceKind,
+    ServiceRequest,
+)
+
+ROLES = list(Role)
+
+
+@dataclass
+class World:
+    users: dict[Role, User]
+    own: dict[str, int] = field(default_factory=dict)
+    foreign: dict[str, int] = field(default_factory=dict)
+
+
+def _side(make, session, unit, agent, partner, bank_branch, referrer, stage, tag: str) -> dict[str, int]:
+    holder = make.policyholder(owner=agent, bank_partner_id=partner.id, name=f"Holder {tag}",
+                               phone=f"+8613{abs(hash(tag)) % 10**9:09d}", email=f"{tag}@example.com",
+                               address=f"{tag} Road 1", id_type="prc_resident", id_number=None)
+    relative = make.policyholder(owner=agent, bank_partner_id=partner.id, name=f"Relative {tag}")
+    product = make.product()
+    policy = make.policy(holder, product, channel=SalesChannel.BANCASSURANCE, bank_partner_id=partner.id,
+                         bank_branch_id=bank_branch.id, referrer_id=referrer.id)
+    rows = {
+        "installment": Installment(policy_id=policy.id, sequence=1, due_date=policy.effective_date,
+                                   amount=policy.premium),
+        "payment": Payment(policy_id=policy.id, paid_on=policy.effective_date, amount=policy.premium),
+        "claim": Claim(number=f"CL{abs(hash(tag)) % 10**13:013d}", policy_id=policy.id, loss_date=date(2026, 3, 1),
+                       report_date=date(2026, 3, 2), incurred_amount=Decimal("500.00")),
+        "interaction": Interaction(policyholder_id=holder.id, agent_id=agent.id, channel=InteractionChannel.PHONE,
+                                   summary=f"Called {tag} about renewal"),
+        "service_request": ServiceRequest(policyholder_id=holder.id, kind=ServiceKind.COMPLAINT,
+                                          category=ServiceCategory.CLAIM, subject=f"Complaint {tag}",
+                                          due_at=datetime.now(UTC) + timedelta(days=5)),
+        "relationship": PolicyholderRelationship(from_policyholder_id=holder.id, to_policyholder_id=relative.id,
+                                                 kind=RelationshipKind.SPOUSE),
+        "opportunity": Opportunity(title=f"Deal {tag}", policyholder_id=holder.id, owner_agent_id=agent.id,
+                                   org_unit_id=unit.id, stage_id=stage.id, probability=stage.probability,
+                                   bank_partner_id=partner.id),
+        "activity": Activity(agent_id=agent.id, org_unit_id=unit.id, kind=ActivityKind.CALL, subject=f"Call {tag}",
+                             planned_start=datetime.now(UTC)),
+        "renewal_case": RenewalCase(policy_id=policy.id, due_date=policy.expiry_date, opened_on=date(2026, 11, 1),
+                                    assigned_agent_id=agent.id, org_unit_id=unit.id),
+    }
+    for row in rows.values():
+        session.add(row)
+    session.flush()
+    session.add(Commission(policy_id=policy.id, payment_id=rows["payment"].id, payee=CommissionPayee.AGENT,
+                           agent_id=agent.id, kind=CommissionKind.FIRST_YEAR, rate=Decimal("0.2"),
+                           base_amount=policy.premium, amount=policy.premium * Decimal("0.2"),
+                           earned_on=policy.effective_date))
+    session.commit()
+    referral = make.referral(referrer, specialist_agent_id=None)
+    ids = {key: row.id for key, row in rows.items()}
+    ids.update(policyholder=holder.id, policy=policy.id, product=product.id, agent=agent.id, org_unit=unit.id,
+               bank_partner=partner.id, bank_branch=bank_branch.id, referrer=referrer.id, referral=referral.id,
+               pipeline_stage=stage.id)
+    return ids
+
+
+def build_world(make, session) -> World:
+    company = make.org_unit(kind=OrgUnitKind.COMPANY)
+    b1 = make.org_unit(company, kind=OrgUnitKind.BRANCH)
+    t1 = make.org_unit(b1, kind=OrgUnitKind.TEAM)
+    b2 = make.org_unit(company, kind=OrgUnitKind.BRANCH)
+    a1, a2 = make.agent(t1), make.agent(b2)
+    s1 = make.agent(t1, channel=AgentChannel.BANCASSURANCE)
+    p1, p2 = make.bank_partner(), make.bank_partner()
+    s1.bank_partners.append(p1)
+    session.commit()
+    bb1, bb2 = make.bank_branch(p1, org_unit=b1), make.bank_branch(p2, org_unit=b2)
+    r1, r2 = make.referrer(bb1), make.referrer(bb2)
+    stage = make.stage()
+    users = {
+        Role.ADMIN: make.user(Role.ADMIN),
+        Role.ACTUARY: make.user(Role.ACTUARY),
+        Role.BRANCH_MANAGER: make.user(Role.BRANCH_MANAGER, org_unit_id=b1.id),
+        Role.AGENT: make.user(Role.AGENT, agent_id=a1.id),
+        Role.BANCASSURANCE_SPECIALIST: make.user(Role.BANCASSURANCE_SPECIALIST, agent_id=s1.id),
+        Role.BANK_REFERRER: make.user(Role.BANK_REFERRER, referrer_id=r1.id),
+    }
+    world = World(users=users)
+    world.own = _side(make, session, t1, a1, p1, bb1, r1, stage, "own")
+    world.foreign = _side(make, session, b2, a2, p2, bb2, r2, make.stage(), "foreign")
+    world.own["user"], world.foreign["user"] = users[Role.AGENT].id, users[Role.ADMIN].id
+    return world
