@@ -20,7 +20,7 @@ from insurecrm.actor import actor_label, current_actor
 from insurecrm.db import utcnow
 from insurecrm.models import AuditLog
 
-SKIPPED = {"created_at", "updated_at", "version"}
+SKIPPED = {"id", "created_at", "updated_at", "version"}
 
 
 def _json_value(value: Any) -> Any:
@@ -76,7 +76,7 @@ def _audit_rows(session: Session) -> list[dict]:
             if action == "update" and not changes:
                 continue
             rows.append({**base, "action": action, "entity_type": type(obj).__tablename__,
-                         "entity_id": inspect(obj).identity[0] if inspect(obj).identity else None,
+                         "entity_id": inspect(obj).dict.get("id"),
                          "changes": changes})
     return rows
 
