@@ -39,10 +39,10 @@ def _register_domains(app: Flask, api, csrf) -> None:
     import policies.routes
     import policyholders.routes
     import reports.routes
-    from insurecrm import auth_routes
+    from insurecrm import auth_routes, user_routes
 
     app.register_blueprint(insurecrm.views.bp)
-    for module in (auth_routes, agents.routes, policies.routes, policyholders.routes, reports.routes):
+    for module in (auth_routes, user_routes, agents.routes, policies.routes, policyholders.routes, reports.routes):
         for blp in module.API_BLUEPRINTS:
             csrf.exempt(blp)  # bearer tokens only, no cookies: CSRF cannot apply
             api.register_blueprint(blp)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import marshmallow as ma
@@ -56,13 +58,46 @@ class VersionedSchema(Schema):
     version = fields.Integer(required=True, metadata={"description": "The version you loaded; stale → 409."})
 
 
+class MoneyField(fields.Decimal):
+    """A money amount: Decimal with at most 2 decimal places, serialised as a string so no float ever
+    touches it. More decimals are refused rather than silently rounded: ``"100.005"`` is a typo, not a price."""
+
+    default_error_messages = {"too_precise": "Use at most 2 decimal places.",
+                              "too_large": "Must be less than 1,000,000,000,000."}
+    #: Numeric(14, 2) holds 12 digits before the point
+    LIMIT = Decimal("1000000000000")
+
+    def __init__(self, **kwargs):
+        super().__init__(places=2, as_string=True, allow_nan=False, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            exact = Decimal(str(value))
+            too_precise = exact.is_finite() and exact != exact.quantize(Decimal("0.01"))
+            too_large = exact.is_finite() and abs(exact) >= self.LIMIT
+        except (ArithmeticError, ValueError, TypeError):
+            too_precise = too_large = False  # not a usable number: the Decimal field reports it
+        if too_precise:
+            raise self.make_error("too_precise")
+        if too_large:
+            raise self.make_error("too_large")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def Money(**kwargs) -> fields.Decimal:  # noqa: N802 - reads like a field class
-    """A money amount: Decimal with 2 places, serialised as a string so no float ever touches it."""
-    return fields.Decimal(places=2, as_string=True, allow_nan=False, **kwargs)
+    return MoneyField(**kwargs)
 
 
 def Rate(**kwargs) -> fields.Decimal:  # noqa: N802
     return fields.Decimal(places=4, as_string=True, allow_nan=False, **kwargs)
+
+
+def partial(schema_cls: type[ma.Schema]) -> ma.Schema:
+    """An instance of ``schema_cls`` for PATCH: every field optional, no defaults filled in."""
+    schema = schema_cls(partial=True)
+    for field in schema.load_fields.values():
+        field.load_default = ma.missing
+    return schema
 
 
 class ListArgs(ma.Schema):
@@ -98,8 +133,10 @@ def paginate(stmt: Select, args: dict) -> tuple[list, dict]:
     return items, {"total": total, "page": page, "per_page": per_page, "pages": -(-total // per_page) if total else 0}
 
 
+@cache
 def page_envelope(item_schema: type[ma.Schema]) -> type[ma.Schema]:
-    """A response schema ``{"items": [...], "meta": {...}}`` for ``item_schema``."""
+    """A response schema ``{"items": [...], "meta": {...}}`` for ``item_schema`` (one class per item schema,
+    so that OpenAPI sees one component however many endpoints list it)."""
     name = item_schema.__name__.removesuffix("Schema") + "Page"
     return type(name, (ma.Schema,), {
         "items": fields.List(fields.Nested(item_schema)),

@@ -77,9 +77,9 @@ class AuditArgs(ListArgs):
 
 
 @audit_blp.route("/audit")
+@require_roles(Role.ADMIN)
 @audit_blp.arguments(AuditArgs, location="query")
 @audit_blp.response(200, page_envelope(AuditEntry))
-@require_roles(Role.ADMIN)
 def list_audit(args):
     """Audit entries, newest first; filter by entity, actor or action."""
     stmt = select(AuditLog)

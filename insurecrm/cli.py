@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
+from marshmallow import ValidationError
 
 from insurecrm import create_app
 from insurecrm.models import Role
@@ -87,10 +88,15 @@ def users_create(username, role, display_name, agent_code, org_unit_code, passwo
     from insurecrm.users import create_user
 
     with acting_as("cli:users.create"):
-        create_user(
-            {"username": username, "role": role, "display_name": display_name or username, "password": password,
-             "agent_code": agent_code, "org_unit_code": org_unit_code}
-        )
+        try:
+            create_user(
+                {"username": username, "role": role, "display_name": display_name or username, "password": password,
+                 "agent_code": agent_code, "org_unit_code": org_unit_code}
+            )
+        except ValidationError as exc:
+            db.session.rollback()
+            messages = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in exc.normalized_messages().items())
+            raise click.ClickException(messages) from exc
         db.session.commit()
     click.echo(f"User {username} created.")
 

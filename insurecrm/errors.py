@@ -11,6 +11,7 @@ import logging
 
 from flask import jsonify, render_template, request
 from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import Conflict, HTTPException, InternalServerError
 
@@ -75,6 +76,13 @@ def init_app(app) -> None:
     def _stale(exc: StaleDataError):
         db.session.rollback()
         return handle_http_exception(VersionConflict())
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(exc: IntegrityError):
+        # services check uniqueness first (422 with the field); this is two writers racing past that check
+        db.session.rollback()
+        log.info("integrity error answered 409: %s", exc.orig)
+        return handle_http_exception(Conflict("The change conflicts with a record written at the same time; retry."))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from insurecrm.auth import issue_token
+from insurecrm.db import db
 
 
 class ApiClient:
@@ -39,6 +40,8 @@ def api(app, client):
         if user is None:
             return ApiClient(client, None)
         token, _row = issue_token(user)
+        # committed to the test's outer transaction: a refused (rolled-back) request must not take it along
+        db.session.commit()
         return ApiClient(client, token)
 
     return for_user
