@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-import marshmallow as ma
-from marshmallow import ValidationError, fields, validate, validates
+from datetime import date
+from decimal import Decimal
 
-from insurecrm.api import ListArgs, Rate, Schema
-from policies.models import PremiumFrequency, ProductLine
+import marshmallow as ma
+from marshmallow import ValidationError, fields, pre_load, validate, validates, validates_schema
+
+from insurecrm.api import ListArgs, Money, Rate, Schema, VersionedSchema
+from policies.models import (
+    BusinessType,
+    ClaimStatus,
+    CommissionKind,
+    CommissionPayee,
+    InstallmentStatus,
+    PaymentMethod,
+    PolicyStatus,
+    PremiumFrequency,
+    ProductLine,
+    SalesChannel,
+)
+from policies.status import INITIAL_STATUSES
 
 RATE_RANGE = validate.Range(min=0, max=1, error="Must be a fraction between 0 and 1.")
 
@@ -54,9 +69,199 @@ class ProductArgs(ListArgs):
     q = fields.String(metadata={"description": "Code or name contains."})
 
 
-def partial(schema_cls: type[ma.Schema]) -> ma.Schema:
-    """An instance of ``schema_cls`` for PATCH: fields optional, no defaults filled in."""
-    schema = schema_cls(partial=True)
-    for field in schema.load_fields.values():
-        field.load_default = ma.missing
-    return schema
+# -- policies -----------------------------------------------------------------------------------------
+
+POSITIVE = validate.Range(min=0, min_inclusive=False, error="Must be greater than zero.")
+NOT_NEGATIVE = validate.Range(min=0, error="Must not be negative.")
+
+
+class _PersonSchema(Schema):
+    """A person on a policy: a policyholder of the book (name taken from the record) or just a name."""
+
+    id = fields.Integer(dump_only=True)
+    policyholder_id = fields.Integer(allow_none=True, metadata={"description": "The person, if a policyholder."})
+    name = fields.String(validate=validate.Length(min=1, max=120), metadata={"pii": "name"})
+
+    @validates_schema
+    def _named(self, data, **_kwargs):
+        if not data.get("name") and not data.get("policyholder_id"):
+            raise ValidationError("Give a name or a policyholder_id.", "name")
+
+
+class InsuredPersonSchema(_PersonSchema):
+    pii_kind = "insured"
+
+    date_of_birth = fields.Date(allow_none=True, metadata={"pii": "drop"})
+    relation_to_holder = fields.String(load_default="self", validate=validate.Length(min=1, max=32))
+
+
+class BeneficiarySchema(_PersonSchema):
+    pii_kind = "beneficiary"
+
+    relation_to_insured = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    priority = fields.Integer(load_default=1, validate=validate.Range(min=1, max=9))
+    share_percent = fields.Decimal(places=2, as_string=True, load_default=Decimal("100"),
+                                   validate=validate.Range(min=0, max=100, min_inclusive=False))
+
+
+class StatusChangeSchema(Schema):
+    pii_kind = "status_change"
+
+    from_status = fields.Enum(PolicyStatus, by_value=True, dump_only=True)
+    to_status = fields.Enum(PolicyStatus, by_value=True, dump_only=True)
+    effective_date = fields.Date(dump_only=True)
+    reason = fields.String(dump_only=True, metadata={"pii": "drop"})
+    actor_label = fields.String(dump_only=True)
+    recorded_at = fields.DateTime(dump_only=True)
+
+
+class PolicySchema(Schema):
+    """A policy as listed; :class:`PolicyDetailSchema` adds the people and the status history."""
+
+    pii_kind = "policy"
+
+    id = fields.Integer(dump_only=True)
+    number = fields.String(metadata={"description": "Allocated when not given."})
+    policyholder_id = fields.Integer(required=True)
+    product_id = fields.Integer(required=True)
+    servicing_agent_id = fields.Integer(allow_none=True)
+    org_unit_id = fields.Integer(dump_only=True)
+    channel = fields.Enum(SalesChannel, by_value=True, load_default=SalesChannel.AGENCY)
+    bank_partner_id = fields.Integer(allow_none=True)
+    bank_branch_id = fields.Integer(allow_none=True)
+    referrer_id = fields.Integer(allow_none=True)
+    business_type = fields.Enum(BusinessType, by_value=True, load_default=BusinessType.NEW)
+    renews_policy_id = fields.Integer(allow_none=True)
+    issue_date = fields.Date(metadata={"description": "Defaults to the effective date."})
+    effective_date = fields.Date(required=True)
+    expiry_date = fields.Date(allow_none=True, metadata={"description": "Defaults to the product's term."})
+    sum_insured = Money(required=True, validate=POSITIVE)
+    premium = Money(required=True, validate=POSITIVE, metadata={"description": "Modal premium (per installment)."})
+    frequency = fields.Enum(PremiumFrequency, by_value=True, required=True)
+    annual_premium = Money(dump_only=True)
+    status = fields.Enum(PolicyStatus, by_value=True, load_default=PolicyStatus.IN_FORCE,
+                         validate=validate.OneOf(INITIAL_STATUSES, error="A new policy is quoted or in_force."))
+    status_date = fields.Date(dump_only=True)
+    cancellation_reason = fields.String(dump_only=True, metadata={"pii": "drop"})
+    cooling_off_cancellation = fields.Boolean(dump_only=True)
+    version = fields.Integer(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+
+class PolicyDetailSchema(PolicySchema):
+    insured_persons = fields.List(fields.Nested(InsuredPersonSchema))
+    beneficiaries = fields.List(fields.Nested(BeneficiarySchema), load_default=list)
+    status_history = fields.List(fields.Nested(StatusChangeSchema), dump_only=True)
+    renewed_by_policy_id = fields.Function(lambda policy: policy.renewed_by.id if policy.renewed_by else None)
+
+
+class PolicyUpdateSchema(VersionedSchema):
+    """What a PATCH may change; the status moves only through ``POST /policies/<id>/transitions``."""
+
+    servicing_agent_id = fields.Integer(allow_none=True)
+    sum_insured = Money(validate=POSITIVE)
+    insured_persons = fields.List(fields.Nested(InsuredPersonSchema), metadata={"description": "Replaces all."})
+    beneficiaries = fields.List(fields.Nested(BeneficiarySchema), metadata={"description": "Replaces all."})
+
+    @pre_load
+    def _no_status(self, data, **_kwargs):
+        if isinstance(data, dict) and "status" in data:
+            raise ValidationError({"status": ["Change the status with POST /policies/<id>/transitions."]})
+        return data
+
+
+class TransitionSchema(Schema):
+    to_status = fields.Enum(PolicyStatus, by_value=True, required=True)
+    effective_date = fields.Date(load_default=date.today)
+    reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class PolicyArgs(ListArgs):
+    status = fields.Enum(PolicyStatus, by_value=True)
+    product_id = fields.Integer()
+    policyholder_id = fields.Integer()
+    servicing_agent_id = fields.Integer()
+    org_unit_id = fields.Integer()
+    channel = fields.Enum(SalesChannel, by_value=True)
+    business_type = fields.Enum(BusinessType, by_value=True)
+    bank_partner_id = fields.Integer()
+    expiry_from = fields.Date(metadata={"description": "Expiry on or after this date."})
+    expiry_to = fields.Date(metadata={"description": "Expiry on or before this date."})
+    number = fields.String(metadata={"description": "Number starts with."})
+
+
+# -- premium, payments, commissions, claims -------------------------------------------------------------
+
+class InstallmentSchema(Schema):
+    pii_kind = "installment"
+
+    id = fields.Integer(dump_only=True)
+    sequence = fields.Integer(dump_only=True)
+    due_date = fields.Date(dump_only=True)
+    amount = Money(dump_only=True)
+    paid_amount = Money(dump_only=True)
+    paid_date = fields.Date(dump_only=True)
+    status = fields.Enum(InstallmentStatus, by_value=True, dump_only=True)
+
+
+class AllocationSchema(Schema):
+    installment_id = fields.Integer(dump_only=True)
+    amount = Money(dump_only=True)
+
+
+class PaymentSchema(Schema):
+    pii_kind = "payment"
+
+    id = fields.Integer(dump_only=True)
+    policy_id = fields.Integer(dump_only=True)
+    paid_on = fields.Date(load_default=date.today)
+    amount = Money(required=True)
+    method = fields.Enum(PaymentMethod, by_value=True, load_default=PaymentMethod.BANK_TRANSFER)
+    reference = fields.String(allow_none=True, validate=validate.Length(max=64), metadata={"pii": "drop"})
+    allocations = fields.List(fields.Nested(AllocationSchema), dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class CommissionSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    policy_id = fields.Integer(dump_only=True)
+    payment_id = fields.Integer(dump_only=True)
+    payee = fields.Enum(CommissionPayee, by_value=True, dump_only=True)
+    agent_id = fields.Integer(dump_only=True)
+    bank_partner_id = fields.Integer(dump_only=True)
+    kind = fields.Enum(CommissionKind, by_value=True, dump_only=True)
+    rate = Rate(dump_only=True)
+    base_amount = Money(dump_only=True)
+    amount = Money(dump_only=True)
+    earned_on = fields.Date(dump_only=True)
+
+
+class ClaimSchema(Schema):
+    pii_kind = "claim"
+
+    id = fields.Integer(dump_only=True)
+    number = fields.String(dump_only=True)
+    policy_id = fields.Integer(dump_only=True)
+    loss_date = fields.Date(required=True)
+    report_date = fields.Date(load_default=date.today)
+    status = fields.Enum(ClaimStatus, by_value=True, dump_only=True)
+    incurred_amount = Money(load_default=Decimal("0"))
+    paid_amount = Money(dump_only=True)
+    description = fields.String(allow_none=True, metadata={"pii": "drop"})
+    rejection_reason = fields.String(dump_only=True, metadata={"pii": "drop"})
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+
+class ClaimUpdateSchema(Schema):
+    status = fields.Enum(ClaimStatus, by_value=True)
+    incurred_amount = Money()
+    paid_amount = Money()
+    rejection_reason = fields.String(allow_none=True, validate=validate.Length(max=255))
+    description = fields.String(allow_none=True)
+
+
+class ClaimArgs(ListArgs):
+    status = fields.Enum(ClaimStatus, by_value=True)
+    policy_id = fields.Integer()

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from insurecrm.db import Base, Money, Rate, TimestampMixin
 
@@ -56,6 +56,8 @@ class Payment(TimestampMixin, Base):
     amount: Mapped[Money]
     method: Mapped[PaymentMethod] = mapped_column(default=PaymentMethod.BANK_TRANSFER)
     reference: Mapped[str | None] = mapped_column(String(64))
+
+    allocations: Mapped[list[PaymentAllocation]] = relationship(cascade="all, delete-orphan")
 
 
 class PaymentAllocation(Base):

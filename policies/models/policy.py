@@ -75,7 +75,11 @@ class Policy(VersionedMixin, TimestampMixin, Base):
     product: Mapped[Product] = relationship()
     policyholder = relationship("Policyholder")
     servicing_agent = relationship("Agent")
-    renews: Mapped[Policy | None] = relationship(remote_side=[id], foreign_keys=[renews_policy_id])
+    renews: Mapped[Policy | None] = relationship(remote_side=[id], foreign_keys=[renews_policy_id],
+                                                 back_populates="renewed_by")
+    #: the policy that renews this one, if any (the other side of ``renews``)
+    renewed_by: Mapped[Policy | None] = relationship(foreign_keys=[renews_policy_id], back_populates="renews",
+                                                     uselist=False)
     insured_persons: Mapped[list[InsuredPerson]] = relationship(cascade="all, delete-orphan")
     beneficiaries: Mapped[list[Beneficiary]] = relationship(
         cascade="all, delete-orphan", order_by="Beneficiary.priority"

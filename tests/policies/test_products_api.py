@@ -86,3 +86,14 @@ def test_missing_product_is_404_json(api, make):
     response = api(make.user(Role.ADMIN)).get("/api/v1/products/999999")
     assert response.status_code == 404
     assert response.json["error"] == "Not Found"
+
+
+def test_money_with_more_than_two_decimals_is_refused_not_rounded(api, make, session):
+    from policies.models import Payment
+
+    policy = make.policy()
+    response = api(make.user(Role.ADMIN)).post(f"/api/v1/policies/{policy.id}/payments",
+                                               json={"amount": "100.005", "paid_on": "2026-01-02"})
+    assert response.status_code == 422
+    assert response.json["errors"]["amount"] == ["Use at most 2 decimal places."]
+    assert session.scalar(select(func.count(Payment.id))) == 0

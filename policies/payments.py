@@ -1,0 +1,167 @@
+"""Payments: applying money received to a policy's premium installments, and the commissions it earns.
+
+**Allocation rule.** A payment goes to the policy's open installments (due or partially paid), the
+oldest due date first (then by sequence number), each filled up before the next one gets anything.
+Every installment that received money gets a :class:`~policies.models.PaymentAllocation` row; an
+installment filled completely becomes ``paid`` with ``paid_date`` = the payment's date, one filled in
+part becomes ``partially_paid``. A payment larger than everything still open is refused: the book has
+no place for the difference. A policy in grace whose overdue installments (due before today) are all
+paid afterwards moves back to in force, as of the payment date.
+
+**Commission rule.** Each payment earns commission on the premium it pays, as of the payment date:
+
+- the servicing agent earns ``product.first_year_commission_rate`` on installments due in the first
+  12 months of a new or transfer-in policy, and ``product.renewal_commission_rate`` on every other
+  installment (later years, and every installment of a renewal policy);
+- on a bancassurance policy with a bank partner, the bank partner earns ``product.bank_share_rate``
+  (when above zero) on the same premium, first-year or renewal alike.
+
+One commission row is written per payee and kind (first year / renewal) of the payment. Money is
+rounded to the cent, half up.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from dateutil.relativedelta import relativedelta
+from marshmallow import ValidationError
+from sqlalchemy import exists, select
+
+from insurecrm.db import db
+from policies.models import (
+    BusinessType,
+    Commission,
+    CommissionKind,
+    CommissionPayee,
+    Installment,
+    InstallmentStatus,
+    Payment,
+    PaymentAllocation,
+    PaymentMethod,
+    Policy,
+    PolicyStatus,
+    SalesChannel,
+)
+from policies.status import transition
+
+CENT = Decimal("0.01")
+OPEN = (InstallmentStatus.DUE, InstallmentStatus.PARTIALLY_PAID)
+#: a policy in one of these statuses has ended and takes no more premium
+NO_PAYMENT_STATUSES = frozenset({PolicyStatus.CANCELLED, PolicyStatus.EXPIRED, PolicyStatus.MATURED,
+                                 PolicyStatus.RENEWED, PolicyStatus.TERMINATED_BY_CLAIM})
+FIRST_YEAR_BUSINESS = frozenset({BusinessType.NEW, BusinessType.TRANSFER_IN})
+
+
+def to_money(value) -> Decimal:
+    """``value`` as a Decimal rounded to the cent, half up."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def apply_payment(policy: Policy, amount, paid_on: date, method: PaymentMethod = PaymentMethod.BANK_TRANSFER,
+                  reference: str | None = None) -> Payment:
+    """Record a payment for ``policy``, allocate it to the oldest open installments and earn commissions.
+
+    Refuses (422) a policy that has ended (cancelled, expired, matured, renewed, terminated by claim),
+    an amount of zero or less, a payment date in the future, and an amount larger than all open
+    installments together (on ``amount``). A refused payment writes nothing.
+    """
+    amount = to_money(amount)
+    _check_payment(policy, amount, paid_on)
+    installments = open_installments(policy)
+    outstanding = sum((i.amount - i.paid_amount for i in installments), Decimal("0"))
+    if amount > outstanding:
+        raise ValidationError({"amount": [f"Exceeds the {outstanding} still open on policy {policy.number}."]})
+    payment = Payment(policy_id=policy.id, paid_on=paid_on, amount=amount, method=method, reference=reference)
+    db.session.add(payment)
+    allocated = _allocate(payment, installments)
+    db.session.flush()
+    _earn_commissions(policy, payment, allocated)
+    _leave_grace_if_cleared(policy, paid_on)
+    db.session.flush()
+    return payment
+
+
+def open_installments(policy: Policy) -> list[Installment]:
+    """The policy's installments not yet fully paid, oldest first (locked until the transaction ends)."""
+    return list(db.session.scalars(
+        select(Installment).where(Installment.policy_id == policy.id, Installment.status.in_(OPEN))
+        .order_by(Installment.due_date, Installment.sequence).with_for_update()
+    ))
+
+
+def commission_kind(policy: Policy, due_date: date) -> CommissionKind:
+    """First-year for installments due in the first 12 months of new or transfer-in business, else renewal."""
+    first_year_end = policy.effective_date + relativedelta(months=12)
+    if policy.business_type in FIRST_YEAR_BUSINESS and due_date < first_year_end:
+        return CommissionKind.FIRST_YEAR
+    return CommissionKind.RENEWAL
+
+
+def _check_payment(policy: Policy, amount: Decimal, paid_on: date) -> None:
+    if policy.status in NO_PAYMENT_STATUSES:
+        raise ValidationError({"_schema": [f"Policy {policy.number} is {policy.status}; it takes no payments."]})
+    errors: dict[str, list[str]] = {}
+    if amount <= 0:
+        errors["amount"] = ["Must be greater than zero."]
+    if paid_on > date.today():
+        errors["paid_on"] = ["Must not be in the future."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _allocate(payment: Payment, installments: list[Installment]) -> list[tuple[Installment, Decimal]]:
+    remaining = payment.amount
+    allocated = []
+    for installment in installments:
+        if remaining <= 0:
+            break
+        share = min(remaining, installment.amount - installment.paid_amount)
+        installment.paid_amount += share
+        if installment.paid_amount >= installment.amount:
+            installment.status, installment.paid_date = InstallmentStatus.PAID, payment.paid_on
+        else:
+            installment.status = InstallmentStatus.PARTIALLY_PAID
+        payment.allocations.append(PaymentAllocation(installment_id=installment.id, amount=share))
+        allocated.append((installment, share))
+        remaining -= share
+    return allocated
+
+
+def _earn_commissions(policy: Policy, payment: Payment, allocated: list[tuple[Installment, Decimal]]) -> None:
+    premium_by_kind: dict[CommissionKind, Decimal] = defaultdict(Decimal)
+    for installment, share in allocated:
+        premium_by_kind[commission_kind(policy, installment.due_date)] += share
+    product = policy.product
+    for kind, premium in premium_by_kind.items():
+        if policy.servicing_agent_id is not None:
+            rate = product.first_year_commission_rate if kind is CommissionKind.FIRST_YEAR \
+                else product.renewal_commission_rate
+            _add_commission(policy, payment, kind, premium, rate, agent_id=policy.servicing_agent_id)
+        if policy.channel == SalesChannel.BANCASSURANCE and policy.bank_partner_id and product.bank_share_rate > 0:
+            _add_commission(policy, payment, kind, premium, product.bank_share_rate,
+                            bank_partner_id=policy.bank_partner_id)
+
+
+def _add_commission(policy: Policy, payment: Payment, kind: CommissionKind, premium: Decimal, rate: Decimal, *,
+                    agent_id: int | None = None, bank_partner_id: int | None = None) -> None:
+    db.session.add(Commission(
+        policy_id=policy.id, payment_id=payment.id, kind=kind, rate=rate, base_amount=premium,
+        amount=to_money(premium * rate), earned_on=payment.paid_on, agent_id=agent_id, bank_partner_id=bank_partner_id,
+        payee=CommissionPayee.AGENT if agent_id is not None else CommissionPayee.BANK_PARTNER,
+    ))
+
+
+def _leave_grace_if_cleared(policy: Policy, paid_on: date) -> None:
+    # "overdue" is judged as of today: a back-dated payment that leaves a later installment overdue
+    # must not take the policy out of grace only for the grace job to put it back tomorrow
+    if policy.status != PolicyStatus.GRACE:
+        return
+    still_overdue = db.session.scalar(select(exists().where(
+        Installment.policy_id == policy.id, Installment.status.in_(OPEN), Installment.due_date < date.today()
+    )))
+    if not still_overdue:
+        transition(policy, PolicyStatus.IN_FORCE, effective_date=max(paid_on, policy.status_date),
+                   reason=f"Overdue premium paid on {paid_on.isoformat()}.")
