@@ -14,9 +14,9 @@ API_BLUEPRINTS = (reports_blp,)
 
 
 @reports_blp.route("/reports/book-summary")
+@require_roles(*INTERNAL_ROLES)
 @reports_blp.arguments(SummaryArgs, location="query")
 @reports_blp.response(200, BookSummary)
-@require_roles(*INTERNAL_ROLES)
 def book_summary(args):
     """Policyholders by status; in-force policies and annualised premium by channel."""
     return services.book_summary(current_user(), args.get("as_of") or date.today())
