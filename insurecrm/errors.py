@@ -53,6 +53,8 @@ def error_response(status: int, *, message: str | None = None, errors: dict | No
 
 def handle_http_exception(exc: HTTPException):
     status = exc.code or 500
+    if status == 400 and (getattr(exc, "data", None) or {}).get("messages"):
+        status = 422  # unparseable input (e.g. broken JSON) is bad input like any other: 422 with messages
     if status == 422:
         messages = (getattr(exc, "data", None) or {}).get("messages") or {"_schema": [exc.description]}
         errors = flatten_messages(messages)
