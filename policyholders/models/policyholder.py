@@ -82,6 +82,8 @@ class Policyholder(VersionedMixin, TimestampMixin, Base):
     __tablename__ = "policyholders"
     __table_args__ = (UniqueConstraint("id_type", "id_number"),)
     __audited__ = True
+    #: the audit log is API output too, and the full ID number never leaves the database through the API
+    __audit_secret__ = frozenset({"id_number"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[PartyKind] = mapped_column(default=PartyKind.PERSON)

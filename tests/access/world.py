@@ -45,7 +45,7 @@ class World:
 def _side(make, session, unit, agent, partner, bank_branch, referrer, stage, tag: str) -> dict[str, int]:
     holder = make.policyholder(owner=agent, bank_partner_id=partner.id, name=f"Holder {tag}",
                                phone=f"+8613{abs(hash(tag)) % 10**9:09d}", email=f"{tag}@example.com",
-                               address=f"{tag} Road 1", id_type="prc_resident", id_number=None)
+                               address=f"{tag} Road 1", id_number=None)
     relative = make.policyholder(owner=agent, bank_partner_id=partner.id, name=f"Relative {tag}")
     product = make.product()
     policy = make.policy(holder, product, channel=SalesChannel.BANCASSURANCE, bank_partner_id=partner.id,

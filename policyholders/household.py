@@ -1,0 +1,128 @@
+"""Households: relationships between policyholders (spouse, child/parent, employer/employee, ...) and
+the household view of one person. A relationship is stored once per direction; the inverse of a
+symmetric or paired kind is written and removed together with it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+from werkzeug.exceptions import NotFound
+
+from insurecrm.db import db
+from insurecrm.scope import visible, visible_ids
+from policies.models import Policy
+from policyholders.models import PartyKind, Policyholder, PolicyholderRelationship, RelationshipKind
+from policyholders.services import refuse, row_exists
+
+#: the relationship stored the other way round: if A is B's child, B is A's parent
+INVERSE_KIND = {
+    RelationshipKind.SPOUSE: RelationshipKind.SPOUSE,
+    RelationshipKind.SIBLING: RelationshipKind.SIBLING,
+    RelationshipKind.CHILD: RelationshipKind.PARENT,
+    RelationshipKind.PARENT: RelationshipKind.CHILD,
+    RelationshipKind.EMPLOYER: RelationshipKind.EMPLOYEE,
+    RelationshipKind.EMPLOYEE: RelationshipKind.EMPLOYER,
+}
+#: (kind of the ``from`` party, kind of the ``to`` party) each relationship needs; others take any
+PARTY_KINDS = {
+    RelationshipKind.SPOUSE: (PartyKind.PERSON, PartyKind.PERSON),
+    RelationshipKind.SIBLING: (PartyKind.PERSON, PartyKind.PERSON),
+    RelationshipKind.CHILD: (PartyKind.PERSON, PartyKind.PERSON),
+    RelationshipKind.PARENT: (PartyKind.PERSON, PartyKind.PERSON),
+    RelationshipKind.EMPLOYER: (PartyKind.ORGANISATION, PartyKind.PERSON),
+    RelationshipKind.EMPLOYEE: (PartyKind.PERSON, PartyKind.ORGANISATION),
+}
+
+
+def visible_relationships(policyholder: Policyholder) -> list[PolicyholderRelationship]:
+    """The policyholder's relationships whose other end the current user may see too."""
+    stmt = (select(PolicyholderRelationship)
+            .where(PolicyholderRelationship.from_policyholder_id == policyholder.id,
+                   PolicyholderRelationship.to_policyholder_id.in_(visible_ids(Policyholder)))
+            .options(joinedload(PolicyholderRelationship.to_policyholder))
+            .order_by(PolicyholderRelationship.kind, PolicyholderRelationship.id))
+    return list(db.session.scalars(stmt))
+
+
+def visible_relationship_or_404(policyholder: Policyholder, relationship_id: int) -> PolicyholderRelationship:
+    """One of :func:`visible_relationships`; 404 for any other id, as if it did not exist."""
+    for relationship in visible_relationships(policyholder):
+        if relationship.id == relationship_id:
+            return relationship
+    raise NotFound(f"Relationship {relationship_id} of policyholder {policyholder.id} not found.")
+
+
+def create_relationship(policyholder: Policyholder, data: dict[str, Any]) -> PolicyholderRelationship:
+    """Record that ``policyholder`` is ``kind`` of another, and the inverse (spouse ↔ spouse,
+    child ↔ parent, employer ↔ employee, sibling ↔ sibling) in the same transaction.
+
+    Refuses (422): the policyholder itself, another the user may not see, parties of the wrong kind
+    (a company as a spouse), and a relationship already recorded.
+    """
+    other_id, kind = data["to_policyholder_id"], data["kind"]
+    if other_id == policyholder.id:
+        raise refuse("to_policyholder_id", "A policyholder cannot be related to themselves.")
+    other = db.session.scalar(select(Policyholder).where(Policyholder.id == other_id, visible(Policyholder)))
+    if other is None:
+        raise refuse("to_policyholder_id", f"Policyholder {other_id} not found.")
+    if kind in PARTY_KINDS and (policyholder.kind, other.kind) != PARTY_KINDS[kind]:
+        raise refuse("kind", f"A {kind.value} relationship does not fit a {policyholder.kind.value} "
+                             f"and a {other.kind.value}.")
+    if _relationship_exists(policyholder.id, other.id, kind):
+        raise refuse("kind", "This relationship is already recorded.")
+    relationship = PolicyholderRelationship(from_policyholder_id=policyholder.id, to_policyholder_id=other.id,
+                                            kind=kind, note=data.get("note"))
+    db.session.add(relationship)
+    inverse = INVERSE_KIND.get(kind)
+    if inverse is not None and not _relationship_exists(other.id, policyholder.id, inverse):
+        db.session.add(PolicyholderRelationship(from_policyholder_id=other.id, to_policyholder_id=policyholder.id,
+                                                kind=inverse, note=data.get("note")))
+    db.session.flush()
+    return relationship
+
+
+def delete_relationship(relationship: PolicyholderRelationship) -> None:
+    """Delete a relationship and its inverse (if recorded)."""
+    inverse = INVERSE_KIND.get(relationship.kind)
+    if inverse is not None:
+        mirror = db.session.scalar(select(PolicyholderRelationship).where(
+            PolicyholderRelationship.from_policyholder_id == relationship.to_policyholder_id,
+            PolicyholderRelationship.to_policyholder_id == relationship.from_policyholder_id,
+            PolicyholderRelationship.kind == inverse))
+        if mirror is not None:
+            db.session.delete(mirror)
+    db.session.delete(relationship)
+    db.session.flush()
+
+
+def _relationship_exists(from_id: int, to_id: int, kind: RelationshipKind) -> bool:
+    return row_exists(PolicyholderRelationship.from_policyholder_id == from_id,
+                      PolicyholderRelationship.to_policyholder_id == to_id, PolicyholderRelationship.kind == kind)
+
+
+def household_of(policyholder: Policyholder) -> dict[str, Any]:
+    """The policyholder and the people and organisations related to them (one level) that the user
+    may see, each with how they relate and how many policies (visible to the user) they hold."""
+    relationships = visible_relationships(policyholder)
+    kinds: dict[int, list[RelationshipKind]] = defaultdict(list)
+    for relationship in relationships:
+        kinds[relationship.to_policyholder_id].append(relationship.kind)
+    counts = _policies_counts([policyholder.id, *kinds])
+    members = {rel.to_policyholder_id: rel.to_policyholder for rel in relationships}
+    return {
+        "policyholder": policyholder,
+        "policies_count": counts.get(policyholder.id, 0),
+        "members": [{"policyholder": member, "kinds": kinds[member_id], "policies_count": counts.get(member_id, 0)}
+                    for member_id, member in members.items()],
+    }
+
+
+def _policies_counts(policyholder_ids: list[int]) -> dict[int, int]:
+    stmt = (select(Policy.policyholder_id, func.count(Policy.id))
+            .where(Policy.policyholder_id.in_(policyholder_ids), visible(Policy))
+            .group_by(Policy.policyholder_id))
+    return {policyholder_id: n for policyholder_id, n in db.session.execute(stmt)}

@@ -1,0 +1,367 @@
+"""Business rules of the policyholders domain (households: :mod:`policyholders.household`), shared by the API,
+web pages, imports and the scheduler.
+
+Services validate, change and ``flush``; the caller commits (one commit per request or job). A rule
+violation raises :class:`marshmallow.ValidationError` on the offending field (422) before anything
+is written.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import ColumnElement, and_, exists, or_, select
+from werkzeug.exceptions import Conflict
+
+from agents.models import Activity, Agent, BankPartner, Opportunity, OrgUnit, Referral, Referrer
+from insurecrm.db import db, utcnow
+from insurecrm.models import Outbox, Role, User
+from insurecrm.pii import must_pseudonymise
+from insurecrm.scope import org_subtree_condition, visible
+from insurecrm.services import apply_changes, check_version
+from policies.models import Beneficiary, InsuredPerson, Policy
+from policyholders.identity import check_id_type_for_kind, normalise_phone, validate_id_number
+from policyholders.models import (
+    Interaction,
+    PartyKind,
+    Policyholder,
+    PolicyholderStatus,
+    PolicyholderTag,
+    ServiceKind,
+    ServicePriority,
+    ServiceRequest,
+    ServiceStatus,
+)
+
+#: roles whose own agent record owns what they create, and who may not hand it to someone else
+OWN_BOOK_ROLES = (Role.AGENT, Role.BANCASSURANCE_SPECIALIST)
+
+
+def refuse(field: str, message: str) -> ValidationError:
+    """The 422 error for ``field``: raise it."""
+    return ValidationError({field: [message]})
+
+
+def row_exists(*conditions: ColumnElement[bool]) -> bool:
+    return bool(db.session.scalar(select(exists().where(*conditions))))
+
+
+# -- policyholders ----------------------------------------------------------------------------------
+
+#: sort keys of the policyholder list; sorting by a name would let a pseudonymised reader infer it
+POLICYHOLDER_SORTS = {"id", "created_at", "updated_at", "status", "region", "kind", "acquisition_channel"}
+
+
+def policyholder_sorts() -> set[str]:
+    """The sort keys the current reader may use."""
+    return POLICYHOLDER_SORTS if must_pseudonymise() else POLICYHOLDER_SORTS | {"name"}
+
+
+def policyholder_search(q: str) -> ColumnElement[bool]:
+    """Part of a name, a phone (spaces ignored) or an ID number. Refused (422) to a reader who sees
+    pseudonyms only: a hit on a name would reveal whose record it is."""
+    if must_pseudonymise():
+        raise refuse("q", "Searching by name, phone or ID number is not available to your role.")
+    compact = re.sub(r"\s+", "", q)
+    return or_(Policyholder.name.icontains(q, autoescape=True),
+               Policyholder.phone.contains(compact, autoescape=True),
+               Policyholder.id_number.contains(compact.upper(), autoescape=True))
+
+
+def create_policyholder(data: dict[str, Any], *, actor: User) -> Policyholder:
+    """Create a policyholder owned by the acting agent (agents and specialists) or by the agent given.
+
+    Refuses (422): an invalid ID number or phone, an ID already on file, an owner other than
+    oneself for agents and specialists, an owner or unit outside a branch manager's subtree, and
+    references to agents, units, partners or referrers that do not exist.
+    """
+    data = dict(data)
+    tags = data.pop("tags", [])
+    if actor.role in OWN_BOOK_ROLES:
+        data.setdefault("owner_agent_id", actor.agent_id)
+    _normalise_contact(data)
+    _check_identity(data)
+    _check_placement(data, actor)
+    _check_channel_refs(data)
+    policyholder = Policyholder(**data)
+    policyholder.tags = [PolicyholderTag(tag=tag) for tag in _distinct_tags(tags)]
+    db.session.add(policyholder)
+    db.session.flush()
+    return policyholder
+
+
+def update_policyholder(policyholder: Policyholder, data: dict[str, Any], *, actor: User) -> Policyholder:
+    """Change a policyholder; the same checks as on creation, against the merged record.
+
+    Refuses a stale ``version`` (409), and (422) what :func:`create_policyholder` refuses.
+    """
+    data = dict(data)
+    check_version(policyholder, data.pop("version"))
+    tags = data.pop("tags", None)
+    _normalise_contact(data)
+    merged = {key: data.get(key, getattr(policyholder, key))
+              for key in ("kind", "id_type", "id_number", "date_of_birth", "owner_agent_id", "org_unit_id",
+                          "bank_partner_id", "referrer_id")}
+    if {"kind", "id_type", "id_number", "date_of_birth"} & data.keys():
+        _check_identity(merged, exclude_id=policyholder.id)
+        data["id_number"] = merged["id_number"]
+    if {"owner_agent_id", "org_unit_id"} & data.keys():
+        if data.get("owner_agent_id") is not None and "org_unit_id" not in data:
+            merged["org_unit_id"] = None  # a reassigned policyholder moves to the new owner's unit
+        _check_placement(merged, actor)
+        data["org_unit_id"] = merged["org_unit_id"]
+    if {"bank_partner_id", "referrer_id"} & data.keys():
+        _check_channel_refs(merged)
+        data["bank_partner_id"] = merged["bank_partner_id"]
+    if tags is not None:
+        _replace_tags(policyholder, tags)  # first: loading the old tags must not flush a half-made change
+    apply_changes(policyholder, data)
+    db.session.flush()
+    return policyholder
+
+
+def delete_policyholder(policyholder: Policyholder) -> None:
+    """Delete a prospect nothing else refers to. Refuses (409) a policyholder that is not a prospect,
+    or that has policies, is insured or a beneficiary, or has opportunities, activities, referrals or
+    messages: those are history, kept even when the person leaves (set the status to ``former``)."""
+    if policyholder.status != PolicyholderStatus.PROSPECT:
+        raise Conflict("Only a prospect can be deleted; set the status to former instead.")
+    referring = [(Policy, "policies"), (InsuredPerson, "insured persons"), (Beneficiary, "beneficiaries"),
+                 (Opportunity, "opportunities"), (Activity, "activities"), (Referral, "referrals"),
+                 (Outbox, "messages")]
+    for model, label in referring:
+        if row_exists(model.policyholder_id == policyholder.id):
+            raise Conflict(f"The policyholder has {label}; set the status to former instead of deleting.")
+    db.session.delete(policyholder)
+    db.session.flush()
+
+
+def _normalise_contact(data: dict[str, Any]) -> None:
+    for field in ("phone", "phone_alt"):
+        if data.get(field):
+            data[field] = normalise_phone(data[field], field=field)
+
+
+def _check_identity(data: dict[str, Any], *, exclude_id: int | None = None) -> None:
+    """Validate the ID (normalising ``data["id_number"]``) and refuse one already on file."""
+    id_type, number = data.get("id_type"), data.get("id_number")
+    if id_type is None and number is None:
+        return
+    if id_type is None or not number:
+        missing = "id_type" if id_type is None else "id_number"
+        raise refuse(missing, "Give both the ID type and the ID number, or neither.")
+    check_id_type_for_kind(id_type, data.get("kind") or PartyKind.PERSON)
+    data["id_number"] = validate_id_number(id_type, number, date_of_birth=data.get("date_of_birth"))
+    taken = [Policyholder.id_type == id_type, Policyholder.id_number == data["id_number"]]
+    if exclude_id is not None:
+        taken.append(Policyholder.id != exclude_id)
+    if row_exists(*taken):
+        raise refuse("id_number", "A policyholder with this ID number is already on file.")
+
+
+def _check_placement(data: dict[str, Any], actor: User) -> None:
+    """Owner and unit: agents keep what they create; managers stay inside their subtree; the unit
+    defaults to the owner's."""
+    owner_id = data.get("owner_agent_id")
+    if actor.role in OWN_BOOK_ROLES and (actor.agent_id is None or owner_id != actor.agent_id):
+        raise refuse("owner_agent_id", "You may only keep policyholders in your own book.")
+    owner = db.session.get(Agent, owner_id) if owner_id is not None else None
+    if owner_id is not None and (owner is None or not _in_subtree_of(actor, owner.org_unit_id)):
+        raise refuse("owner_agent_id", f"No agent {owner_id} in your organisation.")
+    if data.get("org_unit_id") is None and owner is not None:
+        data["org_unit_id"] = owner.org_unit_id
+    unit_id = data.get("org_unit_id")
+    if unit_id is None:
+        raise refuse("org_unit_id", "Give the organisation unit (or an owner agent).")
+    if not row_exists(OrgUnit.id == unit_id) or not _in_subtree_of(actor, unit_id):
+        raise refuse("org_unit_id", f"No organisation unit {unit_id} in your organisation.")
+    if actor.role in OWN_BOOK_ROLES and owner is not None and unit_id != owner.org_unit_id:
+        raise refuse("org_unit_id", "A policyholder of yours belongs to your own unit.")
+
+
+def _in_subtree_of(actor: User, unit_id: int) -> bool:
+    """Branch managers act only inside the subtree they lead; other roles are not limited here."""
+    if actor.role != Role.BRANCH_MANAGER:
+        return True
+    return row_exists(OrgUnit.id == unit_id, org_subtree_condition(OrgUnit.id, actor))
+
+
+def _check_channel_refs(data: dict[str, Any]) -> None:
+    """The bank partner and referrer must exist; a referrer implies (and must match) their bank."""
+    partner_id, referrer_id = data.get("bank_partner_id"), data.get("referrer_id")
+    if partner_id is not None and db.session.get(BankPartner, partner_id) is None:
+        raise refuse("bank_partner_id", f"No bank partner {partner_id}.")
+    if referrer_id is None:
+        return
+    referrer = db.session.get(Referrer, referrer_id)
+    if referrer is None:
+        raise refuse("referrer_id", f"No referrer {referrer_id}.")
+    referrer_partner = referrer.bank_branch.bank_partner_id
+    if partner_id is not None and partner_id != referrer_partner:
+        raise refuse("referrer_id", "The referrer works for another bank partner.")
+    data["bank_partner_id"] = referrer_partner
+
+
+def _distinct_tags(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tag.strip() for tag in tags if tag.strip()))
+
+
+def _replace_tags(policyholder: Policyholder, tags: list[str]) -> None:
+    wanted = _distinct_tags(tags)
+    if set(wanted) == {tag.tag for tag in policyholder.tags}:
+        return
+    kept = {tag.tag: tag for tag in policyholder.tags}
+    policyholder.tags = [kept.get(name) or PolicyholderTag(tag=name) for name in wanted]
+    # tags live in their own table; touching the row bumps ``version`` so a concurrent edit still sees 409
+    policyholder.updated_at = utcnow()
+
+
+# -- interactions ------------------------------------------------------------------------------------
+
+def create_interaction(data: dict[str, Any], *, actor: User) -> Interaction:
+    """Log a contact with a policyholder, by the acting agent unless another is named, now unless
+    ``occurred_at`` says when.
+
+    Refuses (422): a policyholder, policy or opportunity the user may not see (or that belong to
+    another policyholder), an agent other than oneself for agents and specialists, an agent outside
+    the user's organisation, and a contact in the future.
+    """
+    data = dict(data)
+    _visible_policyholder(data["policyholder_id"])
+    data["agent_id"] = _acting_agent(data.get("agent_id", actor.agent_id), actor, field="agent_id")
+    data.setdefault("occurred_at", utcnow())
+    if data["occurred_at"] > utcnow() + timedelta(minutes=5):  # a little slack for clocks
+        raise refuse("occurred_at", "A contact is logged once it has happened; plan future ones as activities.")
+    _check_policy_of(data.get("policy_id"), data["policyholder_id"])
+    _check_opportunity_of(data.get("opportunity_id"), data["policyholder_id"])
+    interaction = Interaction(**data, user_id=actor.id)
+    db.session.add(interaction)
+    db.session.flush()
+    return interaction
+
+
+def update_interaction(interaction: Interaction, data: dict[str, Any]) -> Interaction:
+    """Correct the summary, outcome or cost of a logged contact (nothing else can change)."""
+    apply_changes(interaction, data)
+    db.session.flush()
+    return interaction
+
+
+def _visible_policyholder(policyholder_id: int) -> Policyholder:
+    policyholder = db.session.scalar(
+        select(Policyholder).where(Policyholder.id == policyholder_id, visible(Policyholder)))
+    if policyholder is None:
+        raise refuse("policyholder_id", f"Policyholder {policyholder_id} not found.")
+    return policyholder
+
+
+def _acting_agent(agent_id: int | None, actor: User, *, field: str) -> int | None:
+    """Agents and specialists act for themselves; others may name any agent they can see."""
+    if agent_id is None:
+        return None
+    if actor.role in OWN_BOOK_ROLES and agent_id != actor.agent_id:
+        raise refuse(field, "You may only act for yourself.")
+    if not row_exists(Agent.id == agent_id, visible(Agent)):
+        raise refuse(field, f"No agent {agent_id} in your organisation.")
+    return agent_id
+
+
+def _check_policy_of(policy_id: int | None, policyholder_id: int) -> None:
+    if policy_id is not None and not row_exists(Policy.id == policy_id, Policy.policyholder_id == policyholder_id,
+                                                visible(Policy)):
+        raise refuse("policy_id", f"Policy {policy_id} of this policyholder not found.")
+
+
+def _check_opportunity_of(opportunity_id: int | None, policyholder_id: int) -> None:
+    if opportunity_id is not None and not row_exists(
+        Opportunity.id == opportunity_id, visible(Opportunity),
+        or_(Opportunity.policyholder_id.is_(None), Opportunity.policyholder_id == policyholder_id),
+    ):
+        raise refuse("opportunity_id", f"Opportunity {opportunity_id} of this policyholder not found.")
+
+
+# -- service requests and complaints -----------------------------------------------------------------
+
+#: Service level: how long after opening a request must be resolved, by kind and priority. Complaints
+#: are answered faster than service requests (regulators expect a first answer to a complaint within
+#: days); an urgent complaint within a day.
+SLA: dict[tuple[ServiceKind, ServicePriority], timedelta] = {
+    (ServiceKind.COMPLAINT, ServicePriority.URGENT): timedelta(days=1),
+    (ServiceKind.COMPLAINT, ServicePriority.HIGH): timedelta(days=3),
+    (ServiceKind.COMPLAINT, ServicePriority.NORMAL): timedelta(days=5),
+    (ServiceKind.COMPLAINT, ServicePriority.LOW): timedelta(days=10),
+    (ServiceKind.SERVICE, ServicePriority.URGENT): timedelta(days=2),
+    (ServiceKind.SERVICE, ServicePriority.HIGH): timedelta(days=5),
+    (ServiceKind.SERVICE, ServicePriority.NORMAL): timedelta(days=10),
+    (ServiceKind.SERVICE, ServicePriority.LOW): timedelta(days=20),
+}
+FINISHED = (ServiceStatus.RESOLVED, ServiceStatus.CLOSED)
+
+
+def sla_due_at(kind: ServiceKind, priority: ServicePriority, opened_at: datetime) -> datetime:
+    """When a request of this kind and priority, opened at ``opened_at``, is due under :data:`SLA`."""
+    return opened_at + SLA[(kind, priority)]
+
+
+def overdue_condition(now: datetime | None = None) -> ColumnElement[bool]:
+    """Past its due time and neither resolved nor closed."""
+    return and_(ServiceRequest.due_at < (now or utcnow()), ServiceRequest.status.not_in(FINISHED))
+
+
+def create_service_request(data: dict[str, Any], *, actor: User) -> ServiceRequest:
+    """Open a service request or complaint, assigned to the policyholder's owner unless another agent
+    is named, due by the SLA of its kind and priority unless ``due_at`` is given.
+
+    Refuses (422): a policyholder or policy the user may not see, an assignee outside the user's
+    organisation, and a due time before now.
+    """
+    data = dict(data)
+    policyholder = _visible_policyholder(data["policyholder_id"])
+    _check_policy_of(data.get("policy_id"), policyholder.id)
+    if "assigned_agent_id" in data:
+        _check_assignee(data["assigned_agent_id"])
+    else:
+        data["assigned_agent_id"] = policyholder.owner_agent_id
+    opened_at = utcnow()
+    data.setdefault("due_at", sla_due_at(data["kind"], data["priority"], opened_at))
+    if data["due_at"] < opened_at:
+        raise refuse("due_at", "Must not be in the past.")
+    service_request = ServiceRequest(**data, opened_at=opened_at, status=ServiceStatus.OPEN)
+    db.session.add(service_request)
+    db.session.flush()
+    return service_request
+
+
+def update_service_request(request: ServiceRequest, data: dict[str, Any]) -> ServiceRequest:
+    """Assign, re-prioritise (re-basing ``due_at`` on the SLA unless one is given), progress, resolve
+    or close a request. Resolving or closing stamps ``resolved_at``; reopening a resolved request
+    clears it.
+
+    Refuses (422): reopening a closed request, resolving or closing without a ``resolution``, and an
+    assignee outside the user's organisation.
+    """
+    data = dict(data)
+    status = data.get("status", request.status)
+    if request.status == ServiceStatus.CLOSED and status != ServiceStatus.CLOSED:
+        raise refuse("status", "A closed request cannot be reopened; open a new one.")
+    if status in FINISHED and not data.get("resolution", request.resolution):
+        raise refuse("resolution", "Say how the request was resolved.")
+    if data.get("assigned_agent_id") is not None:
+        _check_assignee(data["assigned_agent_id"])
+    if "priority" in data and "due_at" not in data and data["priority"] != request.priority:
+        data["due_at"] = sla_due_at(request.kind, data["priority"], request.opened_at)
+    if status in FINISHED and request.resolved_at is None:
+        data["resolved_at"] = utcnow()
+    elif status not in FINISHED:
+        data["resolved_at"] = None
+    apply_changes(request, data)
+    db.session.flush()
+    return request
+
+
+def _check_assignee(agent_id: int | None) -> None:
+    if agent_id is not None and not row_exists(Agent.id == agent_id, visible(Agent)):
+        raise refuse("assigned_agent_id", f"No agent {agent_id} in your organisation.")
