@@ -46,7 +46,8 @@ def _digest(token: str) -> str:
 def issue_token(user: User) -> tuple[str, ApiToken]:
     """Create a bearer token for ``user``; returns the clear token (shown once) and its row."""
     token = secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, token_hash=_digest(token), expires_at=utcnow() + current_app.config["API_TOKEN_TTL"])
+    expires_at = utcnow() + current_app.config["API_TOKEN_TTL"]
+    row = ApiToken(user_id=user.id, token_hash=_digest(token), expires_at=expires_at)
     db.session.add(row)
     return token, row
 

@@ -95,8 +95,8 @@ def users_create(username, role, display_name, agent_code, org_unit_code, passwo
             )
         except ValidationError as exc:
             db.session.rollback()
-            messages = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in exc.normalized_messages().items())
-            raise click.ClickException(messages) from exc
+            errors = exc.normalized_messages().items()
+            raise click.ClickException("; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in errors)) from exc
         db.session.commit()
     click.echo(f"User {username} created.")
 
@@ -109,7 +109,7 @@ def users_create(username, role, display_name, agent_code, org_unit_code, passwo
 @with_appcontext
 def demo(n_policyholders: int, seed: int, password: str, if_empty: bool) -> None:
     """Build a deterministic, realistic demo book with users for every role."""
-    from insurecrm.demo import build_demo_book, book_is_empty, print_logins
+    from insurecrm.demo import book_is_empty, build_demo_book, print_logins
 
     if not book_is_empty():
         if if_empty:

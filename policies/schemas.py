@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-import marshmallow as ma
 from marshmallow import ValidationError, fields, pre_load, validate, validates, validates_schema
 
 from insurecrm.api import ListArgs, Money, Rate, Schema, VersionedSchema

@@ -9,7 +9,7 @@ and referrer R2 — visible to none of them. Admin and actuary see both sides.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from agents.models import (
@@ -20,8 +20,16 @@ from agents.models import (
     OrgUnitKind,
 )
 from insurecrm.models import Role, User
-from policies.models import Claim, Commission, CommissionKind, CommissionPayee, Installment, Payment, RenewalCase
-from policies.models import SalesChannel
+from policies.models import (
+    Claim,
+    Commission,
+    CommissionKind,
+    CommissionPayee,
+    Installment,
+    Payment,
+    RenewalCase,
+    SalesChannel,
+)
 from policyholders.models import (
     Interaction,
     InteractionChannel,

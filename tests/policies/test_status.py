@@ -30,7 +30,7 @@ def move(api, user, policy, to_status, effective_date="2026-02-01", reason="As a
 
 def test_the_table_has_every_status_and_the_final_ones_are_final():
     assert set(ALLOWED_TRANSITIONS) == set(PolicyStatus)
-    assert FINAL_STATUSES == {S.CANCELLED, S.RENEWED, S.MATURED, S.TERMINATED_BY_CLAIM}
+    assert {S.CANCELLED, S.RENEWED, S.MATURED, S.TERMINATED_BY_CLAIM} == FINAL_STATUSES
 
 
 @pytest.mark.parametrize(("from_status", "to_status"), ALLOWED, ids=[f"{a}->{b}" for a, b in ALLOWED])
