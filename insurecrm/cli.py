@@ -96,7 +96,8 @@ def users_create(username, role, display_name, agent_code, org_unit_code, passwo
         except ValidationError as exc:
             db.session.rollback()
             errors = exc.normalized_messages().items()
-            raise click.ClickException("; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in errors)) from exc
+            message = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in errors)
+            raise click.ClickException(message) from exc
         db.session.commit()
     click.echo(f"User {username} created.")
 
