@@ -79,9 +79,10 @@ def users_group() -> None:
 @click.option("--name", "display_name", default=None)
 @click.option("--agent-code", default=None, help="For agents and specialists: their agent code.")
 @click.option("--org-unit-code", default=None, help="For branch managers: the unit they lead.")
+@click.option("--referrer-code", default=None, help="For bank referrers: their referrer code.")
 @click.password_option()
 @with_appcontext
-def users_create(username, role, display_name, agent_code, org_unit_code, password) -> None:
+def users_create(username, role, display_name, agent_code, org_unit_code, referrer_code, password) -> None:
     """Create a user."""
     from insurecrm.actor import acting_as
     from insurecrm.db import db
@@ -91,7 +92,7 @@ def users_create(username, role, display_name, agent_code, org_unit_code, passwo
         try:
             create_user(
                 {"username": username, "role": role, "display_name": display_name or username, "password": password,
-                 "agent_code": agent_code, "org_unit_code": org_unit_code}
+                 "agent_code": agent_code, "org_unit_code": org_unit_code, "referrer_code": referrer_code}
             )
         except ValidationError as exc:
             db.session.rollback()

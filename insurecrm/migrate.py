@@ -48,10 +48,11 @@ def revision(message: str, engine: Engine | None = None) -> None:
         command.revision(alembic_config(connection), message=message, autogenerate=True)
 
 
-def drift(engine: Engine | None = None) -> list:
+def drift(bind: Engine | Connection | None = None) -> list:
     """Differences between the database's schema and the models (empty when they agree)."""
-    from insurecrm.registry import metadata
-
-    with (engine or db.engine).connect() as connection:
-        context = MigrationContext.configure(connection, opts=compare_options())
-        return compare_metadata(context, metadata)
+    bind = bind if bind is not None else db.session.connection()
+    if isinstance(bind, Engine):
+        with bind.connect() as connection:
+            return drift(connection)
+    context = MigrationContext.configure(bind, opts=compare_options())
+    return compare_metadata(context, compare_options()["target_metadata"])

@@ -32,7 +32,7 @@ def empty_engine(request, tmp_path):
 
 def test_upgrade_builds_schema_equal_to_models(empty_engine):
     migrate.upgrade(engine=empty_engine)
-    assert migrate.drift(engine=empty_engine) == []
+    assert migrate.drift(empty_engine) == []
     tables = set(sa.inspect(empty_engine).get_table_names())
     assert {"policyholders", "policies", "renewal_cases", "audit_log", "outbox"} <= tables
 
@@ -41,7 +41,7 @@ def test_drift_is_reported_when_database_differs(empty_engine):
     migrate.upgrade(engine=empty_engine)
     with empty_engine.begin() as connection:
         connection.execute(sa.text("ALTER TABLE policyholders ADD COLUMN shoe_size INTEGER"))
-    differences = migrate.drift(engine=empty_engine)
+    differences = migrate.drift(empty_engine)
     assert any("shoe_size" in str(d) for d in differences)
 
 
@@ -50,4 +50,4 @@ def test_downgrade_to_base_and_up_again(empty_engine):
     migrate.downgrade("base", engine=empty_engine)
     assert set(sa.inspect(empty_engine).get_table_names()) <= {"alembic_version"}
     migrate.upgrade(engine=empty_engine)
-    assert migrate.drift(engine=empty_engine) == []
+    assert migrate.drift(empty_engine) == []
