@@ -51,3 +51,12 @@ def test_downgrade_to_base_and_up_again(empty_engine):
     assert set(sa.inspect(empty_engine).get_table_names()) <= {"alembic_version"}
     migrate.upgrade(engine=empty_engine)
     assert migrate.drift(empty_engine) == []
+
+
+def test_a_migrated_database_has_the_default_pipeline(empty_engine):
+    from agents.pipeline import DEFAULT_STAGES
+
+    migrate.upgrade(engine=empty_engine)
+    with empty_engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT code, probability FROM pipeline_stages ORDER BY position")).all()
+    assert [(code, int(p)) for code, p in rows] == [(s["code"], int(s["probability"])) for s in DEFAULT_STAGES]

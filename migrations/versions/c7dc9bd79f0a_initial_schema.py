@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: ab8c217f8d20
+Revision ID: c7dc9bd79f0a
 Revises: 
-Create Date: 2026-11-22 14:29:55.470870
+Create Date: 2026-11-22 14:55:25.346822
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import insurecrm.db
 
 
-revision = 'ab8c217f8d20'
+revision = 'c7dc9bd79f0a'
 down_revision = None
 branch_labels = None
 depends_on = None
