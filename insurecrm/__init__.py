@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the Flask application. ``overrides`` replace settings read from the environment."""
-    from insurecrm import audit, errors, registry  # noqa: F401 - registry loads every model
+    from insurecrm import audit, errors, i18n, navigation, registry, web  # noqa: F401 - registry loads models
     from insurecrm.api import Api
     from insurecrm.config import load_config
     from insurecrm.db import db
@@ -28,6 +28,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     api = Api(app)
     errors.init_app(app)
+    i18n.init_app(app)
+    navigation.init_app(app)
+    web.init_app(app)
 
     _register_domains(app, api, csrf)
     return app
@@ -35,15 +38,23 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def _register_domains(app: Flask, api, csrf) -> None:
     import agents.routes
+    import agents.views
     import insurecrm.views
+    import insurecrm.web
     import policies.routes
+    import policies.views
     import policyholders.routes
+    import policyholders.views
     import reports.routes
-    from insurecrm import auth_routes, user_routes
+    import reports.views
+    from insurecrm import admin_views, auth_routes, user_routes
 
     app.register_blueprint(insurecrm.views.bp)
-    for module in (auth_routes, user_routes, agents.routes, policies.routes, policyholders.routes, reports.routes):
-        for blp in module.API_BLUEPRINTS:
+    app.register_blueprint(insurecrm.web.bp)
+    api_modules = (auth_routes, user_routes, agents.routes, policies.routes, policyholders.routes, reports.routes)
+    web_modules = (admin_views, agents.views, policies.views, policyholders.views, reports.views)
+    for module in api_modules + web_modules:
+        for blp in getattr(module, "API_BLUEPRINTS", ()):
             csrf.exempt(blp)  # bearer tokens only, no cookies: CSRF cannot apply
             api.register_blueprint(blp)
         for bp in getattr(module, "WEB_BLUEPRINTS", ()):

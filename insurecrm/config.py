@@ -29,6 +29,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("INSURECRM_RATELIMIT_STORAGE_URI", "memory://"),
         "LOGIN_RATE_LIMIT": os.environ.get("INSURECRM_LOGIN_RATE_LIMIT", "10 per minute"),
         "DEFAULT_PHONE_REGION": os.environ.get("INSURECRM_DEFAULT_PHONE_REGION", "CN"),
+        "CURRENCY": os.environ.get("INSURECRM_CURRENCY", "CNY"),
+        #: the time zone instants are shown in on pages (they are stored in UTC)
+        "TIMEZONE": os.environ.get("INSURECRM_TIMEZONE", "Asia/Shanghai"),
         "MAIL_SERVER": os.environ.get("INSURECRM_MAIL_SERVER", "localhost"),
         "MAIL_PORT": int(os.environ.get("INSURECRM_MAIL_PORT", "25")),
         "MAIL_USE_STARTTLS": _bool("INSURECRM_MAIL_USE_STARTTLS", False),

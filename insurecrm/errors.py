@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from flask import jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -65,7 +66,30 @@ def handle_http_exception(exc: HTTPException):
     return render_template("error.html", status=status, exc=exc, errors=errors), status
 
 
+ERROR_PAGES = {
+    400: (_l("Bad request"), _l("The request could not be understood.")),
+    401: (_l("Please log in"), _l("You need to log in to see this page.")),
+    403: (_l("Not allowed"), _l("Your role may not open this page.")),
+    404: (_l("Not found"), _l("This page or record does not exist, or it is not in your book.")),
+    405: (_l("Not allowed"), _l("This action is not possible here.")),
+    409: (_l("Changed meanwhile"), _l("Someone changed this record since you opened it. Reload it and try again.")),
+    422: (_l("Please check your input"), _l("Some fields need your attention.")),
+    429: (_l("Too many attempts"), _l("Please wait a minute before trying again.")),
+    500: (_l("Something went wrong"), _l("The error has been logged. Please try again later.")),
+}
+
+
+def error_title(status: int) -> str:
+    return str(ERROR_PAGES.get(status, ERROR_PAGES[500])[0])
+
+
+def error_text(status: int) -> str:
+    return str(ERROR_PAGES.get(status, ERROR_PAGES[500])[1])
+
+
 def init_app(app) -> None:
+    app.jinja_env.globals.update(error_title=error_title, error_text=error_text)
+
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError):
         db.session.rollback()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -12,22 +14,23 @@ from insurecrm.auth import authenticate
 from insurecrm.db import db
 from insurecrm.extensions import limiter
 from insurecrm.models import Role
+from insurecrm.navigation import home_url
 
 bp = Blueprint("auth", __name__)
 
 ROLE_HOME_TEXT = {
-    Role.ADMIN: "Users, roles, organisation, products and imports.",
-    Role.BRANCH_MANAGER: "Your branch: renewals to review, pipelines, service levels.",
-    Role.AGENT: "Your book: renewals due, today's activities, your policyholders.",
-    Role.BANCASSURANCE_SPECIALIST: "Your bank partners' referrals and book.",
-    Role.BANK_REFERRER: "The referrals you submitted and their status.",
-    Role.ACTUARY: "Reports and exports of the whole book, pseudonymised.",
+    Role.ADMIN: _l("Users, roles, organisation, products and imports."),
+    Role.BRANCH_MANAGER: _l("Your branch: renewals to review, pipelines, service levels."),
+    Role.AGENT: _l("Your book: renewals due, today's activities, your policyholders."),
+    Role.BANCASSURANCE_SPECIALIST: _l("Your bank partners' referrals and book."),
+    Role.BANK_REFERRER: _l("The referrals you submitted and their status."),
+    Role.ACTUARY: _l("Reports and exports of the whole book, pseudonymised."),
 }
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
 
 
 @bp.before_app_request
@@ -46,7 +49,7 @@ def login():
             db.session.commit()
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
-        flash("Unknown user or wrong password.", "error")
+        flash(_("Unknown user or wrong password."), "error")
     status = 422 if request.method == "POST" else 200
     return render_template("login.html", form=form), status
 
@@ -68,4 +71,8 @@ def logout():
 @bp.get("/")
 @login_required
 def home():
+    """Each role lands on its first page (an agent's day, a manager's dashboard, ...)."""
+    target = home_url(current_user.role)
+    if target is not None:
+        return redirect(target)
     return render_template("home.html", summary=ROLE_HOME_TEXT[current_user.role])

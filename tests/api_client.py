@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from insurecrm.auth import issue_token
@@ -45,3 +47,24 @@ def api(app, client):
         return ApiClient(client, token)
 
     return for_user
+
+
+@pytest.fixture
+def web(app):
+    """``web(user)`` → a test client with ``user`` logged in (a real Flask-Login session)."""
+
+    def for_user(user):
+        client = app.test_client()
+        db.session.commit()
+        with client.session_transaction() as session:
+            session["_user_id"] = str(user.id)
+            session["_fresh"] = True
+        return client
+
+    return for_user
+
+
+def csrf_token(client) -> str:
+    """A CSRF token valid for ``client``'s session (every page carries one in its <body>)."""
+    html = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html).group(1)

@@ -1,0 +1,3 @@
+"""Admin pages: users, organisation, agents, products, bank partners, branches and referrers."""
+
+WEB_BLUEPRINTS: tuple = ()

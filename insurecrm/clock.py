@@ -1,0 +1,43 @@
+"""The application's clock: what "now" and "today" are, injectable for tests and simulations.
+
+Instants are UTC. "Today" is the date in the insurer's time zone (``INSURECRM_TIMEZONE``), because an
+agent's day, a due date and a birthday are local dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+
+_override: list[Callable[[], datetime]] = []
+
+
+def now() -> datetime:
+    """The current instant, aware, in UTC."""
+    return _override[-1]() if _override else datetime.now(UTC)
+
+
+def zone() -> ZoneInfo:
+    name = current_app.config.get("TIMEZONE", "Asia/Shanghai") if has_app_context() else "Asia/Shanghai"
+    return ZoneInfo(name)
+
+
+def today() -> date:
+    """Today's date in the insurer's time zone."""
+    return now().astimezone(zone()).date()
+
+
+@contextmanager
+def frozen(at: datetime) -> Iterator[None]:
+    """Inside the block, :func:`now` answers ``at`` (aware)."""
+    if at.tzinfo is None:
+        raise ValueError("give an aware datetime")
+    _override.append(lambda: at)
+    try:
+        yield
+    finally:
+        _override.pop()

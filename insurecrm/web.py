@@ -1,0 +1,137 @@
+"""Helpers of the web pages: role checks, personal data on pages, paging, vendored assets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+
+import marshmallow as ma
+import plotly
+from flask import Blueprint, abort, g, redirect, request, send_file, session, url_for
+from flask_login import current_user
+from sqlalchemy import Select, func, select
+
+from insurecrm.db import db
+from insurecrm.extensions import login_manager
+from insurecrm.i18n import LANGUAGES
+from insurecrm.models import Role
+from insurecrm.pii import must_pseudonymise, pseudonym
+
+bp = Blueprint("web", __name__)
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def page_roles(*roles: Role) -> Callable:
+    """Page decorator: anonymous users go to the login page; other roles get a 403 page."""
+    allowed = frozenset(roles)
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+ALL_ROLES = tuple(Role)
+INTERNAL = (Role.ADMIN, Role.BRANCH_MANAGER, Role.AGENT, Role.BANCASSURANCE_SPECIALIST, Role.ACTUARY)
+WRITERS = (Role.ADMIN, Role.BRANCH_MANAGER, Role.AGENT, Role.BANCASSURANCE_SPECIALIST)
+
+
+def name_of(record, kind: str = "policyholder") -> str:
+    """A person's name, or their stable pseudonym for a role that may not see names."""
+    if record is None:
+        return "—"
+    return pseudonym(kind, record.id) if must_pseudonymise() else record.name
+
+
+def personal(value):
+    """Personal data (phone, email, address, ID, free text), hidden from roles that may not see it."""
+    if value in (None, ""):
+        return "—"
+    return "•••" if must_pseudonymise() else value
+
+
+@dataclass
+class Page:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def paginate_page(stmt: Select, per_page: int = 25) -> Page:
+    """One page of ``stmt`` by the ``page`` query argument: two queries, whatever the size of the book."""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    items = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(list(items), total, page, per_page)
+
+
+def load_form(schema: ma.Schema) -> dict:
+    """Load the posted form through ``schema`` (the API's schemas: one set of rules for both).
+
+    Empty inputs count as not given; list fields read every value of the name. Raises
+    :class:`marshmallow.ValidationError`, which the view answers by showing the form again with the
+    messages next to their fields (422).
+    """
+    data: dict = {}
+    for name, field in schema.load_fields.items():
+        key = field.data_key or name
+        if isinstance(field, ma.fields.List):
+            values = [v for v in request.form.getlist(key) if v.strip()]
+            if values or key in request.form:
+                data[key] = values
+        elif key in request.form and request.form[key].strip() != "":
+            data[key] = request.form[key].strip()
+        elif isinstance(field, ma.fields.Boolean) and f"{key}__present" in request.form:
+            data[key] = False  # an unticked checkbox sends nothing; the hidden marker says it was on the form
+    return schema.load(data)
+
+
+@bp.get("/vendor/plotly.min.js")
+def plotly_js():
+    """plotly.js exactly as the installed plotly package ships it: no CDN, no second copy to keep in step."""
+    return send_file(PLOTLY_JS, mimetype="text/javascript", max_age=86400)
+
+
+@bp.post("/language")
+def set_language():
+    """Switch the interface language; saved for the user when logged in."""
+    lang = request.form.get("lang")
+    if lang not in LANGUAGES:
+        abort(422)
+    session["lang"] = lang
+    if current_user.is_authenticated and current_user.preferred_language != lang:
+        current_user.preferred_language = lang
+        db.session.commit()
+    target = request.form.get("next") or url_for("auth.home")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("auth.home"))
+
+
+def init_app(app) -> None:
+    app.jinja_env.globals.update(name_of=name_of, personal=personal, Role=Role)
+
+    @app.context_processor
+    def _user():
+        return {"user": g.get("user")}
