@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
