@@ -44,6 +44,7 @@ def _register_domains(app: Flask, api, csrf) -> None:
     import policies.routes
     import policies.views
     import policyholders.routes
+    import policyholders.service_views
     import policyholders.views
     import reports.routes
     import reports.views
@@ -52,7 +53,8 @@ def _register_domains(app: Flask, api, csrf) -> None:
     app.register_blueprint(insurecrm.views.bp)
     app.register_blueprint(insurecrm.web.bp)
     api_modules = (auth_routes, user_routes, agents.routes, policies.routes, policyholders.routes, reports.routes)
-    web_modules = (admin_views, agents.views, policies.views, policyholders.views, reports.views)
+    web_modules = (admin_views, agents.views, policies.views, policyholders.views, policyholders.service_views,
+                   reports.views)
     for module in api_modules + web_modules:
         for blp in getattr(module, "API_BLUEPRINTS", ()):
             csrf.exempt(blp)  # bearer tokens only, no cookies: CSRF cannot apply

@@ -24,7 +24,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("dashboard.index", _l("Dashboard"), frozenset({R.BRANCH_MANAGER, R.ADMIN, R.ACTUARY})),
     NavItem("policyholders_web.index", _l("Policyholders"),
             frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN, R.ACTUARY})),
-    NavItem("policyholders_web.service_requests", _l("Service & complaints"),
+    NavItem("service_web.index", _l("Service & complaints"),
             frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("agents_web.referrals", _l("Referrals"), frozenset({R.BANK_REFERRER, R.BANCASSURANCE_SPECIALIST})),
     NavItem("admin.index", _l("Admin"), frozenset({R.ADMIN})),
