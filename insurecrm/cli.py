@@ -122,3 +122,7 @@ def demo(n_policyholders: int, seed: int, password: str, if_empty: bool) -> None
     click.secho("Demo users share one password: for demonstrations only, never in production.", fg="yellow")
     build_demo_book(policyholders=n_policyholders, seed=seed, password=password)
     print_logins(password=password)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Browser tests: Playwright driving Debian's Chromium against a live InsureCRM server.
+
+The server is a real ``insurecrm run`` process on a free loopback port, over its own database (SQLite file or a
+fresh PostgreSQL database) built the way an operator would: ``insurecrm db upgrade`` then ``insurecrm demo``.
+Without Chromium the tests are skipped, unless ``INSURECRM_REQUIRE_BROWSER=1`` (as in CI) makes that a failure.
+Screenshots of each main page go to ``test-artifacts/screenshots/`` (git-ignored), and one of any failing page.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests import databases
+
+CHROMIUM = os.environ.get("INSURECRM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+DEMO_PASSWORD = "browser-demo"
+
+
+def browser_required() -> bool:
+    return os.environ.get("INSURECRM_REQUIRE_BROWSER", "").strip() in {"1", "true", "yes"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _insurecrm(env: dict, *args: str, **kwargs):
+    command = [sys.executable, "-m", "insurecrm.cli", *args]
+    return subprocess.run(command, env=env, check=True, capture_output=True, text=True, timeout=600, **kwargs)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def live_server(request, tmp_path_factory):
+    """Base URL of a running server over a demo book, on each database."""
+    if not (shutil.which(CHROMIUM) or Path(CHROMIUM).exists()):
+        if browser_required():
+            pytest.fail(f"Chromium is required (INSURECRM_REQUIRE_BROWSER=1) but {CHROMIUM} is missing")
+        pytest.skip(f"{CHROMIUM} not installed")
+    pg_url = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'live.sqlite3'}"
+    else:
+        if not databases.pg_available():
+            if databases.pg_required():
+                pytest.fail("PostgreSQL is required (INSURECRM_REQUIRE_PG=1) but does not answer")
+            pytest.skip("PostgreSQL not reachable")
+        url = pg_url = databases.create_pg_database("insurecrm_browser")
+    env = {**os.environ, "INSURECRM_DATABASE_URL": url, "INSURECRM_SECRET_KEY": "browser-tests",
+           "INSURECRM_INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+           "INSURECRM_LOGIN_RATE_LIMIT": "1000 per minute"}
+    _insurecrm(env, "db", "upgrade")
+    _insurecrm(env, "demo", "--policyholders", "300", "--seed", "11", "--password", DEMO_PASSWORD)
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("log") / "server.log", "w")  # noqa: SIM115 - closed at teardown
+    server = subprocess.Popen([sys.executable, "-m", "insurecrm.cli", "run", "--host", "127.0.0.1",
+                               "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, server)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+        if pg_url:
+            databases.drop_pg_database(pg_url)
+
+
+def _wait_until_up(base: str, server: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(base + "/login", timeout=2):  # noqa: S310 - loopback only
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start in time")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_server, request):
+    """A fresh browser page (own cookies); a screenshot of it is kept if the test fails."""
+    context = chromium.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    yield page
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    if failed:
+        shoot(page, f"FAILED-{request.node.name}")
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.rep_call = report
+    return report
+
+
+def shoot(page, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/screenshots/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name.replace('/', '_').replace('[', '-').replace(']', '')}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def login(page, username: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state("networkidle")
