@@ -72,7 +72,8 @@ def _check_resident_id(number: str, date_of_birth: date | None) -> None:
 def _check_stdnum(validate, number: str, message: str) -> None:
     try:
         validate(number)
-    except StdnumError:
+    except (StdnumError, KeyError):
+        # python-stdnum 2.2 raises KeyError('county') for a county code unknown under a known city
         raise ValidationError({"id_number": [message]}) from None
 
 

@@ -144,7 +144,7 @@ def print_logins(password: str | None) -> None:
     if not users:
         click.echo("No users yet: run `insurecrm demo` or `insurecrm users create`.")
         return
-    click.echo(f"Logins (password: {password if password is not None else '(the password you chose)'}):")
+    click.echo(f"Demo logins, password: {password if password is not None else '(the password you chose)'}")
     for role, label in ROLE_LABELS.items():
         names = [username for user_role, username in users if user_role == role]
         if names:

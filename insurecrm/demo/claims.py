@@ -47,6 +47,9 @@ def add_claims(ctx: BookContext, policy: dict[str, Any], product: ProductRef, *,
         loss = start + ctx.days(0, (end - start).days)
         report = min(loss + ctx.days(0, 20), ctx.today - timedelta(days=1))
         _claim(ctx, policy, product, loss, report)
+    if policy["status"] in ACTIVE and end == ctx.today - timedelta(days=1) and ctx.once("open claim"):
+        report = max(start, ctx.today - ctx.days(1, 10))
+        _claim(ctx, policy, product, max(start, report - ctx.days(0, 5)), report)
 
 
 def _claim(ctx: BookContext, policy: dict[str, Any], product: ProductRef, loss: date, report: date) -> None:
@@ -59,7 +62,7 @@ def _claim(ctx: BookContext, policy: dict[str, Any], product: ProductRef, loss: 
     elif age < 45:
         status = ctx.pick(("under_review", "approved", "paid"), (3, 2, 5))
     else:
-        status = ctx.pick(("paid", "rejected", "closed"), (78, 12, 10))
+        status = "rejected" if ctx.once("rejected claim") else ctx.pick(("paid", "rejected", "closed"), (78, 12, 10))
     if status == "paid":
         incurred = paid = ctx.money(float(amount) * ctx.rng.uniform(0.6, 1.0))
     elif status in ("rejected", "closed"):
@@ -84,7 +87,7 @@ def _claim_row(ctx: BookContext, policy: dict[str, Any], loss: date, report: dat
         "number": format_number(CLAIM_CODE, report.year, ctx.next_serial(f"claim:{report.year}")),
         "policy_id": policy["id"], "loss_date": loss, "report_date": report, "status": status,
         "incurred_amount": incurred, "paid_amount": paid, "description": description, "rejection_reason": reason,
-        "created_at": ctx.instant(report), "updated_at": ctx.instant(report),
+        "created_at": ctx.instant(report), "updated_at": ctx.instant(min(report + ctx.days(0, 40), ctx.today)),
     })
 
 

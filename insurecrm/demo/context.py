@@ -94,6 +94,7 @@ class BookContext:
         self.rows = Rows()
         self.used_resident_ids: set[str] = set()
         self.counters: dict[str, int] = {}
+        self._shown: set[str] = set()
         self._phone_serial = 0
         self._passport_serial = 0
 
@@ -128,6 +129,13 @@ class BookContext:
         """A day from ``earliest`` to yesterday (``earliest`` itself when that is not in the past)."""
         span = (self.today - earliest).days - 1
         return earliest + timedelta(days=self.rng.randint(0, span)) if span > 0 else earliest
+
+    def once(self, case: str) -> bool:
+        """True the first time ``case`` is asked for: makes even a small book show each case at least once."""
+        if case in self._shown:
+            return False
+        self._shown.add(case)
+        return True
 
     # -- unique serials ----------------------------------------------------------------------------
     def next_phone_serial(self) -> int:

@@ -91,6 +91,9 @@ class PolicyLife:
         due = installment["due_date"]
         on_time, late = PAYER_BEHAVIOUR[self.payer]
         draw = ctx.rng.random()
+        lapse_on = due + timedelta(days=self.product.definition.grace_days) + ONE_DAY
+        if lapse_on <= ctx.today and ctx.once("lapse"):
+            draw = 1.0  # the book shows at least one lapse
         if draw < on_time:
             early = 0 if self.policy["frequency"] == "monthly" else ctx.rng.randint(0, 7)
             self.pay([installment], max(due - timedelta(days=early), self.policy["issue_date"]))
@@ -111,7 +114,6 @@ class PolicyLife:
             self.pay([installment], paid_on)
             self.move("in_force", paid_on)
             return index + 1
-        lapse_on = due + timedelta(days=self.product.definition.grace_days) + ONE_DAY
         if lapse_on > ctx.today:
             return None
         self.move("lapsed", lapse_on, LAPSE_REASON)
@@ -120,10 +122,10 @@ class PolicyLife:
     def _reinstate(self, index: int, lapse_on: date) -> int | None:
         ctx = self.ctx
         long_term = self.product.definition.term_months > 12
-        if not ctx.chance(0.4 if long_term else 0.1):
-            return None
         on = lapse_on + timedelta(days=ctx.rng.randint(30, 240))
         if on >= ctx.today or on >= self.policy["expiry_date"]:
+            return None
+        if not (ctx.chance(0.4 if long_term else 0.1) or ctx.once("reinstatement")):
             return None
         arrears = [i for i in self.installments[index:] if i["due_date"] <= on]
         self.pay(arrears, on, method="bank_transfer")
@@ -171,10 +173,11 @@ class PolicyLife:
         ctx, policy = self.ctx, self.policy
         payment_id = ctx.ids.next("payments")
         amount = sum((i["amount"] for i in installments), Decimal("0"))
+        recorded = ctx.instant(on)
         ctx.rows.add("payments", {
             "id": payment_id, "policy_id": policy["id"], "paid_on": on, "amount": amount,
             "method": method or self._method(), "reference": f"PAY{payment_id:010d}",
-            "created_at": ctx.instant(on), "updated_at": ctx.instant(on),
+            "created_at": recorded, "updated_at": recorded,
         })
         premium_by_kind: dict[str, Decimal] = defaultdict(Decimal)
         for installment in installments:

@@ -222,7 +222,8 @@ def _bank_branch(ctx: BookContext, org: Organisation, partner_id: int, partner_c
     bank_branch_id = ctx.ids.next("bank_branches")
     street = ctx.fake_zh.street_name()
     ctx.rows.add("bank_branches", {
-        "id": bank_branch_id, "bank_partner_id": partner_id, "code": f"{partner_code}-{branch.definition.code}{number:03d}",
+        "id": bank_branch_id, "bank_partner_id": partner_id,
+        "code": f"{partner_code}-{branch.definition.code}{number:03d}",
         "name": f"{partner_name} {branch.definition.region} {street} Sub-branch",
         "address": f"{branch.definition.address_prefix}{street}{ctx.rng.randint(1, 300)}号",
         "region": branch.definition.region, "org_unit_id": branch.banca_unit_id, "status": "active",

@@ -76,8 +76,11 @@ RELATION = {("head", "spouse"): "spouse", ("spouse", "head"): "spouse", ("head",
 
 def make_household(ctx: BookContext, org: Organisation, room: int) -> Household:
     """Generate one household of at most ``room`` policyholders into ``ctx.rows``."""
+    ctx.counters["households"] = ctx.counters.get("households", 0) + 1
     organisation = ctx.chance(0.015)
-    channel = "agency" if organisation else ctx.pick(CHANNELS, tuple(CHANNEL_WEIGHTS.values()))
+    # the first households take each channel in turn, so that even a small book has all of them
+    channel = "agency" if organisation else next((c for c in CHANNELS if ctx.once(f"channel {c}")), None)
+    channel = channel or ctx.pick(CHANNELS, tuple(CHANNEL_WEIGHTS.values()))
     agents, cumulative = org.owners(channel)
     owner = ctx.rng.choices(agents, cum_weights=cumulative)[0]
     branch = owner.branch if channel in ("agency", "bancassurance") else ctx.pick(org.branches)
@@ -98,7 +101,8 @@ def make_household(ctx: BookContext, org: Organisation, room: int) -> Household:
 
 
 def _family(ctx: BookContext, household: Household, room: int) -> None:
-    english = ctx.chance(0.12)
+    # about one family in eight is foreign (always the third, so that a small book has one)
+    english = ctx.chance(0.12) or ctx.counters["households"] == 3
     age = int(ctx.rng.triangular(22, 70, 38))
     head_male = ctx.chance(0.55)
     head = _person(ctx, household, "head", age, head_male, english)

@@ -160,21 +160,21 @@ def _policy_row(ctx: BookContext, household: Household, person: Person, product:
 
 
 def _fate(ctx: BookContext, product: ProductRef, policy: dict[str, Any]) -> Fate:
+    """Whether the policy is cancelled (in the cooling-off period or later) or ended by a claim, and when."""
     d = product.definition
     effective, issue = policy["effective_date"], policy["issue_date"]
     last_day = min(policy["expiry_date"], ctx.today) - timedelta(days=1)
-    if policy["business_type"] == "new" and d.cooling_off_days and ctx.chance(0.035):
-        latest = min(issue + timedelta(days=d.cooling_off_days), last_day)
-        if latest > effective:
-            return Fate("cooling_off", effective + ctx.days(1, (latest - effective).days))
-    if ctx.chance(0.10 if d.term_months > 12 else 0.025):
-        earliest = effective + timedelta(days=d.cooling_off_days + 1)
-        if earliest <= last_day:
-            return Fate("cancel", earliest + ctx.days(0, (last_day - earliest).days), ctx.pick(CANCELLATION_REASONS))
-    if d.line in TERMINATING_CLAIM_REASON and ctx.chance(0.005):
-        earliest = effective + timedelta(days=90)
-        if earliest <= last_day:
-            return Fate("claim", earliest + ctx.days(0, (last_day - earliest).days), TERMINATING_CLAIM_REASON[d.line])
+    latest = min(issue + timedelta(days=d.cooling_off_days), last_day)
+    if policy["business_type"] == "new" and d.cooling_off_days and latest > effective and (
+            ctx.chance(0.035) or ctx.once("cooling-off cancellation")):
+        return Fate("cooling_off", effective + ctx.days(1, (latest - effective).days))
+    earliest = effective + timedelta(days=d.cooling_off_days + 1)
+    if earliest <= last_day and (ctx.chance(0.10 if d.term_months > 12 else 0.025) or ctx.once("cancellation")):
+        return Fate("cancel", earliest + ctx.days(0, (last_day - earliest).days), ctx.pick(CANCELLATION_REASONS))
+    earliest = effective + timedelta(days=90)
+    if d.line in TERMINATING_CLAIM_REASON and earliest <= last_day and (
+            ctx.chance(0.005) or ctx.once("terminating claim")):
+        return Fate("claim", earliest + ctx.days(0, (last_day - earliest).days), TERMINATING_CLAIM_REASON[d.line])
     return Fate()
 
 
@@ -208,5 +208,6 @@ def _people_on_policy(ctx: BookContext, policy: dict[str, Any], insured, benefic
     for holder_id, name, relation, share in beneficiaries:
         ctx.rows.add("beneficiaries", {
             "id": ctx.ids.next("beneficiaries"), "policy_id": policy["id"], "policyholder_id": holder_id,
-            "name": name, "relation_to_insured": relation, "priority": 1, "share_percent": share.quantize(Decimal("0.01")),
+            "name": name, "relation_to_insured": relation, "priority": 1,
+            "share_percent": share.quantize(Decimal("0.01")),
         })

@@ -68,7 +68,8 @@ def add_opportunities(ctx: BookContext, org: Organisation, household: Household,
             continue
         holds = person in household.holders
         chance = 0.6 if person.is_organisation else 0.12 if holds else 0.5
-        if ctx.chance(chance):
+        # until every stage has an opportunity, every adult gets one
+        if ctx.counters.get("opportunities", 0) < len(ctx.plan.stages) or ctx.chance(chance):
             made[person.id] = [_opportunity(ctx, org, household, person, holds, referral_id)]
             referral_id = None  # one opportunity works the referral
     return made
@@ -217,8 +218,11 @@ def add_callbacks(ctx: BookContext, household: Household, policies: list[PolicyI
 def add_activity(ctx: BookContext, household: Household, person: Person, kind: str, day: date, *, done: bool,
                  opportunity_id: int | None = None, policy_id: int | None = None, recurrence: str = "none",
                  subject: str | None = None) -> None:
-    """A sales or service activity of the household's owner with ``person``: done (in the past) or planned."""
+    """A sales or service activity of the household's owner with ``person``: done (in the past) or planned
+    (nothing is planned for an owner who has left)."""
     owner = household.owner
+    if not done and not owner.active:
+        return
     start = ctx.instant(day) if done else ctx.planned_instant(day)
     row: dict[str, Any] = {
         "id": ctx.ids.next("activities"), "agent_id": owner.id, "org_unit_id": owner.org_unit_id, "kind": kind,

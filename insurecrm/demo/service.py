@@ -66,15 +66,21 @@ def _interactions(ctx: BookContext, household: Household, person: Person, held: 
 def _service_requests(ctx: BookContext, household: Household, person: Person, held: list[PolicyInfo],
                       since: date) -> None:
     for kind, chance in (("service", 0.10), ("complaint", 0.025)):
-        if ctx.chance(chance):
+        if ctx.once(kind) or ctx.chance(chance):
             _service_request(ctx, household, person, ctx.pick(held).row, kind, since)
+    # every SLA is at most ten days: a request opened 12 or more days ago and still open is overdue
+    if household.owner.active and since <= ctx.today - timedelta(days=12) and ctx.once("overdue service request"):
+        _service_request(ctx, household, person, ctx.pick(held).row, "service", since, overdue=True)
 
 
 def _service_request(ctx: BookContext, household: Household, person: Person, policy: dict, kind: str,
-                     since: date) -> None:
+                     since: date, *, overdue: bool = False) -> None:
     category = ctx.pick(COMPLAINT_CATEGORIES if kind == "complaint" else SERVICE_CATEGORIES)
     priority = ctx.pick(("low", "normal", "high", "urgent"), (2, 6, 3, 1) if kind == "complaint" else (3, 6, 1, 0.2))
-    opened = ctx.instant(ctx.past_day(max(since, ctx.today - timedelta(days=720))))
+    if overdue:
+        opened = ctx.instant(max(since, ctx.today - ctx.days(12, 30)))
+    else:
+        opened = ctx.instant(ctx.past_day(max(since, ctx.today - timedelta(days=720))))
     due = opened + timedelta(hours=SLA_HOURS[priority])
     now = ctx.instant(ctx.today)
     row = {
@@ -82,11 +88,12 @@ def _service_request(ctx: BookContext, household: Household, person: Person, pol
         "kind": kind, "category": category, "priority": priority,
         "channel": ctx.pick(("phone", "call_centre", "branch_counter", "web", "email")),
         "subject": SERVICE_SUBJECTS[category], "description": f"{SERVICE_SUBJECTS[category]} for {policy['number']}",
-        "opened_at": opened, "due_at": due, "assigned_agent_id": household.owner.id, "resolved_at": None,
+        "opened_at": opened, "due_at": due, "resolved_at": None,
+        "assigned_agent_id": household.owner.id if household.owner.active else None,
         "resolution": None, "cost": ctx.money(0), "created_at": opened, "updated_at": opened,
     }
     # some requests are still open after their SLA: the overdue list of the service desk
-    if due < now and ctx.chance(0.85):
+    if due < now and not overdue and ctx.chance(0.85):
         resolved = min(opened + (due - opened) * ctx.rng.uniform(0.2, 1.4), now)
         high = 2000 if kind == "complaint" else 200
         row.update(status=ctx.pick(("resolved", "closed")), resolved_at=resolved, resolution=ctx.pick(RESOLUTIONS),

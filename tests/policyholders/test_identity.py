@@ -33,6 +33,7 @@ def test_a_resident_id_with_its_check_digit_is_accepted_and_normalised():
     RIC_1990[:-1],  # 17 digits
     "110105199013071239",  # month 13
     "ABCDEFGHIJKLMNOPQR",
+    "440199199003071235",  # right check digit, county unknown under a known city (stdnum raises KeyError)
 ])
 def test_an_invalid_resident_id_is_refused_on_id_number(number):
     with pytest.raises(ValidationError) as excinfo:
