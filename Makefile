@@ -37,8 +37,7 @@ test: install-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install-test
-	$(BIN)/python -m bench.demo_book --backend sqlite --policyholders 10000
-	$(BIN)/python -m bench.demo_book --backend postgresql --policyholders 10000
+	$(BIN)/python bench/demo_book.py --backend sqlite postgresql --policyholders 10000
 
 lint: install-test
 	$(BIN)/ruff check .
