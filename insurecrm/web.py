@@ -88,13 +88,15 @@ def paginate_page(stmt: Select, per_page: int = 25) -> Page:
     return Page(list(items), total, page, per_page)
 
 
-def load_form(schema: ma.Schema) -> dict:
+def load_form(schema: ma.Schema, *, clearing: bool = False) -> dict:
     """Load the posted form through ``schema`` (the API's schemas: one set of rules for both).
 
-    Empty inputs count as not given; list fields read every value of the name. Raises
-    :class:`marshmallow.ValidationError`, which the view answers by showing the form again with the
-    messages next to their fields (422).
+    An empty input counts as not given, except with ``clearing`` (edit forms), where emptying an optional
+    field sets it to none. List fields read every value of the name; ids arrive from a ``<select>`` as
+    text, so the API's strict integers accept digits here. Raises :class:`marshmallow.ValidationError`,
+    which the view answers by showing the form again with the messages next to their fields (422).
     """
+    _accept_digits(schema)
     data: dict = {}
     for name, field in schema.load_fields.items():
         key = field.data_key or name
@@ -104,9 +106,19 @@ def load_form(schema: ma.Schema) -> dict:
                 data[key] = values
         elif key in request.form and request.form[key].strip() != "":
             data[key] = request.form[key].strip()
+        elif key in request.form and clearing and field.allow_none:
+            data[key] = None
         elif isinstance(field, ma.fields.Boolean) and f"{key}__present" in request.form:
             data[key] = False  # an unticked checkbox sends nothing; the hidden marker says it was on the form
     return schema.load(data)
+
+
+def _accept_digits(schema: ma.Schema) -> None:
+    # the schema instance's fields are its own copies: the API's schemas stay strict
+    for field in schema.load_fields.values():
+        for candidate in (field, getattr(field, "inner", None)):
+            if isinstance(candidate, ma.fields.Integer):
+                candidate.strict = False
 
 
 @bp.get("/vendor/plotly.min.js")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
-
+from insurecrm import clock
 from insurecrm.api import api_blueprint, current_user
 from insurecrm.auth import INTERNAL_ROLES, require_roles
 from reports import services
@@ -19,4 +18,4 @@ API_BLUEPRINTS = (reports_blp,)
 @reports_blp.response(200, BookSummary)
 def book_summary(args):
     """Policyholders by status; in-force policies and annualised premium by channel."""
-    return services.book_summary(current_user(), args.get("as_of") or date.today())
+    return services.book_summary(current_user(), args.get("as_of") or clock.today())

@@ -25,8 +25,10 @@ def test_web_login_then_home_then_logout(client, make):
     response = client.post("/login", data={"username": "wang", "password": PASSWORD,
                                            "csrf_token": login_form_token(client)})
     assert response.status_code == 302
-    home = client.get("/").get_data(as_text=True)
-    assert "Wang Fang" in home and "Your book" in home
+    landing = client.get("/")
+    assert landing.status_code == 302 and landing.headers["Location"] == "/my-day"  # an agent lands on their day
+    home = client.get("/my-day").get_data(as_text=True)
+    assert "Wang Fang" in home
     token = re.search(r'name="csrf_token" value="([^"]+)"', home).group(1)
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/").status_code == 302
@@ -95,7 +97,7 @@ def test_inactive_user_cannot_log_in_or_use_token(client, make, session):
 def test_api_ignores_session_cookie(client, make):
     make.user(Role.ADMIN, username="root")
     client.post("/login", data={"username": "root", "password": PASSWORD, "csrf_token": login_form_token(client)})
-    assert client.get("/").status_code == 200
+    assert client.get("/dashboard").status_code == 200
     assert client.get("/api/v1/products").status_code == 401
 
 
