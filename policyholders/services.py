@@ -14,16 +14,22 @@ from typing import Any
 
 from marshmallow import ValidationError
 from sqlalchemy import ColumnElement, and_, exists, or_, select
-from werkzeug.exceptions import Conflict
+from werkzeug.exceptions import Conflict, Forbidden
 
 from agents.models import Activity, Agent, BankPartner, Opportunity, OrgUnit, Referral, Referrer
+from insurecrm import audit
 from insurecrm.db import db, utcnow
 from insurecrm.models import Outbox, Role, User
 from insurecrm.pii import must_pseudonymise
 from insurecrm.scope import org_subtree_condition, visible
 from insurecrm.services import apply_changes, check_version
 from policies.models import Beneficiary, InsuredPerson, Policy
-from policyholders.identity import check_id_type_for_kind, normalise_phone, validate_id_number
+from policyholders.identity import (
+    check_id_type_for_kind,
+    normalise_id_number,
+    normalise_phone,
+    validate_id_number,
+)
 from policyholders.models import (
     Interaction,
     PartyKind,
@@ -365,3 +371,80 @@ def update_service_request(request: ServiceRequest, data: dict[str, Any]) -> Ser
 def _check_assignee(agent_id: int | None) -> None:
     if agent_id is not None and not row_exists(Agent.id == agent_id, visible(Agent)):
         raise refuse("assigned_agent_id", f"No agent {agent_id} in your organisation.")
+
+
+# -- service levels as pages show them ----------------------------------------------------------------
+
+#: an unfinished request due within this time is "due soon"
+DUE_SOON = timedelta(hours=24)
+#: where a request stands against its service level: past due, due within :data:`DUE_SOON`, later, or done
+SLA_BREACHED, SLA_DUE_SOON, SLA_ON_TRACK, SLA_FINISHED = "breached", "due_soon", "on_track", "finished"
+SLA_STATES = (SLA_BREACHED, SLA_DUE_SOON, SLA_ON_TRACK, SLA_FINISHED)
+
+
+def sla_state(request: ServiceRequest, now: datetime) -> str:
+    """One of :data:`SLA_STATES` for ``request`` at ``now``: finished (resolved or closed), breached
+    (past ``due_at``), due soon (within :data:`DUE_SOON`) or on track."""
+    if request.status in FINISHED:
+        return SLA_FINISHED
+    if request.due_at < now:
+        return SLA_BREACHED
+    return SLA_DUE_SOON if request.due_at < now + DUE_SOON else SLA_ON_TRACK
+
+
+def sla_condition(state: str, now: datetime) -> ColumnElement[bool]:
+    """The SQL condition selecting the requests whose :func:`sla_state` at ``now`` is ``state``."""
+    unfinished = ServiceRequest.status.not_in(FINISHED)
+    conditions = {
+        SLA_FINISHED: ServiceRequest.status.in_(FINISHED),
+        SLA_BREACHED: overdue_condition(now),
+        SLA_DUE_SOON: and_(unfinished, ServiceRequest.due_at >= now, ServiceRequest.due_at < now + DUE_SOON),
+        SLA_ON_TRACK: and_(unfinished, ServiceRequest.due_at >= now + DUE_SOON),
+    }
+    return conditions[state]
+
+
+# -- finding a policyholder and revealing an ID number (web pages) ------------------------------------
+
+def policyholder_lookup(q: str) -> ColumnElement[bool]:
+    """What the pages' search box finds: part of a name (any case; Chinese names too), a phone (the
+    number itself when ``q`` reads as one, e.g. ``"138 0013 8000"``, else the digits typed anywhere in
+    a number), an ID number (exact, normalised) or a policy number (exact) of a policy the user sees.
+    Refused (422) to a reader who sees pseudonyms only, like :func:`policyholder_search`."""
+    if must_pseudonymise():
+        raise refuse("q", "Searching by name, phone or ID number is not available to your role.")
+    text, compact = q.strip(), normalise_id_number(q)
+    found = [Policyholder.name.icontains(text, autoescape=True), Policyholder.id_number == compact,
+             Policyholder.id.in_(select(Policy.policyholder_id).where(Policy.number == compact, visible(Policy)))]
+    try:
+        phone = normalise_phone(text)
+        found += [Policyholder.phone == phone, Policyholder.phone_alt == phone]
+    except ValidationError:
+        digits = re.sub(r"\D", "", text)
+        if digits:
+            found += [Policyholder.phone.contains(digits, autoescape=True),
+                      Policyholder.phone_alt.contains(digits, autoescape=True)]
+    return or_(*found)
+
+
+#: roles that may reveal the full ID number of any policyholder in their scope (agents: their own book)
+REVEAL_ROLES = (Role.ADMIN, Role.BRANCH_MANAGER)
+
+
+def may_reveal_id_number(user: User, policyholder: Policyholder) -> bool:
+    """Admins, branch managers and the policyholder's owner agent may see the full ID number."""
+    if user.role in REVEAL_ROLES:
+        return True
+    return user.role in OWN_BOOK_ROLES and user.agent_id is not None and user.agent_id == policyholder.owner_agent_id
+
+
+def reveal_id_number(policyholder: Policyholder, *, actor: User) -> str | None:
+    """The full ID number (``None`` when none is on file), each reveal written to the audit log as
+    action ``reveal``. Refuses (403) anyone :func:`may_reveal_id_number` does not allow."""
+    if not may_reveal_id_number(actor, policyholder):
+        raise Forbidden("Only administrators, branch managers and the owner agent may reveal an ID number.")
+    if not policyholder.id_number:
+        return None
+    audit.record(db.session, action="reveal", entity_type=Policyholder.__tablename__, entity_id=policyholder.id,
+                 changes={"id_number": ["***", "***"]})
+    return policyholder.id_number
