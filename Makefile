@@ -10,7 +10,7 @@ PORT   ?= 5000
 DEMO_POLICYHOLDERS ?= 2000
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test bench lint check-migrations clean
+.PHONY: run test install install-test bench lint translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,11 @@ lint: install-test
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache test-artifacts
+
+# Translations: extract the strings of the code and templates, merge them into the catalogues, compile.
+# Edit insurecrm/translations/zh/LC_MESSAGES/messages.po between `extract` and `compile`.
+translations: install-test
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		-o insurecrm/translations/messages.pot --ignore-dirs=".venv tests bench migrations build test-artifacts" .
+	$(BIN)/pybabel update -i insurecrm/translations/messages.pot -d insurecrm/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d insurecrm/translations --statistics

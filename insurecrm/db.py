@@ -51,8 +51,10 @@ class UTCDateTime(TypeDecorator):
 
 
 def utcnow() -> datetime:
-    """The current instant in UTC (aware)."""
-    return datetime.now(UTC)
+    """The current instant in UTC (aware), from the application's clock (see :mod:`insurecrm.clock`)."""
+    from insurecrm.clock import now
+
+    return now()
 
 
 #: Money: 14 digits, 2 decimals, always :class:`~decimal.Decimal`.

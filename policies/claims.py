@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 from marshmallow import ValidationError
 
+from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.services import apply_changes
 from policies.models import Claim, ClaimStatus, Policy
@@ -20,14 +20,14 @@ def create_claim(policy: Policy, data: dict) -> Claim:
     included), a report date before the loss date or in the future, and a negative incurred amount.
     """
     data = dict(data)
-    data.setdefault("report_date", date.today())
+    data.setdefault("report_date", clock.today())
     errors: dict[str, list[str]] = {}
     if not policy.effective_date <= data["loss_date"] <= policy.expiry_date:
         errors["loss_date"] = [f"Must lie within the cover period, {policy.effective_date.isoformat()} to "
                                f"{policy.expiry_date.isoformat()}."]
     elif data["report_date"] < data["loss_date"]:
         errors["report_date"] = ["Must not be before the loss date."]
-    if data["report_date"] > date.today():
+    if data["report_date"] > clock.today():
         errors["report_date"] = ["Must not be in the future."]
     errors.update(_amount_errors(data.get("incurred_amount", Decimal("0")), Decimal("0")))
     if errors:

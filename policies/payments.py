@@ -30,6 +30,7 @@ from dateutil.relativedelta import relativedelta
 from marshmallow import ValidationError
 from sqlalchemy import exists, select
 
+from insurecrm import clock
 from insurecrm.db import db
 from policies.models import (
     BusinessType,
@@ -106,7 +107,7 @@ def _check_payment(policy: Policy, amount: Decimal, paid_on: date) -> None:
     errors: dict[str, list[str]] = {}
     if amount <= 0:
         errors["amount"] = ["Must be greater than zero."]
-    if paid_on > date.today():
+    if paid_on > clock.today():
         errors["paid_on"] = ["Must not be in the future."]
     if errors:
         raise ValidationError(errors)
@@ -160,7 +161,7 @@ def _leave_grace_if_cleared(policy: Policy, paid_on: date) -> None:
     if policy.status != PolicyStatus.GRACE:
         return
     still_overdue = db.session.scalar(select(exists().where(
-        Installment.policy_id == policy.id, Installment.status.in_(OPEN), Installment.due_date < date.today()
+        Installment.policy_id == policy.id, Installment.status.in_(OPEN), Installment.due_date < clock.today()
     )))
     if not still_overdue:
         transition(policy, PolicyStatus.IN_FORCE, effective_date=max(paid_on, policy.status_date),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 from marshmallow import ValidationError, fields, pre_load, validate, validates, validates_schema
 
+from insurecrm import clock
 from insurecrm.api import ListArgs, Money, Rate, Schema, VersionedSchema
 from policies.models import (
     BusinessType,
@@ -172,7 +172,7 @@ class PolicyUpdateSchema(VersionedSchema):
 
 class TransitionSchema(Schema):
     to_status = fields.Enum(PolicyStatus, by_value=True, required=True)
-    effective_date = fields.Date(load_default=date.today)
+    effective_date = fields.Date(load_default=clock.today)
     reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
@@ -214,7 +214,7 @@ class PaymentSchema(Schema):
 
     id = fields.Integer(dump_only=True)
     policy_id = fields.Integer(dump_only=True)
-    paid_on = fields.Date(load_default=date.today)
+    paid_on = fields.Date(load_default=clock.today)
     amount = Money(required=True)
     method = fields.Enum(PaymentMethod, by_value=True, load_default=PaymentMethod.BANK_TRANSFER)
     reference = fields.String(allow_none=True, validate=validate.Length(max=64), metadata={"pii": "drop"})
@@ -243,7 +243,7 @@ class ClaimSchema(Schema):
     number = fields.String(dump_only=True)
     policy_id = fields.Integer(dump_only=True)
     loss_date = fields.Date(required=True)
-    report_date = fields.Date(load_default=date.today)
+    report_date = fields.Date(load_default=clock.today)
     status = fields.Enum(ClaimStatus, by_value=True, dump_only=True)
     incurred_amount = Money(load_default=Decimal("0"))
     paid_amount = Money(dump_only=True)

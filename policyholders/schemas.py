@@ -14,6 +14,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import ValidationError, fields, validate, validates
 
+from insurecrm import clock
 from insurecrm.api import ListArgs, Money, Schema
 from insurecrm.pii import mask_id_number
 from policyholders.household import visible_relationships
@@ -118,7 +119,7 @@ class PolicyholderSchema(Schema):
 
     @validates("date_of_birth")
     def _not_in_future(self, value: date | None, **_kwargs) -> None:
-        if value is not None and value > date.today():
+        if value is not None and value > clock.today():
             raise ValidationError("Must not be in the future.")
 
 

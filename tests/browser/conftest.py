@@ -15,9 +15,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests import databases
 
@@ -41,6 +43,21 @@ def _free_port() -> int:
 def _insurecrm(env: dict, *args: str, **kwargs):
     command = [sys.executable, "-m", "insurecrm.cli", *args]
     return subprocess.run(command, env=env, check=True, capture_output=True, text=True, timeout=600, **kwargs)
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base: str
+    #: the server's database, for tests that pick suitable records to work on
+    database_url: str
+
+    def query(self, sql: str, **params):
+        engine = sa.create_engine(self.database_url)
+        try:
+            with engine.connect() as connection:
+                return connection.execute(sa.text(sql), params).first()
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -71,7 +88,7 @@ def live_server(request, tmp_path_factory):
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, server)
-        yield base
+        yield LiveServer(base, url)
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -106,7 +123,7 @@ def chromium():
 @pytest.fixture
 def page(chromium, live_server, request):
     """A fresh browser page (own cookies); a screenshot of it is kept if the test fails."""
-    context = chromium.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+    context = chromium.new_context(base_url=live_server.base, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15000)
     page = context.new_page()
     yield page

@@ -1,0 +1,194 @@
+"""The referrals page (/referrals): referrers submit and follow theirs; specialists work their partners'."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import event, func, select
+
+from agents.models import AgentChannel, Referral, ReferralStatus
+from insurecrm.db import db
+from insurecrm.models import Role
+from tests.api_client import csrf_token
+
+
+@contextmanager
+def counted_queries():
+    queries = [0]
+
+    def count(*_args):
+        queries[0] += 1
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield queries
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def referral_rows(session) -> int:
+    return session.scalar(select(func.count()).select_from(Referral))
+
+
+@pytest.fixture
+def bank(make):
+    """A partner's branch with two referrers (one with a login), its specialist, and another partner's."""
+    branch = make.bank_branch(name="Pudong Branch")
+    mine, colleague = make.referrer(branch, name="Teller Wu"), make.referrer(branch, name="Teller Ma")
+    specialist = make.agent(channel=AgentChannel.BANCASSURANCE)
+    specialist.bank_partners.append(branch.bank_partner)
+    elsewhere = make.referrer(make.bank_branch(name="Far Branch"), name="Teller Far")
+    make.session.commit()
+    return SimpleNamespace(
+        branch=branch, referrer=mine, colleague=colleague, specialist=specialist, elsewhere=elsewhere,
+        referrer_user=make.user(Role.BANK_REFERRER, referrer_id=mine.id),
+        specialist_user=make.user(Role.BANCASSURANCE_SPECIALIST, agent_id=specialist.id),
+        own=make.referral(mine, prospect_name="Prospect Gao", prospect_phone="+8613800138000"),
+        colleagues=make.referral(colleague, prospect_name="Prospect Hu"),
+        far=make.referral(elsewhere, prospect_name="Prospect Far"),
+        product=make.product(name="Critical Illness Plus"),
+    )
+
+
+def work(client, referral, **form):
+    return client.post(f"/referrals/{referral.id}", data={"csrf_token": csrf_token(client), **form})
+
+
+def test_a_referrer_sees_only_their_own_referrals(web, bank):
+    response = web(bank.referrer_user).get("/referrals")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Prospect Gao" in html and "+8613800138000" in html and "Pudong Branch" in html and "Submitted" in html
+    assert "Prospect Hu" not in html and "Prospect Far" not in html
+    assert "Refer a customer" in html and "Work it" not in html and 'name="referrer_id"' not in html
+
+
+def test_a_referrer_submits_a_referral(web, bank, session):
+    client = web(bank.referrer_user)
+    response = client.post("/referrals", data={
+        "csrf_token": csrf_token(client), "prospect_name": "Prospect New", "prospect_phone": "138 0013 8001",
+        "product_id": str(bank.product.id), "notes": "Asks about health cover"})
+    assert response.status_code == 302
+    referral = session.scalars(select(Referral).where(Referral.prospect_name == "Prospect New")).one()
+    assert (referral.referrer_id, referral.bank_branch_id, referral.product_id, referral.prospect_phone) == (
+        bank.referrer.id, bank.branch.id, bank.product.id, "+8613800138001")
+    html = client.get("/referrals").get_data(as_text=True)
+    assert "Prospect New" in html and "Critical Illness Plus" in html
+
+
+@pytest.mark.parametrize(("form", "field", "message"), [
+    ({"prospect_name": ""}, "prospect_name", "Missing data for required field."),
+    ({"prospect_name": "Prospect X", "prospect_phone": "12"}, "prospect_phone", "phone number"),
+    ({"prospect_name": "Prospect X", "product_id": "999999"}, "product_id", "No such active product."),
+])
+def test_a_bad_referral_shows_the_field_error_and_writes_nothing(web, bank, session, form, field, message):
+    client = web(bank.referrer_user)
+    before = referral_rows(session)
+    response = client.post("/referrals", data={"csrf_token": csrf_token(client), **form})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and f'id="{field}-error"' in html and message in html
+    assert referral_rows(session) == before
+
+
+def test_a_referrer_may_not_work_a_referral(web, bank):
+    assert work(web(bank.referrer_user), bank.own, status="accepted").status_code == 403
+
+
+def test_a_specialist_sees_the_partners_referrals_with_actions(web, bank):
+    html = web(bank.specialist_user).get("/referrals").get_data(as_text=True)
+    assert "Prospect Gao" in html and "Prospect Hu" in html and "Teller Ma" in html
+    assert "Prospect Far" not in html
+    assert f'action="/referrals/{bank.own.id}"' in html and "Accept" in html and "Convert" in html
+
+
+def test_the_status_filter(web, bank, session):
+    bank.colleagues.status = ReferralStatus.ACCEPTED
+    session.commit()
+    html = web(bank.specialist_user).get("/referrals?status=accepted").get_data(as_text=True)
+    assert "Prospect Hu" in html and "Prospect Gao" not in html
+
+
+def test_a_specialist_accepts_rejects_and_converts(web, make, bank, session):
+    client = web(bank.specialist_user)
+    assert work(client, bank.own, status="accepted").status_code == 302
+    assert bank.own.status == ReferralStatus.ACCEPTED
+    assert work(client, bank.colleagues, status="rejected", rejection_reason="Not reachable").status_code == 302
+    assert (bank.colleagues.status, bank.colleagues.rejection_reason) == (ReferralStatus.REJECTED, "Not reachable")
+    holder = make.policyholder(owner=bank.specialist)
+    assert work(client, bank.own, status="converted", policyholder_id=str(holder.id)).status_code == 302
+    assert (bank.own.status, bank.own.policyholder_id) == (ReferralStatus.CONVERTED, holder.id)
+    html = client.get("/referrals").get_data(as_text=True)
+    assert "Converted" in html and f'href="/policyholders/{holder.id}"' in html and "Not reachable" in html
+
+
+@pytest.mark.parametrize(("form", "field", "message"), [
+    ({"status": "rejected"}, "rejection_reason", "Say why the referral is rejected."),
+    ({"status": "converted"}, "policyholder_id", "Name the policyholder the referral became."),
+    ({"status": "converted", "policyholder_id": "other"}, "policyholder_id", "No such policyholder in your book."),
+])
+def test_a_refused_change_shows_why_and_changes_nothing(web, make, bank, session, form, field, message):
+    if form.get("policyholder_id") == "other":
+        form = {**form, "policyholder_id": str(make.policyholder().id)}
+    client = web(bank.specialist_user)
+    response = work(client, bank.own, **form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and message in html
+    prefix = "r" if form["status"] == "rejected" else "c"
+    assert f'id="{prefix}{bank.own.id}-{field}-error"' in html
+    session.refresh(bank.own)
+    assert (bank.own.status, bank.own.policyholder_id, bank.own.rejection_reason) == (
+        ReferralStatus.SUBMITTED, None, None)
+
+
+def test_another_partners_referral_is_not_found(web, bank):
+    assert work(web(bank.specialist_user), bank.far, status="accepted").status_code == 404
+    assert bank.far.status == ReferralStatus.SUBMITTED
+
+
+def test_a_specialist_submits_for_a_referrer(web, bank, session):
+    client = web(bank.specialist_user)
+    html = client.get("/referrals").get_data(as_text=True)
+    assert f'<option value="{bank.colleague.id}"' in html and f'<option value="{bank.elsewhere.id}"' not in html
+    response = client.post("/referrals", data={"csrf_token": csrf_token(client), "referrer_id": str(bank.colleague.id),
+                                               "prospect_name": "Prospect Walk-in"})
+    assert response.status_code == 302
+    referral = session.scalars(select(Referral).where(Referral.prospect_name == "Prospect Walk-in")).one()
+    assert (referral.referrer_id, referral.specialist_agent_id) == (bank.colleague.id, bank.specialist.id)
+
+
+def test_a_specialist_may_not_submit_for_another_partners_referrer(web, bank, session):
+    client = web(bank.specialist_user)
+    before = referral_rows(session)
+    response = client.post("/referrals", data={"csrf_token": csrf_token(client), "referrer_id": str(bank.elsewhere.id),
+                                               "prospect_name": "Prospect Sneaky"})
+    assert response.status_code == 422 and "No such referrer among your bank partners." in response.get_data(
+        as_text=True)
+    assert referral_rows(session) == before
+
+
+@pytest.mark.parametrize("role", [Role.AGENT, Role.BRANCH_MANAGER, Role.ADMIN, Role.ACTUARY])
+def test_other_roles_may_not_open_the_referrals_page(web, make, role):
+    assert web(make.user(role)).get("/referrals").status_code == 403
+
+
+def test_the_list_runs_a_fixed_number_of_queries(web, make, bank):
+    client = web(bank.specialist_user)
+    client.get("/referrals")  # a first request, so that both counted ones start alike
+    counted = []
+    for size in (2, 30):
+        for _ in range(size):
+            make.referral(make.referrer(bank.branch), product_id=bank.product.id)
+        db.session.expunge_all()  # the request shares the test's session: start from an empty identity map
+        with counted_queries() as queries:
+            assert client.get("/referrals").status_code == 200
+        counted.append(queries[0])
+    assert counted[0] == counted[1]
+
+
+def test_the_pages_of_a_long_list_keep_the_status_filter(web, make, bank):
+    for _ in range(30):
+        make.referral(bank.referrer)
+    html = web(bank.referrer_user).get("/referrals?status=submitted").get_data(as_text=True)
+    assert "Page 1 of 2" in html and 'href="/referrals?status=submitted&amp;page=2"' in html

@@ -1,0 +1,104 @@
+"""Every page runs a fixed number of SQL queries, whatever the size of the book.
+
+Two demo books, of 1,000 and of 10,000 policyholders, are built in databases of their own; each main page is
+requested as the role that uses it, on both books, and the number of statements must be the same.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, select
+
+from agents.models import Agent
+from insurecrm import create_app
+from insurecrm.db import db
+from insurecrm.demo import build_demo_book
+from insurecrm.models import User
+from insurecrm.registry import metadata
+from policies.models import Policy
+from policyholders.models import Policyholder
+from tests import databases
+
+SIZES = (1000, 10000)
+pytestmark = pytest.mark.slow
+
+
+def _fresh_url(backend_url: str, tmp_path_factory, size: int) -> str:
+    if backend_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path_factory.mktemp(f'book{size}') / 'book.sqlite3'}"
+    return databases.create_pg_database(f"insurecrm_qc{size}")
+
+
+@pytest.fixture(scope="module")
+def books(backend, tmp_path_factory):
+    """{size: (app, url)} — each a committed demo book of that many policyholders."""
+    built = {}
+    try:
+        for size in SIZES:
+            url = _fresh_url(backend, tmp_path_factory, size)
+            app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "qc", "WTF_CSRF_ENABLED": False})
+            metadata.create_all(db.engine)
+            with app.app_context():
+                build_demo_book(policyholders=size, seed=5, password="qc-password", progress=False)
+                db.session.commit()
+            built[size] = (app, url)
+        yield built
+    finally:
+        db.session.remove()
+        for _app, url in built.values():
+            db.configure(url)
+            db.engine.dispose()
+            if not url.startswith("sqlite"):
+                databases.drop_pg_database(url)
+        db.configure(backend)  # the rest of the session's tests use the backend's database again
+
+
+def _first(model, *where):
+    return db.session.scalar(select(model.id).where(*where).order_by(model.id).limit(1))
+
+
+def pages_for(username: str) -> list[str]:
+    """The pages to measure for a demo user, with ids of records in their book."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    urls = {
+        "agent1": lambda: ["/my-day", "/policyholders", "/service-requests",
+                           f"/policyholders/{_first(Policyholder, Policyholder.owner_agent_id == user.agent_id)}",
+                           f"/policies/{_first(Policy, Policy.servicing_agent_id == user.agent_id)}"],
+        "manager1": lambda: ["/dashboard", "/policyholders", "/service-requests",
+                             f"/dashboard/agents/{_first(Agent, Agent.id.in_(select(Policy.servicing_agent_id)))}"],
+        "admin": lambda: ["/dashboard", "/admin", "/admin/users", "/admin/products", "/admin/agents",
+                          "/admin/org-units"],
+        "actuary1": lambda: ["/dashboard", "/policyholders"],
+    }[username]()
+    return [(user.id, url) for url in urls]
+
+
+def count_statements(app, user_id: int, url: str) -> int:
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user_id)
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200, f"{url}: {response.status_code}"
+    return len(statements)
+
+
+@pytest.mark.parametrize("username", ["agent1", "manager1", "admin", "actuary1"])
+def test_pages_run_the_same_number_of_queries_on_1000_and_10000_policyholders(books, username):
+    counts: dict[int, dict[str, int]] = {}
+    for size, (app, url) in books.items():
+        db.configure(url)
+        with app.app_context():
+            counts[size] = {page: count_statements(app, user_id, page) for user_id, page in pages_for(username)}
+    small, large = (counts[size] for size in SIZES)
+    # the record ids differ between the books, so compare page by page in order
+    assert list(small.values()) == list(large.values()), f"small: {small}\nlarge: {large}"
+    assert max(small.values()) < 40, small
