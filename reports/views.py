@@ -120,7 +120,8 @@ def trend_chart(trend: list[dict]) -> Markup:
     ])
     figure.update_layout(
         yaxis={"title": {"text": _("Annualised premium")}, "rangemode": "tozero"},
-        yaxis2={"title": {"text": _("Lapses")}, "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        yaxis2={"title": {"text": _("Lapses")}, "overlaying": "y", "side": "right", "rangemode": "tozero",
+                "tickformat": ",d", "nticks": 5},
     )
     return embed(figure)
 
