@@ -35,10 +35,6 @@ class LoginForm(FlaskForm):
 
 @bp.before_app_request
 def _set_user() -> None:
-    # start from nobody: an application context shared by several requests (as in tests) must not carry
-    # one request's user into the next
-    for key in ("user", "_login_user", "_scope_paths"):
-        g.pop(key, None)
     if not request.path.startswith("/api/") and current_user.is_authenticated:
         g.user = current_user._get_current_object()
 

@@ -7,6 +7,7 @@ server answers, unless ``INSURECRM_REQUIRE_PG=1`` (as in CI), where they fail in
 from __future__ import annotations
 
 import pytest
+from flask import g
 
 from insurecrm import create_app
 from insurecrm.db import db
@@ -60,6 +61,10 @@ def app(backend, tmp_path_factory):
         "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": True,
     })
+    # A test keeps one application context open around all its requests (for the rolled-back session), so
+    # ``g`` would carry one request's user, login cache and CSRF token into the next: start each request clean,
+    # as each request of a running server does.
+    app.before_request_funcs.setdefault(None, []).insert(0, lambda: g.__dict__.clear())
     return app
 
 

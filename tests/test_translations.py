@@ -42,5 +42,10 @@ def test_every_interface_string_has_a_chinese_translation():
 def test_compiled_catalogue_matches_the_translations():
     with open(CATALOGUE / "messages.po", "rb") as po, open(CATALOGUE / "messages.mo", "rb") as mo:
         source, compiled = read_po(po), read_mo(mo)
-    as_dict = lambda catalogue: {m.id: m.string for m in catalogue if m.id and m.string}  # noqa: E731
     assert as_dict(compiled) == as_dict(source), "run `make translations` to recompile messages.mo"
+
+
+def as_dict(catalogue) -> dict:
+    # plural entries: read_mo gives lists where read_po gives tuples
+    hashable = lambda value: tuple(value) if isinstance(value, list | tuple) else value  # noqa: E731
+    return {hashable(m.id): hashable(m.string) for m in catalogue if m.id and m.string}

@@ -1,0 +1,140 @@
+"""Page access as a matrix, like the API's: every page × every role × an own and a foreign record.
+
+Uses the same two-sided world as tests/test_access_matrix.py. A page the app serves that is not stated here
+fails the test, so no page can ship without its access rules.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from insurecrm.models import Role
+from tests.access.world import build_world
+from tests.api_client import csrf_token
+from tests.test_access_matrix import ACT, AG, BOOK, FORBIDDEN, HIDDEN, OK, A, M, R, S, row_counts, status_class
+
+ALL = tuple(Role)
+ADMIN_ONLY = {A: (OK, OK)} | {role: (FORBIDDEN, FORBIDDEN) for role in ALL if role != A}
+WRITER_BOOK = BOOK | {ACT: (FORBIDDEN, FORBIDDEN)}
+
+#: pages with a record in the path: (own, foreign) expected per role
+RECORD_PAGES = {
+    "/policyholders/<int:policyholder_id>": ("policyholder", BOOK),
+    "/policyholders/<int:policyholder_id>/edit": ("policyholder", WRITER_BOOK),
+    "/policies/<int:policy_id>": ("policy", BOOK),
+    "/service-requests/<int:request_id>": ("service_request", WRITER_BOOK),
+    "/dashboard/agents/<int:agent_id>": ("agent", {A: (OK, OK), ACT: (OK, OK), M: (OK, HIDDEN),
+                                                     AG: (FORBIDDEN, FORBIDDEN), S: (FORBIDDEN, FORBIDDEN),
+                                                     R: (FORBIDDEN, FORBIDDEN)}),
+}
+ADMIN_RESOURCES = {"agents": "agent", "bank-branches": "bank_branch", "bank-partners": "bank_partner",
+                   "org-units": "org_unit", "products": "product", "referrers": "referrer", "users": "user"}
+#: pages without a record: the roles that may open them (others 403)
+LIST_PAGES = {
+    "/my-day": {AG, S},
+    "/policyholders": {A, ACT, M, AG, S},
+    "/policyholders/export.csv": {A, ACT, M, AG, S},
+    "/service-requests": {A, M, AG, S},
+    "/referrals": {R, S},
+    "/dashboard": {A, ACT, M},
+}
+PUBLIC = {"/", "/login", "/logout", "/language", "/vendor/plotly.min.js"}
+
+
+def web_rules(app):
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(("/api/", "/static/")) and rule.rule not in PUBLIC:
+            yield rule
+
+
+def record_page(rule):
+    if rule.rule in RECORD_PAGES:
+        return RECORD_PAGES[rule.rule]
+    match = re.fullmatch(r"/admin/([a-z-]+)/<int:record_id>(?:/\w+)?", rule.rule)
+    if match:
+        return ADMIN_RESOURCES[match.group(1)], ADMIN_ONLY
+    return None
+
+
+def list_roles(rule):
+    if rule.rule in LIST_PAGES:
+        return LIST_PAGES[rule.rule]
+    if rule.rule.startswith("/admin"):
+        return {A}
+    return None
+
+
+@pytest.fixture
+def world(make, session):
+    return build_world(make, session)
+
+
+def test_every_page_has_stated_access_rules(app):
+    unstated = [rule.rule for rule in web_rules(app)
+                if "<" in rule.rule and "GET" in rule.methods and record_page(rule) is None
+                or "<" not in rule.rule and "GET" in rule.methods and list_roles(rule) is None]
+    assert not unstated, f"state the access rules of: {unstated}"
+
+
+def test_record_pages_by_role_own_and_foreign(app, web, world):
+    failures = []
+    for rule in web_rules(app):
+        if "GET" not in rule.methods or record_page(rule) is None:
+            continue
+        resource, expected = record_page(rule)
+        for role, user in world.users.items():
+            client = web(user)
+            own, foreign = expected[role]
+            for side, ids, want in (("own", world.own, own), ("foreign", world.foreign, foreign)):
+                url = re.sub(r"<int:\w+>", str(ids[resource]), rule.rule)
+                got = status_class(client.get(url).status_code)
+                if got != want:
+                    failures.append(f"GET {url} ({side}) as {role.value}: expected {want}, got {got}")
+    assert not failures, "\n".join(failures)
+
+
+def test_list_pages_by_role_and_never_showing_foreign_records(app, web, world, session):
+    from policyholders.models import Policyholder
+
+    foreign_name = session.get(Policyholder, world.foreign["policyholder"]).name
+    failures = []
+    for rule in web_rules(app):
+        roles = list_roles(rule)
+        if "GET" not in rule.methods or "<" in rule.rule or roles is None:
+            continue
+        for role, user in world.users.items():
+            response = web(user).get(rule.rule)
+            text = response.get_data(as_text=True)  # read streamed bodies (the CSV export) to the end
+            want = OK if role in roles else FORBIDDEN
+            if status_class(response.status_code) != want:
+                failures.append(f"GET {rule.rule} as {role.value}: expected {want}, got {response.status_code}")
+            elif want == OK and role in (M, AG, S, R) and foreign_name in text:
+                failures.append(f"GET {rule.rule} as {role.value} shows the foreign policyholder")
+    assert not failures, "\n".join(failures)
+
+
+def test_posts_on_foreign_records_are_refused_and_change_nothing(app, web, world, session):
+    before = row_counts(session)
+    failures = []
+    for rule in web_rules(app):
+        if "POST" not in rule.methods or "<" not in rule.rule:
+            continue
+        resource = record_page(rule)[0] if record_page(rule) else _post_resource(rule)
+        url = re.sub(r"<int:\w+>", str(world.foreign[resource]), rule.rule)
+        for role, user in world.users.items():
+            if role == A:
+                continue
+            client = web(user)
+            response = client.post(url, data={"csrf_token": csrf_token(client)})
+            if response.status_code not in (403, 404):
+                failures.append(f"POST {url} as {role.value}: got {response.status_code}")
+    assert not failures, "\n".join(failures)
+    assert row_counts(session) == before
+
+
+def _post_resource(rule) -> str:
+    segment = rule.rule.split("/")[1]
+    return {"policyholders": "policyholder", "policies": "policy", "service-requests": "service_request",
+            "referrals": "referral"}[segment]
