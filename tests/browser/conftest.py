@@ -149,9 +149,15 @@ def shoot(page, name: str) -> Path:
     return path
 
 
-def login(page, username: str, password: str = DEMO_PASSWORD) -> None:
+def login(page, username: str, password: str = DEMO_PASSWORD, language: str = "en") -> None:
+    """Log in through the login form, then make sure the interface speaks ``language`` (demo users may
+    prefer Chinese)."""
     page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password)
+    page.locator("form button[type=submit]").click()
     page.wait_for_load_state("networkidle")
+    expected = {"en": "en", "zh": "zh-CN"}[language]
+    if page.locator("html").get_attribute("lang") != expected:
+        page.locator("#lang-switch").select_option(language)
+        page.wait_for_load_state("networkidle")
