@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event
 
 from agents.models import Activity, ActivityKind, ActivityStatus, AgentChannel
 from insurecrm import clock
@@ -23,32 +21,11 @@ from policyholders.models import (
     ServiceRequest,
     ServiceStatus,
 )
+from tests.helpers import counted_queries, saved
 
 #: 02:00 on 29 December 2026 in Shanghai (18:00 UTC the day before): the week runs over the year end
 NOW = datetime(2026, 12, 28, 18, 0, tzinfo=UTC)
 TODAY = date(2026, 12, 29)
-
-
-@contextmanager
-def counted_queries():
-    """Counts the SQL statements run inside the block: ``with counted_queries() as queries: ... queries[0]``."""
-    queries = [0]
-
-    def count(*_args):
-        queries[0] += 1
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield queries
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-
-
-def saved(make, record):
-    """``record`` written (committed to the test's transaction, so that a refused request keeps it)."""
-    make.session.add(record)
-    make.session.commit()
-    return record
 
 
 @pytest.fixture
@@ -205,6 +182,6 @@ def test_the_day_runs_a_fixed_number_of_queries(web, make, desk):
         db.session.expunge_all()  # the request shares the test's session: start from an empty identity map
         with counted_queries() as queries:
             html = my_day(client)
-        counted.append(queries[0])
+        counted.append(len(queries))
     assert counts(html)["renewals due"] == 27
     assert counted[0] == counted[1]

@@ -3,16 +3,14 @@ a fixed number of queries whatever the size of the record."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from agents.models import Opportunity
-from insurecrm.db import db
 from insurecrm.models import AuditLog, Role
 from policies.models import Claim, Installment, Payment
 from policyholders.models import (
@@ -26,6 +24,7 @@ from policyholders.models import (
     ServiceRequest,
 )
 from tests.api_client import csrf_token
+from tests.helpers import counted_queries
 from tests.policyholders.common import RIC_1990
 
 NOW = datetime.now(UTC)
@@ -155,23 +154,6 @@ def test_reveal_is_refused(web, org, record, session, who, status):
     assert response.status_code == status
     assert RIC_1990 not in response.get_data(as_text=True)
     assert session.scalars(select(AuditLog).where(AuditLog.action == "reveal")).all() == []
-
-
-@contextmanager
-def counted_queries():
-    """The SQL statements run inside the block, on a session as fresh as a new request's."""
-    db.session.expunge_all()
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        if "SAVEPOINT" not in statement:  # the tests' own transaction handling
-            statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 @pytest.mark.parametrize("role", [Role.AGENT, Role.BRANCH_MANAGER])

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event
 
-from insurecrm.db import db
 from policies.models import PolicyStatus
 from policyholders.models import AcquisitionChannel, IdType, PolicyholderStatus
+from tests.helpers import counted_queries
 from tests.policyholders.common import RIC_1985, RIC_1990
 
 P = PolicyholderStatus
@@ -140,23 +138,6 @@ def test_the_actuary_sees_pseudonyms_only_and_may_not_search(web, org, book):
 
 def test_bad_filters_are_422(web, org):
     assert web(org.agent_user).get("/policyholders", query_string={"status": "asleep"}).status_code == 422
-
-
-@contextmanager
-def counted_queries():
-    """The SQL statements run inside the block, on a session as fresh as a new request's."""
-    db.session.expunge_all()
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        if "SAVEPOINT" not in statement:  # the tests' own transaction handling
-            statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_the_number_of_queries_does_not_grow_with_the_book(web, org, make):
