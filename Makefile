@@ -1,5 +1,6 @@
 # InsureCRM — the two commands of the README, and a few for developers.
 #   make run    create .venv, install, migrate a SQLite database, load a demo book if empty, serve :5000
+#               with the scheduler of the daily jobs beside it
 #   make test   create .venv, install with test extras, run the whole suite (SQLite and PostgreSQL)
 
 PYTHON ?= python3
@@ -31,7 +32,9 @@ run: install
 	$(BIN)/insurecrm db upgrade
 	$(BIN)/insurecrm demo --if-empty --policyholders $(DEMO_POLICYHOLDERS)
 	@echo "InsureCRM on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
-	$(BIN)/insurecrm run --host $(HOST) --port $(PORT)
+	@# the scheduler is a process of its own beside the web server; both stop together
+	$(BIN)/insurecrm scheduler & scheduler=$$!; trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/insurecrm run --host $(HOST) --port $(PORT)
 
 test: install-test
 	$(BIN)/pytest $(PYTEST_ARGS)

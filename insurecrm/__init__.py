@@ -33,6 +33,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     web.init_app(app)
 
     _register_domains(app, api, csrf)
+    import policies.tasks  # noqa: F401 - registers the daily jobs
     return app
 
 

@@ -38,6 +38,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MAIL_USERNAME": os.environ.get("INSURECRM_MAIL_USERNAME"),
         "MAIL_PASSWORD": os.environ.get("INSURECRM_MAIL_PASSWORD"),
         "MAIL_FROM": os.environ.get("INSURECRM_MAIL_FROM", "InsureCRM <no-reply@localhost>"),
+        #: a renewal case opens this many days before a renewable policy expires
+        "RENEWAL_WINDOW_DAYS": int(os.environ.get("INSURECRM_RENEWAL_WINDOW_DAYS", "60")),
+        "JOBS_MAX_CATCH_UP_DAYS": int(os.environ.get("INSURECRM_JOBS_MAX_CATCH_UP_DAYS", "30")),
+        #: the hour (insurer's time zone) at which the scheduler runs the day's jobs
+        "JOBS_HOUR": int(os.environ.get("INSURECRM_JOBS_HOUR", "1")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",

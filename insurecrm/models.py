@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from insurecrm.db import Base, TimestampMixin, utcnow
@@ -139,3 +139,34 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class JobRunStatus(enum.StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class JobRun(Base):
+    """One run of a daily job for one logical date: the claim that makes it happen once.
+
+    The row is inserted in the same transaction as the job's work. Two processes claiming the same
+    (job, date) collide on the unique constraint, so only one of them does the work; a crash rolls back
+    claim and work together, so a later run redoes both. A failure is recorded in a transaction of its
+    own with status ``failed`` and does not count as a claim: the date is tried again.
+    """
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job_id", "logical_date", "attempt_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(64), index=True)
+    logical_date: Mapped[date] = mapped_column(index=True)
+    #: "" for the one successful run of (job, date); a unique value for each recorded failure
+    attempt_key: Mapped[str] = mapped_column(String(40), default="")
+    status: Mapped[JobRunStatus]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    #: what the run did: ``{"cases_opened": 12, "reminders_queued": 30, ...}``
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    host: Mapped[str] = mapped_column(String(120), default="")
+    error: Mapped[str | None] = mapped_column(Text)

@@ -48,3 +48,14 @@ def test_demo_refuses_a_book_that_is_not_empty(run, make):
     assert result.exit_code == 1
     assert "empty" in result.output
     assert run("demo", "--if-empty").exit_code == 0
+
+
+def test_jobs_run_and_status(run, make):
+    first = run("jobs", "run", "--date", "2026-11-22", "policies.open_renewal_cases")
+    assert first.exit_code == 0, first.output
+    assert "policies.open_renewal_cases 2026-11-22: cases_opened=0" in first.output
+    assert "already done" in run("jobs", "run", "--date", "2026-11-22").output
+    status = run("jobs", "status")
+    assert "2026-11-22  policies.open_renewal_cases" in status.output and "succeeded" in status.output
+    unknown = run("jobs", "run", "no.such.job")
+    assert unknown.exit_code == 1 and "unknown job no.such.job" in unknown.output
