@@ -33,7 +33,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     web.init_app(app)
 
     _register_domains(app, api, csrf)
-    import policies.tasks  # noqa: F401 - registers the daily jobs
+    import agents.tasks  # noqa: F401 - registers the daily jobs
+    import policies.tasks  # noqa: F401
+    import policyholders.tasks  # noqa: F401
     return app
 
 
@@ -42,6 +44,8 @@ def _register_domains(app: Flask, api, csrf) -> None:
     import agents.views
     import insurecrm.views
     import insurecrm.web
+    import policies.renewal_routes
+    import policies.renewal_views
     import policies.routes
     import policies.views
     import policyholders.routes
@@ -49,13 +53,14 @@ def _register_domains(app: Flask, api, csrf) -> None:
     import policyholders.views
     import reports.routes
     import reports.views
-    from insurecrm import admin_views, auth_routes, user_routes
+    from insurecrm import admin_views, auth_routes, ops_views, user_routes
 
     app.register_blueprint(insurecrm.views.bp)
     app.register_blueprint(insurecrm.web.bp)
-    api_modules = (auth_routes, user_routes, agents.routes, policies.routes, policyholders.routes, reports.routes)
-    web_modules = (admin_views, agents.views, policies.views, policyholders.views, policyholders.service_views,
-                   reports.views)
+    api_modules = (auth_routes, user_routes, agents.routes, policies.routes, policies.renewal_routes,
+                   policyholders.routes, reports.routes)
+    web_modules = (admin_views, ops_views, agents.views, policies.views, policies.renewal_views, policyholders.views,
+                   policyholders.service_views, reports.views)
     for module in api_modules + web_modules:
         for blp in getattr(module, "API_BLUEPRINTS", ()):
             csrf.exempt(blp)  # bearer tokens only, no cookies: CSRF cannot apply

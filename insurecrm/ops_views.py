@@ -1,0 +1,3 @@
+"""Operations pages for admins: daily job runs, the outbox, message templates."""
+
+WEB_BLUEPRINTS: tuple = ()

@@ -1,0 +1,3 @@
+"""Renewals API (``/api/v1/renewals``)."""
+
+API_BLUEPRINTS: tuple = ()

@@ -1,0 +1,3 @@
+"""Renewal pages: the agents' worklist and the managers' renewal board."""
+
+WEB_BLUEPRINTS: tuple = ()

@@ -1,0 +1,1 @@
+"""Daily jobs of this domain (registered with ``insurecrm.jobs.daily_job``)."""
