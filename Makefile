@@ -41,6 +41,7 @@ test: install-test
 
 bench: install-test
 	$(BIN)/python bench/demo_book.py --backend sqlite postgresql --policyholders 10000
+	$(BIN)/python bench/renewal_backfill.py --policies 1000000
 
 lint: install-test
 	$(BIN)/ruff check .
