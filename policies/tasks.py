@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from functools import partial
 
 from flask import current_app
-from sqlalchemy import and_, exists, insert, literal, select
+from sqlalchemy import ColumnElement, Date, Select, and_, exists, func, insert, literal, null, select, update
 from sqlalchemy.orm import aliased
 
-from agents.models import Agent, AgentStatus
+from agents.models import Activity, ActivityKind, ActivityStatus, Agent, AgentStatus, Priority, Recurrence
 from insurecrm.db import db, utcnow
 from insurecrm.jobs import daily_job
-from policies.models import Policy, PolicyStatus, Product, RenewalCase, RenewalStatus
+from insurecrm.models import Outbox, OutboxChannel
+from policies.models import (
+    BusinessType,
+    Installment,
+    InstallmentStatus,
+    Policy,
+    PolicyStatus,
+    PolicyStatusChange,
+    Product,
+    RenewalCase,
+    RenewalReminder,
+    RenewalStatus,
+)
+from policies.status import ALLOWED_TRANSITIONS
+from policyholders.models import Policyholder
+from policyholders.tasks import (
+    LIVE_POLICY_STATUSES,
+    PLANNED_HOUR,
+    active_agent,
+    agent_field,
+    days_between,
+    instant_literal,
+    json_payload,
+    key_of,
+    local_instant,
+    message_channel,
+    money_text,
+    pending_outbox_values,
+    plan_activities,
+    queue_outbox,
+    reachable,
+)
 
 #: statuses of a policy whose renewal is worth working
 RENEWABLE_STATUSES = (PolicyStatus.IN_FORCE, PolicyStatus.GRACE, PolicyStatus.REINSTATED)
@@ -52,3 +84,237 @@ def open_renewal_cases(logical_date: date) -> dict[str, int]:
         execution_options={"preserve_rowcount": True},  # SQLAlchemy keeps INSERT rowcounts only when asked
     )
     return {"cases_opened": result.rowcount}
+
+
+# -- reminders and escalations ------------------------------------------------------------------------------
+
+#: a case is worked (and reminded, escalated) while in one of these statuses
+WORKED_CASE_STATUSES = (RenewalStatus.OPEN, RenewalStatus.CONTACTED, RenewalStatus.QUOTED)
+
+
+def _case_payload(logical_date: date, **extra) -> ColumnElement:
+    """What a renewal message or task is worded with: the variables of the outbox templates of its kind."""
+    return json_payload(
+        renewal_case_id=RenewalCase.id, policy_number=Policy.number, product_name=Product.name,
+        expiry_date=Policy.expiry_date, days_left=days_between(Policy.expiry_date, logical_date),
+        premium=money_text(Policy.premium), policyholder_name=Policyholder.name,
+        agent_name=agent_field(RenewalCase.assigned_agent_id, Agent.name),
+        agent_phone=agent_field(RenewalCase.assigned_agent_id, Agent.phone), **extra)
+
+
+def _cases_with_policy(*columns) -> Select:
+    return (select(*columns).select_from(RenewalCase).join(Policy, Policy.id == RenewalCase.policy_id)
+            .join(Product, Product.id == Policy.product_id)
+            .join(Policyholder, Policyholder.id == Policy.policyholder_id))
+
+
+@daily_job("policies.remind_renewals", order=30)
+def remind_renewals(logical_date: date) -> dict[str, int]:
+    """Remind the policyholder of every worked renewal case (open, contacted, quoted) at the offsets of
+    ``INSURECRM_RENEWAL_REMINDER_OFFSETS`` (days before expiry; 30 and 7 by default).
+
+    Offset N is owed from the day ``expiry − N`` until expiry, and is sent on the first run in that span — so a
+    day the scheduler missed is caught up — unless a nearer offset is owed too: then only the nearest one is
+    sent (one reminder, not two on the same day) and the farther one is skipped for good. Each reminder is one
+    outbox row (kind ``renewal_reminder``, key ``renewal_reminder:policy=<id>:offset=<n>``: never twice) and one
+    :class:`RenewalReminder` row. It goes by email or SMS in the policyholder's language, only on a channel they
+    consented to and have a contact for (see :mod:`policyholders.tasks`); a policyholder reachable on none gets
+    no message: the row is a ``task`` for the case's agent (``agent_id`` empty: the unit's pool) to call them.
+    Reminders are service messages, so marketing consent is not asked. Subject and body are left to the sender,
+    which words them from the payload."""
+    offsets = sorted(set(current_app.config["RENEWAL_REMINDER_OFFSETS"]))
+    counts = {"reminders_queued": 0, "reminder_tasks": 0}
+    for index, offset in enumerate(offsets):
+        nearer = offsets[index - 1] if index else None
+        queued, tasks = _queue_reminders(logical_date, offset, nearer)
+        counts["reminders_queued"] += queued
+        counts["reminder_tasks"] += tasks
+    return counts
+
+
+def _queue_reminders(logical_date: date, offset: int, nearer: int | None) -> tuple[int, int]:
+    key = key_of("renewal_reminder:policy=", Policy.id, f":offset={offset}")
+    owed = [RenewalCase.status.in_(WORKED_CASE_STATUSES), Policy.expiry_date > logical_date,
+            Policy.expiry_date <= logical_date + timedelta(days=offset), ~exists().where(Outbox.idempotency_key == key)]
+    if nearer is not None:
+        owed.append(Policy.expiry_date > logical_date + timedelta(days=nearer))
+    channel, recipient = message_channel(Policyholder)
+    now = utcnow()
+    common = (Policyholder.preferred_language, Policyholder.id, Policy.id, RenewalCase.assigned_agent_id, literal(""))
+    messages = _cases_with_policy(key, literal("renewal_reminder"), channel, recipient, *common,
+                                  _case_payload(logical_date, offset_days=offset), *pending_outbox_values(now))
+    tasks = _cases_with_policy(key, literal("renewal_reminder"), literal(OutboxChannel.TASK.value), null(), *common,
+                               _case_payload(logical_date, offset_days=offset, reason="no_reachable_channel"),
+                               *pending_outbox_values(now))
+    queued = queue_outbox(messages.where(*owed, reachable(Policyholder)))
+    unreachable = queue_outbox(tasks.where(*owed, ~reachable(Policyholder)))
+    case_key = key_of("renewal_reminder:policy=", RenewalCase.policy_id, f":offset={offset}")
+    db.session.execute(insert(RenewalReminder).from_select(
+        ["renewal_case_id", "offset_days", "channel", "outbox_id", "created_at"],
+        select(RenewalCase.id, literal(offset), Outbox.channel, Outbox.id, instant_literal(now))
+        .join(Outbox, and_(Outbox.policy_id == RenewalCase.policy_id, Outbox.kind == "renewal_reminder",
+                           Outbox.idempotency_key == case_key))
+        .where(~exists().where(RenewalReminder.renewal_case_id == RenewalCase.id,
+                               RenewalReminder.offset_days == offset)),
+    ))
+    return queued, unreachable
+
+
+@daily_job("policies.escalate_renewals", order=40)
+def escalate_renewals(logical_date: date) -> dict[str, int]:
+    """Escalate to the branch manager every case still ``open`` and never contacted when its policy expires
+    within ``INSURECRM_RENEWAL_ESCALATION_DAYS`` (14 by default) and not escalated yet: ``escalated_at`` is set
+    and one outbox ``task`` (kind ``renewal_escalation``, key ``renewal_escalation:case=<id>``, no agent) is
+    queued for the managers of the case's unit, its payload naming the unit (``org_unit_id``) so the
+    manager's board shows it. A case missed on its day is escalated on the next run before expiry."""
+    window_end = logical_date + timedelta(days=current_app.config["RENEWAL_ESCALATION_DAYS"])
+    key = key_of("renewal_escalation:case=", RenewalCase.id)
+    due = [RenewalCase.status == RenewalStatus.OPEN, RenewalCase.first_contacted_at.is_(None),
+           RenewalCase.escalated_at.is_(None), Policy.expiry_date > logical_date, Policy.expiry_date <= window_end]
+    now = utcnow()
+    rows = _cases_with_policy(
+        key, literal("renewal_escalation"), literal(OutboxChannel.TASK.value), null(), Policyholder.preferred_language,
+        Policyholder.id, Policy.id, null(), literal(""),
+        _case_payload(logical_date, org_unit_id=RenewalCase.org_unit_id, agent_id=RenewalCase.assigned_agent_id),
+        *pending_outbox_values(now),
+    ).where(*due, ~exists().where(Outbox.idempotency_key == key))
+    queue_outbox(rows)
+    escalated = db.session.execute(
+        update(RenewalCase)
+        .where(RenewalCase.status == RenewalStatus.OPEN, RenewalCase.escalated_at.is_(None),
+               exists().where(Outbox.idempotency_key == key))
+        .values(escalated_at=now, updated_at=now, version=RenewalCase.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return {"escalations": escalated}
+
+
+# -- grace, lapse, expiry -----------------------------------------------------------------------------------
+
+STATUS_JOB = "policies.grace_and_lapse"
+UNPAID = (InstallmentStatus.DUE, InstallmentStatus.PARTIALLY_PAID)
+
+
+@daily_job(STATUS_JOB, order=20)
+def grace_and_lapse(logical_date: date) -> dict[str, int]:
+    """Move policies along their status as premiums go unpaid and terms end, in bulk, each move with its
+    :class:`PolicyStatusChange` row (actor ``job:policies.grace_and_lapse``) and only where
+    ``policies.status.ALLOWED_TRANSITIONS`` allows it. Every move takes effect on the logical date: the job runs
+    for every date (missed dates are caught up in order), so that is the first day its condition held.
+
+    1. A running policy (in force, reinstated) whose term has ended (``expiry_date`` on or before the logical
+       date) becomes ``renewed`` when a *written* policy renews it (one not ``quoted`` and not cancelled in its
+       cooling-off period, as in ``docs/metrics.md``); otherwise ``expired`` for a renewable product,
+       ``matured`` for another (its term simply ran out). An ``expired`` policy becomes ``renewed`` once its
+       renewal is written (a late renewal). A policy in grace at expiry stays in grace (grace may only end in
+       force, lapsed, cancelled or terminated) and lapses if it stays unpaid; a lapsed policy stays lapsed.
+    2. A policy in grace with an installment unpaid more than the product's ``grace_period_days`` after its due
+       date becomes ``lapsed``.
+    3. A running policy (in force, reinstated; term not ended) with an installment unpaid after its due date
+       (due before the logical date) enters ``grace``. A policy lapses at the earliest the run after it
+       entered grace.
+    4. The worked renewal cases (open, contacted, quoted) of policies now ``renewed`` are closed as
+       ``renewed`` (with the renewing policy); those of policies now ``expired``, ``matured`` or ``lapsed`` are
+       closed as ``lapsed``: the renewal was due and did not happen, and nobody recorded why (``lost``, with
+       its reason, is the agent's outcome). A case in grace stays open: it is still worth working.
+    """
+    now = utcnow()
+    renewing = aliased(Policy)
+    renewed_by = exists().where(renewing.renews_policy_id == Policy.id, renewing.status != PolicyStatus.QUOTED,
+                                renewing.cooling_off_cancellation.is_(False))
+    renewable = Policy.product_id.in_(select(Product.id).where(Product.renewable.is_(True)))
+    ended = Policy.expiry_date <= logical_date
+    grace_days = (select(Product.grace_period_days).where(Product.id == Policy.product_id)
+                  .correlate(Policy).scalar_subquery())
+
+    def unpaid(overdue_by) -> ColumnElement[bool]:
+        return exists().where(Installment.policy_id == Policy.id, Installment.status.in_(UNPAID),
+                              days_between(logical_date, Installment.due_date) > overdue_by)
+
+    move = partial(_move_policies, logical_date, now)
+    counts = {
+        "renewed": move(PolicyStatus.RENEWED, and_(ended, renewed_by), "Renewed by its renewal policy.",
+                        also_from=(PolicyStatus.EXPIRED,)),
+        "expired": move(PolicyStatus.EXPIRED, and_(ended, ~renewed_by, renewable), "Expired without renewal."),
+        "matured": move(PolicyStatus.MATURED, and_(ended, ~renewed_by, ~renewable), "Term ended."),
+        "lapses": move(PolicyStatus.LAPSED, unpaid(grace_days), "Premium unpaid beyond the grace period."),
+        "to_grace": move(PolicyStatus.GRACE, and_(~ended, unpaid(0)), "Premium unpaid after its due date."),
+    }
+    counts["cases_closed"] = _close_cases(now, renewing)
+    return counts
+
+
+def _move_policies(logical_date: date, now: datetime, target: PolicyStatus, condition: ColumnElement[bool],
+                   reason: str, also_from: tuple[PolicyStatus, ...] = ()) -> int:
+    """Move every policy meeting ``condition`` whose status (running, or ``also_from``) may become ``target``
+    to it, as of the logical date (never before its last change): the history rows first, then the policies
+    that got one."""
+    sources = [status for status in RENEWABLE_STATUSES + also_from if target in ALLOWED_TRANSITIONS[status]]
+    label = f"job:{STATUS_JOB}"
+    day, recorded = literal(logical_date, Date()), instant_literal(now)
+    history = select(Policy.id, Policy.status, literal(target.value), day, literal(reason), literal(label), recorded)
+    moved = db.session.execute(
+        insert(PolicyStatusChange).from_select(
+            ["policy_id", "from_status", "to_status", "effective_date", "reason", "actor_label", "recorded_at"],
+            history.where(Policy.status.in_(sources), Policy.status_date <= logical_date, condition)),
+        execution_options={"preserve_rowcount": True},
+    ).rowcount
+    if moved:
+        change = PolicyStatusChange
+        db.session.execute(
+            update(Policy)
+            .where(Policy.status.in_(sources), exists().where(
+                change.policy_id == Policy.id, change.from_status == Policy.status, change.to_status == target,
+                change.effective_date == day, change.actor_label == label, change.recorded_at == recorded))
+            .values(status=target, status_date=logical_date, updated_at=now, version=Policy.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+    return moved
+
+
+def _close_cases(now: datetime, renewing) -> int:
+    """Close the worked cases of policies that have ended: ``renewed`` with the renewing policy, or ``lapsed``."""
+    closed = 0
+    outcomes = {RenewalStatus.RENEWED: (PolicyStatus.RENEWED,),
+                RenewalStatus.LAPSED: (PolicyStatus.EXPIRED, PolicyStatus.MATURED, PolicyStatus.LAPSED)}
+    for outcome, policy_statuses in outcomes.items():
+        values = {"status": outcome, "closed_at": now, "updated_at": now, "version": RenewalCase.version + 1}
+        if outcome is RenewalStatus.RENEWED:
+            values["renewing_policy_id"] = func.coalesce(
+                RenewalCase.renewing_policy_id,
+                select(renewing.id).where(renewing.renews_policy_id == RenewalCase.policy_id).scalar_subquery())
+        closed += db.session.execute(
+            update(RenewalCase)
+            .where(RenewalCase.status.in_(WORKED_CASE_STATUSES),
+                   RenewalCase.policy_id.in_(select(Policy.id).where(Policy.status.in_(policy_statuses))))
+            .values(**values).execution_options(synchronize_session=False)
+        ).rowcount
+    return closed
+
+
+# -- new-policy callbacks -----------------------------------------------------------------------------------
+
+@daily_job("policies.new_policy_callbacks", order=50)
+def new_policy_callbacks(logical_date: date) -> dict[str, int]:
+    """Plan a new-policy callback (新单回访, activity kind ``callback``) for every new-business policy of a
+    product with ``callback_required``, issued on or before the logical date and still inside its cooling-off
+    period (``issue_date + cooling_off_days`` after the logical date: a callback after it has no purpose), and
+    running (in force, grace, reinstated: not one cancelled in cooling-off). One per policy: none when the
+    policy has a callback activity already, whoever planned it. The callback goes to the servicing agent (the
+    unit's pool when that agent is not active) at 09:00 the day after the logical date — the day after issue,
+    as the job runs on every date — which lies inside the cooling-off period."""
+    now = utcnow()
+    rows = (
+        select(active_agent(Policy.servicing_agent_id), Policy.org_unit_id, literal(ActivityKind.CALLBACK.value),
+               literal(Priority.HIGH.value), literal("New-policy callback (新单回访) ") + Policy.number,
+               literal("Confirm the policyholder received the policy and understood its terms and cooling-off period."),
+               instant_literal(local_instant(logical_date + timedelta(days=1), PLANNED_HOUR)),
+               literal(ActivityStatus.PLANNED.value), Policy.policyholder_id, Policyholder.name, Policy.id,
+               literal(Recurrence.NONE.value), instant_literal(now), instant_literal(now))
+        .join(Product, Product.id == Policy.product_id).join(Policyholder, Policyholder.id == Policy.policyholder_id)
+        .where(Policy.business_type == BusinessType.NEW, Product.callback_required.is_(True),
+               Policy.status.in_(LIVE_POLICY_STATUSES), Policy.issue_date <= logical_date,
+               days_between(logical_date, Policy.issue_date) < Product.cooling_off_days,
+               ~exists().where(Activity.policy_id == Policy.id, Activity.kind == ActivityKind.CALLBACK))
+    )
+    return {"callbacks_planned": plan_activities(rows)}

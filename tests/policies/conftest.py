@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 from dateutil.relativedelta import relativedelta
 
+from insurecrm import clock
 from insurecrm.models import Role
 from policies.schedule import build_schedule
 
-TODAY = date.today()
+TODAY = clock.today()  # the insurer's today, as the services see it
 
 
 def months_ago(months: int) -> date:

@@ -9,18 +9,19 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from insurecrm import clock
 from insurecrm.models import Role
 from policies.models import Beneficiary, Claim, InsuredPerson, Payment, PolicyStatus, PolicyStatusChange
 from tests.policies.conftest import months_ago
 
-VALID_PAYMENT = {"amount": "10.00", "paid_on": date.today().isoformat()}
+VALID_PAYMENT = {"amount": "10.00", "paid_on": clock.today().isoformat()}
 VALID_CLAIM = {"loss_date": months_ago(1).isoformat(), "description": "Broke a leg skiing near Harbin"}
 
 #: every endpoint under /policies/<id>, with a valid body for the writes
 POLICY_ENDPOINTS = [
     ("GET", "", None),
     ("PATCH", "", {"version": 1, "sum_insured": "1.00"}),
-    ("POST", "/transitions", {"to_status": "grace", "effective_date": date.today().isoformat()}),
+    ("POST", "/transitions", {"to_status": "grace", "effective_date": clock.today().isoformat()}),
     ("GET", "/installments", None),
     ("GET", "/payments", None),
     ("POST", "/payments", VALID_PAYMENT),
@@ -94,7 +95,7 @@ def test_personal_data_is_absent_for_the_actuary(api, make, session, scheduled_p
     api(admin).post(f"/api/v1/policies/{policy.id}/payments", json={**VALID_PAYMENT, "reference": "6222 0200 1234"})
     api(admin).post(f"/api/v1/policies/{policy.id}/claims", json=VALID_CLAIM)
     api(admin).post(f"/api/v1/policies/{policy.id}/transitions", json={
-        "to_status": "cancelled", "effective_date": date.today().isoformat(), "reason": "Zhang Wei emigrated"})
+        "to_status": "cancelled", "effective_date": clock.today().isoformat(), "reason": "Zhang Wei emigrated"})
 
     actuary = api(make.user(Role.ACTUARY))
     texts = [actuary.get(f"/api/v1/policies/{policy.id}{suffix}").get_data(as_text=True)

@@ -1,0 +1,189 @@
+"""policies.remind_renewals and policies.escalate_renewals: at the right offsets, by a consented channel, once."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from insurecrm import jobs
+from insurecrm.models import Outbox, OutboxChannel, OutboxStatus
+from policies.models import RenewalCase, RenewalReminder, RenewalStatus
+from policies.tasks import escalate_renewals, remind_renewals
+from policyholders.models import ContactChannel
+from tests.helpers import saved
+
+DAY = date(2026, 11, 22)
+
+
+def run(job_id: str, day: date = DAY):
+    return jobs.run_job(jobs.registered([job_id])[0], day)
+
+
+def case_expiring(make, expiry: date, holder=None, **case_fields) -> RenewalCase:
+    holder = holder or make.policyholder(consent_email=True)
+    policy = make.policy(holder, make.product(renewable=True), expiry_date=expiry,
+                         effective_date=expiry - timedelta(days=365))
+    case_fields.setdefault("assigned_agent_id", holder.owner_agent_id)
+    return saved(make, RenewalCase(policy_id=policy.id, due_date=expiry, opened_on=expiry - timedelta(days=60),
+                                   org_unit_id=policy.org_unit_id, **case_fields))
+
+
+def rows(session, policy_id=None) -> list[Outbox]:
+    query = select(Outbox).order_by(Outbox.id)
+    if policy_id is not None:
+        query = query.where(Outbox.policy_id == policy_id)
+    return list(session.scalars(query))
+
+
+def offsets_sent(session, case) -> list[int]:
+    return list(session.scalars(select(RenewalReminder.offset_days).where(RenewalReminder.renewal_case_id == case.id)
+                                .order_by(RenewalReminder.id)))
+
+
+def test_each_policyholder_is_reminded_by_a_channel_they_consented_to(make, session):
+    expiry = DAY + timedelta(days=30)
+    email = case_expiring(make, expiry, make.policyholder(consent_email=True, preferred_language="en"))
+    sms = case_expiring(make, expiry, make.policyholder(consent_sms=True))
+    prefers_sms = case_expiring(make, expiry, make.policyholder(consent_email=True, consent_sms=True,
+                                                                preferred_channel=ContactChannel.SMS))
+    both = case_expiring(make, expiry, make.policyholder(consent_email=True, consent_sms=True))
+    no_consent = case_expiring(make, expiry, make.policyholder(consent_marketing=True))
+    no_address = case_expiring(make, expiry, make.policyholder(consent_email=True, email=None))
+
+    assert run("policies.remind_renewals").counts == {"reminders_queued": 4, "reminder_tasks": 2}
+
+    def only(case):
+        [row] = rows(session, case.policy_id)
+        return row
+
+    holder_of = {case.id: case.policy.policyholder for case in (email, sms, prefers_sms, both)}
+    for case, channel in ((email, "email"), (sms, "sms"), (prefers_sms, "sms"), (both, "email")):
+        row = only(case)
+        holder = holder_of[case.id]
+        assert (row.channel, row.recipient) == (channel, holder.email if channel == "email" else holder.phone)
+        assert row.language == holder.preferred_language and row.policyholder_id == holder.id
+    assert only(email).language == "en" and only(sms).language == "zh"
+    for case in (no_consent, no_address):  # no message to anyone without consent and a contact: a task instead
+        row = only(case)
+        assert (row.channel, row.recipient, row.agent_id) == (OutboxChannel.TASK, None, case.assigned_agent_id)
+        assert row.payload["reason"] == "no_reachable_channel"
+    row = only(email)
+    assert row.idempotency_key == f"renewal_reminder:policy={email.policy_id}:offset=30"
+    assert (row.kind, row.status, row.subject, row.body) == ("renewal_reminder", OutboxStatus.PENDING, None, "")
+    policy = email.policy
+    assert row.payload == {
+        "renewal_case_id": email.id, "policy_number": policy.number, "product_name": policy.product.name,
+        "expiry_date": expiry.isoformat(), "days_left": 30, "premium": "1200.00",
+        "policyholder_name": policy.policyholder.name, "agent_name": policy.servicing_agent.name,
+        "agent_phone": None, "offset_days": 30}
+    reminders = session.scalars(select(RenewalReminder).order_by(RenewalReminder.id)).all()
+    cases = (email, sms, prefers_sms, both, no_consent, no_address)
+    assert sorted((r.renewal_case_id, r.outbox_id, r.channel) for r in reminders) == sorted(
+        (case.id, only(case).id, only(case).channel) for case in cases)
+
+
+def test_reminders_go_out_at_each_offset_and_on_no_other_date(make, session):
+    expiry = DAY + timedelta(days=40)
+    case = case_expiring(make, expiry)
+    sent_on = {}
+    for n in range(45):
+        day = DAY + timedelta(days=n)
+        counts = remind_renewals(day)
+        if counts["reminders_queued"]:
+            sent_on[day] = counts["reminders_queued"]
+    assert sent_on == {expiry - timedelta(days=30): 1, expiry - timedelta(days=7): 1}
+    assert offsets_sent(session, case) == [30, 7]
+
+
+def test_a_case_no_longer_worked_or_past_expiry_is_not_reminded(make, session):
+    expiry = DAY + timedelta(days=7)
+    for status in (RenewalStatus.RENEWED, RenewalStatus.LOST, RenewalStatus.LAPSED):
+        case_expiring(make, expiry, status=status)
+    case_expiring(make, DAY)  # expires today: too late
+    quoted = case_expiring(make, expiry, status=RenewalStatus.QUOTED)
+    assert remind_renewals(DAY) == {"reminders_queued": 1, "reminder_tasks": 0}
+    assert [row.policy_id for row in rows(session)] == [quoted.policy_id]
+
+
+def test_reminding_twice_for_a_date_adds_nothing(make, session):
+    case_expiring(make, DAY + timedelta(days=30))
+    assert run("policies.remind_renewals").counts["reminders_queued"] == 1
+    assert run("policies.remind_renewals") is None
+    assert remind_renewals(DAY) == {"reminders_queued": 0, "reminder_tasks": 0}
+    assert remind_renewals(DAY + timedelta(days=1)) == {"reminders_queued": 0, "reminder_tasks": 0}
+    assert session.scalar(select(func.count(Outbox.id))) == 1
+    assert session.scalar(select(func.count(RenewalReminder.id))) == 1
+
+
+def test_a_missed_offset_is_caught_up_once(make, session):
+    expiry = DAY + timedelta(days=28)  # the 30-day reminder was owed two days ago, when nothing ran
+    case = case_expiring(make, expiry)
+    assert remind_renewals(DAY)["reminders_queued"] == 1
+    assert remind_renewals(DAY + timedelta(days=1))["reminders_queued"] == 0
+    assert offsets_sent(session, case) == [30]
+    assert remind_renewals(expiry - timedelta(days=5))["reminders_queued"] == 1  # the 7-day one, two days late
+    assert offsets_sent(session, case) == [30, 7]
+
+
+def test_when_two_offsets_are_owed_only_the_nearest_is_sent(make, session):
+    case = case_expiring(make, DAY + timedelta(days=5))
+    assert remind_renewals(DAY)["reminders_queued"] == 1
+    assert remind_renewals(DAY + timedelta(days=1))["reminders_queued"] == 0
+    assert offsets_sent(session, case) == [7]
+
+
+def test_the_offsets_are_configurable(make, session, app, monkeypatch):
+    monkeypatch.setitem(app.config, "RENEWAL_REMINDER_OFFSETS", (45, 3))
+    case = case_expiring(make, DAY + timedelta(days=45))
+    assert remind_renewals(DAY)["reminders_queued"] == 1
+    [row] = rows(session)
+    assert row.idempotency_key.endswith(":offset=45") and offsets_sent(session, case) == [45]
+
+
+def test_an_unreachable_policyholder_in_the_pool_gets_a_task_for_the_pool(make, session):
+    case = case_expiring(make, DAY + timedelta(days=7), make.policyholder(), assigned_agent_id=None)
+    assert remind_renewals(DAY) == {"reminders_queued": 0, "reminder_tasks": 1}
+    [row] = rows(session)
+    assert (row.channel, row.agent_id, row.policy_id) == (OutboxChannel.TASK, None, case.policy_id)
+    assert row.payload["agent_name"] is None
+
+
+# -- escalation ----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def frozen_now():
+    from insurecrm import clock
+
+    at = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+    with clock.frozen(at):
+        yield at
+
+
+def test_an_uncontacted_case_is_escalated_to_the_branch_manager_once(make, session, frozen_now):
+    due = case_expiring(make, DAY + timedelta(days=14))
+    overdue = case_expiring(make, DAY + timedelta(days=9))  # missed on its day: escalated on the next run
+    later = case_expiring(make, DAY + timedelta(days=15))
+    contacted = case_expiring(make, DAY + timedelta(days=10), first_contacted_at=frozen_now - timedelta(days=3),
+                              status=RenewalStatus.CONTACTED)
+    done = case_expiring(make, DAY + timedelta(days=10), escalated_at=frozen_now - timedelta(days=1))
+    lost = case_expiring(make, DAY + timedelta(days=10), status=RenewalStatus.LOST)
+
+    assert run("policies.escalate_renewals").counts == {"escalations": 2}
+    session.expire_all()
+    assert due.escalated_at == frozen_now and overdue.escalated_at == frozen_now and due.version == 2
+    assert later.escalated_at is None and contacted.escalated_at is None and lost.escalated_at is None
+    assert done.escalated_at == frozen_now - timedelta(days=1)
+    tasks = rows(session)
+    assert [(t.policy_id, t.kind, t.channel, t.agent_id) for t in tasks] == [
+        (due.policy_id, "renewal_escalation", OutboxChannel.TASK, None),
+        (overdue.policy_id, "renewal_escalation", OutboxChannel.TASK, None)]
+    assert tasks[0].idempotency_key == f"renewal_escalation:case={due.id}"
+    assert tasks[0].payload["org_unit_id"] == due.org_unit_id and tasks[0].payload["agent_id"] == due.assigned_agent_id
+    assert tasks[0].payload["days_left"] == 14
+
+    assert run("policies.escalate_renewals") is None
+    assert escalate_renewals(DAY) == {"escalations": 0}
+    assert escalate_renewals(DAY + timedelta(days=1)) == {"escalations": 1}  # ``later`` enters the window
+    assert len(rows(session)) == 3
