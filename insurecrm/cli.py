@@ -183,5 +183,28 @@ def demo(n_policyholders: int, seed: int, password: str, if_empty: bool) -> None
     print_logins(password=password)
 
 
+@main.group("outbox")
+def outbox_group() -> None:
+    """The outbox: deliver queued email and SMS."""
+
+
+@outbox_group.command("send")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Send at most this many messages.")
+@with_appcontext
+def outbox_send(limit: int) -> None:
+    """Send the due email and SMS (safe beside other senders; see docs/outbox.md)."""
+    from insurecrm.actor import acting_as
+    from insurecrm.config import ConfigError
+    from insurecrm.outbox.sender import send_pending
+
+    with acting_as("cli:outbox.send"):
+        try:
+            counts = send_pending(limit)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(", ".join(f"{key}={value}" for key, value in counts.items()))
+
+
 if __name__ == "__main__":
     main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 
@@ -14,6 +15,18 @@ class ConfigError(RuntimeError):
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _days_list(name: str, default: str) -> tuple[int, ...]:
+    """A comma-separated list of whole days, each above zero (e.g. ``"30,7"``), largest first."""
+    raw = os.environ.get(name, default)
+    try:
+        days = {int(part) for part in raw.split(",") if part.strip()}
+    except ValueError:
+        raise ConfigError(f"{name} must list whole days, e.g. 30,7 (got {raw!r})") from None
+    if not days or min(days) <= 0:
+        raise ConfigError(f"{name} must list days above zero, e.g. 30,7 (got {raw!r})")
+    return tuple(sorted(days, reverse=True))
 
 
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
@@ -40,9 +53,28 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MAIL_FROM": os.environ.get("INSURECRM_MAIL_FROM", "InsureCRM <no-reply@localhost>"),
         #: a renewal case opens this many days before a renewable policy expires
         "RENEWAL_WINDOW_DAYS": int(os.environ.get("INSURECRM_RENEWAL_WINDOW_DAYS", "60")),
+        #: how many outbox rows one sender run delivers at most
+        "OUTBOX_BATCH_SIZE": int(os.environ.get("INSURECRM_OUTBOX_BATCH_SIZE", "200")),
         "JOBS_MAX_CATCH_UP_DAYS": int(os.environ.get("INSURECRM_JOBS_MAX_CATCH_UP_DAYS", "30")),
         #: the hour (insurer's time zone) at which the scheduler runs the day's jobs
         "JOBS_HOUR": int(os.environ.get("INSURECRM_JOBS_HOUR", "1")),
+        #: renewal reminders go out this many days before expiry (a missed offset is caught up)
+        "RENEWAL_REMINDER_OFFSETS": _days_list("INSURECRM_RENEWAL_REMINDER_OFFSETS", "30,7"),
+        #: an open case never contacted this many days before expiry is escalated to the branch manager
+        "RENEWAL_ESCALATION_DAYS": int(os.environ.get("INSURECRM_RENEWAL_ESCALATION_DAYS", "14")),
+        #: a policyholder whose in-force annualised premium reaches this is a key customer
+        "KEY_CUSTOMER_PREMIUM": Decimal(os.environ.get("INSURECRM_KEY_CUSTOMER_PREMIUM", "50000")),
+        #: a key customer gets a service call planned when none was done or planned within this many days
+        "KEY_CUSTOMER_CALLBACK_DAYS": int(os.environ.get("INSURECRM_KEY_CUSTOMER_CALLBACK_DAYS", "90")),
+        #: the outbox sender (insurecrm/outbox, docs/outbox.md): attempts before a message is failed for good
+        "OUTBOX_MAX_ATTEMPTS": int(os.environ.get("INSURECRM_OUTBOX_MAX_ATTEMPTS", "5")),
+        #: a message left in "sending" longer than this is uncertain: failed, for a human to check
+        "OUTBOX_SENDING_LEASE": timedelta(minutes=int(os.environ.get("INSURECRM_OUTBOX_LEASE_MINUTES", "10"))),
+        #: seconds the sender waits for the SMTP server or the SMS gateway
+        "OUTBOX_TIMEOUT_SECONDS": float(os.environ.get("INSURECRM_OUTBOX_TIMEOUT_SECONDS", "30")),
+        "SMS_GATEWAY": os.environ.get("INSURECRM_SMS_GATEWAY", "log"),
+        "SMS_GATEWAY_URL": os.environ.get("INSURECRM_SMS_GATEWAY_URL"),
+        "SMS_GATEWAY_TOKEN": os.environ.get("INSURECRM_SMS_GATEWAY_TOKEN"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",

@@ -1,0 +1,227 @@
+"""Gateways that deliver outbox messages: email over SMTP, SMS through a logging or an HTTP gateway.
+
+A gateway either returns (the message was handed over) or raises :class:`DeliveryError` saying what the
+failure means for the message, because that decides whether the sender may try again:
+
+- ``RETRY``: certainly not delivered (connection refused, login refused, a 4xx answer): try again later;
+- ``PERMANENT``: certainly not delivered and trying again cannot help (a 5xx refusal of the recipient);
+- ``UNCERTAIN``: the message may have been delivered (the connection broke after the message was sent,
+  before the answer came): never sent again without a human, like a sender that crashed at that moment.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import logging
+import smtplib
+import ssl
+import urllib.request
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, parseaddr
+from http.client import HTTPException
+from typing import Protocol
+from urllib.error import HTTPError, URLError
+
+from insurecrm import clock
+from insurecrm.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(enum.StrEnum):
+    RETRY = "retry"
+    PERMANENT = "permanent"
+    UNCERTAIN = "uncertain"
+
+
+#: how the sender's error of an uncertain message begins (the outbox page lists them apart)
+UNCERTAIN_PREFIX = "uncertain:"
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, outcome: Outcome = Outcome.RETRY):
+        super().__init__(message)
+        self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    #: the outbox row's idempotency key: the Message-ID of an email, the idempotency key given to an SMS gateway
+    key: str
+    recipient: str
+    subject: str | None
+    body: str
+
+
+class Gateway(Protocol):
+    def send(self, message: OutgoingMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def message_id(key: str, sender: str) -> str:
+    """A Message-ID that is the same every time one outbox row is sent, so that the recipient's mail system can
+    tell a second copy (after a human chose to resend) from a new message."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "insurecrm.invalid"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}.outbox@{domain}>"
+
+
+class EmailGateway:
+    """Email over SMTP (``smtplib``): one connection for a batch of messages, opened when first needed, with
+    STARTTLS and a login when configured. MAIL, RCPT and DATA are sent one by one, so that a failure before DATA
+    (certainly not delivered) is told apart from one during DATA (perhaps delivered)."""
+
+    def __init__(self, *, host: str, port: int, sender: str, starttls: bool = False, username: str | None = None,
+                 password: str | None = None, timeout: float = 30):
+        self.host, self.port, self.sender, self.starttls = host, port, sender, starttls
+        self.username, self.password, self.timeout = username, password, timeout
+        self._smtp: smtplib.SMTP | None = None
+
+    @classmethod
+    def from_config(cls, config) -> EmailGateway:
+        return cls(host=config["MAIL_SERVER"], port=config["MAIL_PORT"], sender=config["MAIL_FROM"],
+                   starttls=config["MAIL_USE_STARTTLS"], username=config["MAIL_USERNAME"],
+                   password=config["MAIL_PASSWORD"], timeout=config["OUTBOX_TIMEOUT_SECONDS"])
+
+    def email(self, message: OutgoingMessage) -> EmailMessage:
+        email = EmailMessage()
+        email["From"] = self.sender
+        email["To"] = message.recipient
+        email["Subject"] = message.subject or ""
+        email["Date"] = format_datetime(clock.now())
+        email["Message-ID"] = message_id(message.key, self.sender)
+        email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to an automatic message
+        email.set_content(message.body)
+        return email
+
+    def send(self, message: OutgoingMessage) -> None:
+        data = self.email(message).as_bytes(policy=SMTP_POLICY)  # CRLF line ends, as SMTP requires
+        try:
+            smtp = self._connection()
+            self._expect(smtp.mail(parseaddr(self.sender)[1]), "MAIL FROM")
+            self._expect(smtp.rcpt(message.recipient), "RCPT TO")
+        except DeliveryError:
+            self._reset()
+            raise
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc!r}") from exc
+        except UnicodeError as exc:  # an address SMTP cannot carry (no SMTPUTF8 here): never deliverable
+            self._reset()
+            raise DeliveryError(f"SMTP cannot send to {message.recipient!r}: {exc}", Outcome.PERMANENT) from exc
+        try:
+            smtp.data(data)
+        except smtplib.SMTPDataError as exc:  # the server answered and refused the message: not delivered
+            self._reset()
+            raise DeliveryError(f"SMTP refused the message: {exc.smtp_code} {exc.smtp_error!r}",
+                                Outcome.PERMANENT if exc.smtp_code >= 500 else Outcome.RETRY) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise DeliveryError(f"SMTP connection lost while sending the message: {exc!r}",
+                                Outcome.UNCERTAIN) from exc
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            try:
+                smtp.ehlo()
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.ehlo()
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+            except BaseException:
+                smtp.close()
+                raise
+            self._smtp = smtp
+        return self._smtp
+
+    @staticmethod
+    def _expect(answer: tuple[int, bytes], command: str) -> None:
+        code, text = answer
+        if code >= 400:
+            raise DeliveryError(f"SMTP {command} refused: {code} {text!r}",
+                                Outcome.PERMANENT if code >= 500 else Outcome.RETRY)
+
+    def _reset(self) -> None:
+        try:
+            if self._smtp is not None:
+                self._smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            self.close()
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
+
+
+def masked(phone: str) -> str:
+    return phone[:3] + "•" * max(len(phone) - 7, 0) + phone[-4:] if len(phone) > 7 else "•••"
+
+
+class LoggingSmsGateway:
+    """Writes each SMS to the log and succeeds: the default, for trials and development."""
+
+    def send(self, message: OutgoingMessage) -> None:
+        log.info("SMS to %s [%s]: %s", masked(message.recipient), message.key, message.body)
+
+    def close(self) -> None:
+        pass
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_args, **_kwargs):
+        return None  # a redirect is an answer other than 2xx: a failure, never a silent re-POST elsewhere
+
+
+class HttpSmsGateway:
+    """POSTs ``{"to", "text", "idempotency_key"}`` as JSON to ``INSURECRM_SMS_GATEWAY_URL`` with the bearer token
+    ``INSURECRM_SMS_GATEWAY_TOKEN`` (the key also goes in an ``Idempotency-Key`` header, for gateways that drop
+    duplicates). Any answer but 2xx is a failure: 4xx other than 408 and 429 is permanent."""
+
+    def __init__(self, url: str, token: str | None, timeout: float = 30):
+        self.url, self.token, self.timeout = url, token, timeout
+        self._opener = urllib.request.build_opener(_NoRedirect)
+
+    def send(self, message: OutgoingMessage) -> None:
+        body = json.dumps({"to": message.recipient, "text": message.body, "idempotency_key": message.key})
+        headers = {"Content-Type": "application/json", "Idempotency-Key": message.key}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(self.url, data=body.encode(), headers=headers, method="POST")
+        try:
+            with self._opener.open(request, timeout=self.timeout):
+                return
+        except HTTPError as exc:
+            exc.close()
+            permanent = 400 <= exc.code < 500 and exc.code not in (408, 429)
+            raise DeliveryError(f"SMS gateway answered {exc.code} {exc.reason}",
+                                Outcome.PERMANENT if permanent else Outcome.RETRY) from None
+        except URLError as exc:  # raised while connecting or sending the request: the gateway has not got it
+            raise DeliveryError(f"SMS gateway unreachable: {exc.reason!r}") from None
+        except (OSError, HTTPException) as exc:  # the request went out; the answer did not come back
+            raise DeliveryError(f"SMS gateway did not answer: {exc!r}", Outcome.UNCERTAIN) from None
+
+    def close(self) -> None:
+        pass
+
+
+def sms_gateway(config) -> Gateway:
+    """The SMS gateway chosen by ``INSURECRM_SMS_GATEWAY`` (``log`` or ``http``)."""
+    choice = config["SMS_GATEWAY"]
+    if choice == "log":
+        return LoggingSmsGateway()
+    if choice == "http":
+        if not config["SMS_GATEWAY_URL"]:
+            raise ConfigError("INSURECRM_SMS_GATEWAY=http needs INSURECRM_SMS_GATEWAY_URL")
+        return HttpSmsGateway(config["SMS_GATEWAY_URL"], config["SMS_GATEWAY_TOKEN"],
+                              config["OUTBOX_TIMEOUT_SECONDS"])
+    raise ConfigError(f"INSURECRM_SMS_GATEWAY must be log or http, not {choice!r}")
