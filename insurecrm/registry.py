@@ -4,6 +4,7 @@ import agents.models  # noqa: F401
 import insurecrm.models  # noqa: F401
 import insurecrm.outbox.models  # noqa: F401
 import policies.models  # noqa: F401
+import policies.models.approvals  # noqa: F401
 import policyholders.models  # noqa: F401
 from insurecrm.db import Base
 
