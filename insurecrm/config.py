@@ -52,6 +52,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MAIL_PASSWORD": os.environ.get("INSURECRM_MAIL_PASSWORD"),
         "MAIL_FROM": os.environ.get("INSURECRM_MAIL_FROM", "InsureCRM <no-reply@localhost>"),
         #: a renewal case opens this many days before a renewable policy expires
+        #: a quoted renewal premium changing by more than this fraction is flagged at risk
+        "RENEWAL_PREMIUM_CHANGE_ALERT": Decimal(os.environ.get("INSURECRM_RENEWAL_PREMIUM_CHANGE_ALERT", "0.15")),
         "RENEWAL_WINDOW_DAYS": int(os.environ.get("INSURECRM_RENEWAL_WINDOW_DAYS", "60")),
         #: how many outbox rows one sender run delivers at most
         "OUTBOX_BATCH_SIZE": int(os.environ.get("INSURECRM_OUTBOX_BATCH_SIZE", "200")),

@@ -22,12 +22,16 @@ class NavItem:
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("workspace.my_day", _l("My day"), frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST})),
     NavItem("dashboard.index", _l("Dashboard"), frozenset({R.BRANCH_MANAGER, R.ADMIN, R.ACTUARY})),
+    NavItem("renewals_web.worklist", _l("Renewals"),
+            frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN})),
+    NavItem("renewals_web.board", _l("Renewal board"), frozenset({R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("policyholders_web.index", _l("Policyholders"),
             frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN, R.ACTUARY})),
     NavItem("service_web.index", _l("Service & complaints"),
             frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("agents_web.referrals", _l("Referrals"), frozenset({R.BANK_REFERRER, R.BANCASSURANCE_SPECIALIST})),
     NavItem("admin.index", _l("Admin"), frozenset({R.ADMIN})),
+    NavItem("ops.job_runs", _l("Operations"), frozenset({R.ADMIN})),
 )
 
 

@@ -42,13 +42,14 @@ EXPECT = {
     "referrer": BOOK | {AG: (FORBIDDEN, FORBIDDEN), R: (OK, HIDDEN)},
     "referral": BOOK | {AG: (HIDDEN, HIDDEN), R: (OK, HIDDEN)},
     "user": {A: (OK, OK)} | {role: (FORBIDDEN, FORBIDDEN) for role in (ACT, M, AG, S, R)},
+    "renewal_approval": BOOK,
 }
 SEGMENTS = {
     "policyholders": "policyholder", "policies": "policy", "claims": "claim", "interactions": "interaction",
     "service-requests": "service_request", "opportunities": "opportunity", "renewals": "renewal_case",
     "activities": "activity", "products": "product", "org-units": "org_unit", "bank-partners": "bank_partner",
     "bank-branches": "bank_branch", "pipeline-stages": "pipeline_stage", "agents": "agent",
-    "referrers": "referrer", "referrals": "referral", "users": "user",
+    "referrers": "referrer", "referrals": "referral", "users": "user", "renewal-approvals": "renewal_approval",
 }
 #: second path parameters of nested routes → the world's record of that kind
 NESTED_PARAMS = {"relationship_id": "relationship", "rel_id": "relationship", "payment_id": "payment",

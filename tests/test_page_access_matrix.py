@@ -39,6 +39,9 @@ LIST_PAGES = {
     "/service-requests": {A, M, AG, S},
     "/referrals": {R, S},
     "/dashboard": {A, ACT, M},
+    "/renewals": {A, M, AG, S},
+    "/renewals/board": {A, M},
+    "/renewals/board.csv": {A, M},
 }
 PUBLIC = {"/", "/login", "/logout", "/language", "/vendor/plotly.min.js"}
 
@@ -137,4 +140,4 @@ def test_posts_on_foreign_records_are_refused_and_change_nothing(app, web, world
 def _post_resource(rule) -> str:
     segment = rule.rule.split("/")[1]
     return {"policyholders": "policyholder", "policies": "policy", "service-requests": "service_request",
-            "referrals": "referral"}[segment]
+            "referrals": "referral", "renewals": "renewal_case", "renewal-approvals": "renewal_approval"}[segment]

@@ -30,6 +30,7 @@ from policies.models import (
     RenewalCase,
     SalesChannel,
 )
+from policies.models.approvals import RenewalDiscountApproval
 from policyholders.models import (
     Interaction,
     InteractionChannel,
@@ -82,6 +83,10 @@ def _side(make, session, unit, agent, partner, bank_branch, referrer, stage, tag
     for row in rows.values():
         session.add(row)
     session.flush()
+    approval = RenewalDiscountApproval(renewal_case_id=rows["renewal_case"].id, premium=Decimal("1"),
+                                       current_premium=Decimal("2"), discount=Decimal("0.5"),
+                                       max_discount=Decimal("0.1"))
+    session.add(approval)
     session.add(Commission(policy_id=policy.id, payment_id=rows["payment"].id, payee=CommissionPayee.AGENT,
                            agent_id=agent.id, kind=CommissionKind.FIRST_YEAR, rate=Decimal("0.2"),
                            base_amount=policy.premium, amount=policy.premium * Decimal("0.2"),
@@ -89,6 +94,7 @@ def _side(make, session, unit, agent, partner, bank_branch, referrer, stage, tag
     session.commit()
     referral = make.referral(referrer, specialist_agent_id=None)
     ids = {key: row.id for key, row in rows.items()}
+    ids["renewal_approval"] = approval.id
     ids.update(policyholder=holder.id, policy=policy.id, product=product.id, agent=agent.id, org_unit=unit.id,
                bank_partner=partner.id, bank_branch=bank_branch.id, referrer=referrer.id, referral=referral.id,
                pipeline_stage=stage.id)
