@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask.views import MethodView
+from marshmallow import ValidationError, fields
 from sqlalchemy import Select, or_
 from sqlalchemy.orm import selectinload
 
 import agents.permissions  # noqa: F401 - registers the scope rules
 from agents import pipeline, services
+from agents.departure import DepartureRule, deactivate_agent
 from agents.models import Agent, BankBranch, BankPartner, OrgUnit, PipelineStage, Referral, Referrer
 from agents.schemas import (
     DEFAULT_PIPELINE,
@@ -35,7 +37,7 @@ from agents.schemas import (
     ReferrerSchema,
     ReferrerUpdateSchema,
 )
-from insurecrm.api import api_blueprint, apply_sort, current_user, page_envelope, paginate, partial
+from insurecrm.api import Schema, api_blueprint, apply_sort, current_user, page_envelope, paginate, partial
 from insurecrm.auth import require_roles
 from insurecrm.db import db
 from insurecrm.models import Role
@@ -143,6 +145,34 @@ class AgentItem(MethodView):
         agent = services.update_agent(get_visible_or_404(Agent, agent_id), data, actor=current_user())
         db.session.commit()
         return agent
+
+
+class DepartureSchema(Schema):
+    rule = fields.Enum(DepartureRule, by_value=True, required=True,
+                       metadata={"description": "pool: to the unit's pool; agent: to target_agent_id."})
+    target_agent_id = fields.Integer(allow_none=True)
+
+
+class DepartureResult(Schema):
+    moved = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+@agents_blp.route("/agents/<int:agent_id>/departure", methods=["POST"])
+@require_roles(Role.ADMIN)
+@agents_blp.arguments(DepartureSchema)
+@agents_blp.response(200, DepartureResult)
+def agent_departure(data, agent_id):
+    """Deactivate an agent and hand their open renewal cases, policyholders, planned activities and tasks on,
+    to the unit's pool or to a named agent (admins; audited)."""
+    agent = get_visible_or_404(Agent, agent_id)
+    target = None
+    if data.get("target_agent_id") is not None:
+        target = db.session.scalar(scoped_select(Agent).where(Agent.id == data["target_agent_id"]))
+        if target is None:
+            raise ValidationError({"target_agent_id": ["No such agent."]})
+    moved = deactivate_agent(agent, rule=data["rule"], target_agent=target, actor=current_user())
+    db.session.commit()
+    return {"moved": moved}
 
 
 # -- bancassurance ----------------------------------------------------------------------------------------
