@@ -22,11 +22,13 @@ from tests import databases
 from tests.outbox.conftest import FROM, REMINDER, smtp_server
 
 
+#: SQLite has no row locks (its writers take turns): what is tested here exists on PostgreSQL only
+pytestmark = pytest.mark.postgresql_only
+
+
 @pytest.fixture
 def committed(backend):
     """An app on a fresh PostgreSQL database with a real SMTP server; ``(app, engine, mailbox)``."""
-    if backend.startswith("sqlite"):
-        pytest.skip("PostgreSQL only: SQLite has no row locks (its writers take turns)")
     url = databases.create_pg_database("insurecrm_outbox")
     engine = sa.create_engine(url)
     try:
