@@ -21,7 +21,6 @@ from insurecrm.registry import metadata
 from tests import databases
 from tests.outbox.conftest import FROM, REMINDER, smtp_server
 
-
 #: SQLite has no row locks (its writers take turns): what is tested here exists on PostgreSQL only
 pytestmark = pytest.mark.postgresql_only
 
