@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 
 from insurecrm import create_app
 from insurecrm.models import Role
+from insurecrm.simulate_cli import simulate
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False)
@@ -204,6 +205,9 @@ def outbox_send(limit: int) -> None:
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(", ".join(f"{key}={value}" for key, value in counts.items()))
+
+
+main.add_command(simulate)
 
 
 if __name__ == "__main__":
