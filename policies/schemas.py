@@ -46,6 +46,8 @@ class ProductSchema(Schema):
     cooling_off_days = fields.Integer(load_default=15, validate=validate.Range(min=0, max=90))
     callback_required = fields.Boolean(load_default=False)
     max_renewal_discount = Rate(load_default=0.1, validate=RATE_RANGE)
+    renewal_window_days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=365), metadata={
+        "description": "Days before expiry at which a renewal case opens (empty: the installation's default)."})
     active = fields.Boolean(load_default=True)
 
     @validates("frequencies")

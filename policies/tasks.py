@@ -51,11 +51,14 @@ RENEWABLE_STATUSES = (PolicyStatus.IN_FORCE, PolicyStatus.GRACE, PolicyStatus.RE
 
 @daily_job("policies.open_renewal_cases", order=10)
 def open_renewal_cases(logical_date: date) -> dict[str, int]:
-    """Open a renewal case for every renewable policy that has entered the renewal window
-    (``INSURECRM_RENEWAL_WINDOW_DAYS`` before expiry, 60 by default) and has neither a case nor a renewing
-    policy yet. The case goes to the servicing agent, or to the unit's pool (no agent) when the agent is
-    not active. One ``INSERT … SELECT``: the first run opens every case of the window at once."""
-    window_end = logical_date + timedelta(days=current_app.config["RENEWAL_WINDOW_DAYS"])
+    """Open a renewal case for every renewable policy that has entered the renewal window (the product's
+    ``renewal_window_days`` before expiry, else ``INSURECRM_RENEWAL_WINDOW_DAYS``, 60 by default) and has
+    neither a case nor a renewing policy yet. The case goes to the servicing agent, or to the unit's pool (no
+    agent) when the agent is not active. One ``INSERT … SELECT``: the first run opens every case of the window
+    at once."""
+    default_window = current_app.config["RENEWAL_WINDOW_DAYS"]
+    widest = max(default_window, db.session.scalar(select(func.max(Product.renewal_window_days))) or 0)
+    window_end = logical_date + timedelta(days=widest)  # the index-friendly bound; the product's window below
     renewing = aliased(Policy)
     now = utcnow()
     candidates = (
@@ -71,6 +74,8 @@ def open_renewal_cases(logical_date: date) -> dict[str, int]:
             Policy.status.in_(RENEWABLE_STATUSES),
             Policy.expiry_date > logical_date,
             Policy.expiry_date <= window_end,
+            days_between(Policy.expiry_date, logical_date)
+            <= func.coalesce(Product.renewal_window_days, default_window),
             ~exists().where(RenewalCase.policy_id == Policy.id),
             ~exists().where(and_(renewing.renews_policy_id == Policy.id)),
         )

@@ -61,6 +61,8 @@ class Product(TimestampMixin, Base):
     grace_period_days: Mapped[int] = mapped_column(default=60)
     cooling_off_days: Mapped[int] = mapped_column(default=15)
     callback_required: Mapped[bool] = mapped_column(default=False)
+    #: days before expiry at which a renewal case opens; ``None``: ``INSURECRM_RENEWAL_WINDOW_DAYS``
+    renewal_window_days: Mapped[int | None]
     #: the largest renewal discount an agent may give without a manager's approval
     max_renewal_discount: Mapped[Rate] = mapped_column(default=Decimal("0.1000"))
     active: Mapped[bool] = mapped_column(default=True)

@@ -56,3 +56,15 @@ def test_no_case_for_a_policy_already_renewed_or_with_a_case(make, session):
     make.policy(product=product, renews_policy_id=renewed.id, effective_date=renewed.expiry_date,
                 expiry_date=renewed.expiry_date + timedelta(days=365))
     assert run().counts == {"cases_opened": 0}
+
+
+def test_a_product_may_open_its_cases_earlier_or_later(make, session):
+    holder = make.policyholder()
+    early = make.product(renewable=True, renewal_window_days=90)
+    late = make.product(renewable=True, renewal_window_days=30)
+    early_policy = make.policy(holder, early, expiry_date=DAY + timedelta(days=80))
+    late_policy = make.policy(holder, late, expiry_date=DAY + timedelta(days=45))
+    default_policy = make.policy(holder, make.product(renewable=True), expiry_date=DAY + timedelta(days=45))
+    assert run().counts == {"cases_opened": 2}
+    assert case_of(session, early_policy) is not None and case_of(session, default_policy) is not None
+    assert case_of(session, late_policy) is None
