@@ -139,3 +139,24 @@ def catch_up(today: date, job_ids: list[str] | None = None) -> list[JobRun]:
             if run is not None:
                 runs.append(run)
     return runs
+
+
+def add_to_daily_record(record_id: str, day: date, counts: dict[str, int]) -> JobRun:
+    """Add ``counts`` to the run record ``record_id`` of ``day`` — for work done many times a day, such as the
+    outbox sender every few minutes, so that the day's record shows what was sent and failed beside what the
+    daily jobs queued. Not a daily job: the catch-up never looks at these records. Commits."""
+    for _attempt in range(2):
+        record = db.session.scalar(select(JobRun).where(
+            JobRun.job_id == record_id, JobRun.logical_date == day, JobRun.attempt_key == "").with_for_update())
+        if record is None:
+            record = JobRun(job_id=record_id, logical_date=day, attempt_key="", status=JobRunStatus.SUCCEEDED,
+                            started_at=utcnow(), host=socket.gethostname(), counts={})
+            db.session.add(record)
+        record.counts = {key: record.counts.get(key, 0) + counts.get(key, 0) for key in {*record.counts, *counts}}
+        record.finished_at = utcnow()
+        try:
+            db.session.commit()
+            return record
+        except IntegrityError:  # another sender created the day's record first: add to theirs
+            db.session.rollback()
+    raise RuntimeError(f"could not record {record_id} for {day}")

@@ -40,7 +40,7 @@ from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy import or_, select, update
 
-from insurecrm import audit
+from insurecrm import audit, clock, jobs
 from insurecrm.db import db, utcnow
 from insurecrm.models import Outbox, OutboxChannel, OutboxStatus
 from insurecrm.outbox.gateways import (
@@ -69,7 +69,8 @@ def backoff(attempts: int) -> timedelta:
 def send_pending(limit: int = 100) -> dict[str, int]:
     """Deliver up to ``limit`` due email and SMS rows (see the module's docstring for the steps and the crash rule);
     first seeds missing default templates and fails, as uncertain, the rows whose ``sending`` lease has ended.
-    Returns the counts: ``sent``, ``retrying`` (failed, tried again later), ``failed``, ``uncertain``. Commits."""
+    Returns the counts: ``sent``, ``retrying`` (failed, tried again later), ``failed``, ``uncertain``, and adds
+    them to the day's run record ``outbox.send`` (``insurecrm jobs status``, the operations page). Commits."""
     counts = {"sent": 0, "retrying": 0, "failed": 0, "uncertain": 0}
     ensure_default_templates(db.session)
     db.session.commit()
@@ -86,6 +87,8 @@ def send_pending(limit: int = 100) -> dict[str, int]:
         for gateway in gateways.values():
             gateway.close()
     log.info("outbox: %s", counts)
+    if any(counts.values()):
+        jobs.add_to_daily_record("outbox.send", clock.today(), counts)
     return counts
 
 

@@ -223,3 +223,19 @@ def test_a_gateway_bug_makes_that_message_uncertain_and_the_batch_goes_on(smtp, 
     assert send_pending(10) == {"sent": 1, "retrying": 0, "failed": 0, "uncertain": 1}
     assert bad.status == OutboxStatus.FAILED and "RuntimeError('gateway bug')" in bad.last_error
     assert bad.last_error.startswith("uncertain:") and good.status == OutboxStatus.SENT
+
+
+def test_the_days_run_record_adds_up_what_each_sender_run_did(smtp, session, at):
+    from sqlalchemy import select
+
+    from insurecrm import clock
+    from insurecrm.models import JobRun
+
+    queue(session, key="renewal_reminder:policy=1:offset=30", recipient="a@example.com")
+    send_pending(10)
+    queue(session, key="renewal_reminder:policy=2:offset=30", recipient="b@example.com")
+    send_pending(10)
+    send_pending(10)  # nothing to send: no change
+    record = session.scalar(select(JobRun).where(JobRun.job_id == "outbox.send"))
+    assert record.logical_date == clock.today()
+    assert record.counts == {"sent": 2, "retrying": 0, "failed": 0, "uncertain": 0}
