@@ -140,11 +140,9 @@ class PolicyLife:
             self.move(to_status, fate.on, fate.reason)
             if to_status == "cancelled":
                 policy["cancellation_reason"] = fate.reason
-        elif policy["expiry_date"] <= today:
-            if self.status == "lapsed":
-                self.move("expired", policy["expiry_date"])
-            elif self.status in ("in_force", "reinstated"):
-                self.reached_expiry = True
+        elif policy["expiry_date"] <= today and self.status in ("in_force", "reinstated"):
+            # a lapsed policy stays lapsed past its expiry, as the daily job policies.grace_and_lapse keeps it
+            self.reached_expiry = True
         self.finish()
 
     def finish(self) -> None:
