@@ -1,4 +1,4 @@
-"""The minimal web shell: login, logout and a home page per role (the workspace comes later)."""
+"""Login, logout, and the start page: each role lands on the first page of its navigation."""
 
 from __future__ import annotations
 
