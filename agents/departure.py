@@ -26,10 +26,8 @@ from insurecrm.actor import actor_label
 from insurecrm.auth import revoke_all_tokens
 from insurecrm.db import db, utcnow
 from insurecrm.models import AuditLog, Outbox, OutboxChannel, OutboxStatus, User
-from policies.models import RenewalCase, RenewalStatus
+from policies.models import WORKED_CASE_STATUSES, RenewalCase
 from policyholders.models import Policyholder
-
-WORKED_CASE_STATUSES = (RenewalStatus.OPEN, RenewalStatus.CONTACTED, RenewalStatus.QUOTED)
 
 
 class DepartureRule(enum.StrEnum):

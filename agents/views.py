@@ -26,15 +26,14 @@ from insurecrm.db import db
 from insurecrm.models import Role
 from insurecrm.scope import get_visible_or_404, scoped_select
 from insurecrm.web import load_form, page_roles, paginate_page
-from policies.models import Policy, Product, RenewalCase, RenewalStatus
+from policies.models import WORKED_CASE_STATUSES, Policy, Product, RenewalCase, RenewalStatus
 from policyholders.models import Interaction, InteractionChannel, Policyholder, ServiceRequest, ServiceStatus
 
 workspace = Blueprint("workspace", __name__, template_folder="templates")
 agents_web = Blueprint("agents_web", __name__, template_folder="templates")
 WEB_BLUEPRINTS = (workspace, agents_web)
 
-#: renewal cases still to work, and how far ahead the day looks for them
-OPEN_RENEWALS = (RenewalStatus.OPEN, RenewalStatus.CONTACTED, RenewalStatus.QUOTED)
+#: how far ahead the day looks for renewals due
 RENEWAL_HORIZON = timedelta(days=60)
 #: service requests still to work, and how far ahead the day looks for their due time
 WORKING = (ServiceStatus.OPEN, ServiceStatus.IN_PROGRESS)
@@ -105,7 +104,7 @@ def _local_midnight(day: date) -> datetime:
 
 
 def _renewals_due(today: date) -> Select:
-    return scoped_select(RenewalCase).where(RenewalCase.status.in_(OPEN_RENEWALS),
+    return scoped_select(RenewalCase).where(RenewalCase.status.in_(WORKED_CASE_STATUSES),
                                             RenewalCase.due_date <= today + RENEWAL_HORIZON)
 
 

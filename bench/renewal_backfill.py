@@ -33,8 +33,7 @@ from insurecrm import create_app, jobs  # noqa: E402
 from insurecrm.db import db, utcnow  # noqa: E402
 from insurecrm.models import Outbox  # noqa: E402
 from insurecrm.registry import metadata  # noqa: E402
-from policies.models import Policy, Product, RenewalCase, RenewalReminder  # noqa: E402
-from policies.tasks import RENEWABLE_STATUSES  # noqa: E402
+from policies.models import IN_FORCE_STATUSES, Policy, Product, RenewalCase, RenewalReminder  # noqa: E402
 from tests import databases  # noqa: E402
 
 DAY = date(2026, 11, 22)
@@ -146,7 +145,7 @@ def run_orm_loop() -> int:
     window_end = DAY + timedelta(days=60)
     renewable = select(Policy).join(Product).where(Product.renewable.is_(True))
     for policy in db.session.scalars(renewable.execution_options(yield_per=2000)):
-        if policy.status not in RENEWABLE_STATUSES or not DAY < policy.expiry_date <= window_end:
+        if policy.status not in IN_FORCE_STATUSES or not DAY < policy.expiry_date <= window_end:
             continue
         if db.session.scalar(select(RenewalCase.id).where(RenewalCase.policy_id == policy.id)) is not None:
             continue

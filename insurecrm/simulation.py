@@ -31,7 +31,7 @@ from insurecrm import clock, jobs
 from insurecrm.actor import acting_as
 from insurecrm.db import db
 from insurecrm.models import JobRun, Outbox
-from policies.models import Installment, InstallmentStatus, Policy, PolicyStatus, RenewalCase
+from policies.models import IN_FORCE_STATUSES, Installment, InstallmentStatus, Policy, RenewalCase
 from policies.payments import apply_payment
 from policyholders.tasks import local_instant
 
@@ -41,8 +41,6 @@ JOB_HOUR = time(2)
 LATE_SHARE = 2 / 3
 #: a late payment arrives this many days after the due date (at random, inclusive)
 LATE_DAYS = (1, 45)
-#: a policy in one of these statuses takes premiums; one lapsed or ended turns a late payment away
-PAYING_STATUSES = (PolicyStatus.IN_FORCE, PolicyStatus.GRACE, PolicyStatus.REINSTATED)
 OPEN_INSTALLMENT = (InstallmentStatus.DUE, InstallmentStatus.PARTIALLY_PAID)
 
 
@@ -66,7 +64,7 @@ class PremiumPayers:
         planned for the day. One query loads them all with their policies; each payment is then applied."""
         late = self.late.pop(day, {})
         due_today = Installment.due_date <= day if first_day else Installment.due_date == day
-        falling_due = due_today & Installment.status.in_(OPEN_INSTALLMENT) & Policy.status.in_(PAYING_STATUSES)
+        falling_due = due_today & Installment.status.in_(OPEN_INSTALLMENT) & Policy.status.in_(IN_FORCE_STATUSES)
         rows = db.session.execute(
             select(Installment, Policy).join(Policy, Policy.id == Installment.policy_id)
             .where(or_(falling_due, Installment.id.in_(late)) if late else falling_due)
@@ -96,7 +94,7 @@ class PremiumPayers:
     def _arrive_late(self, amount: Decimal, policy: Policy, day: date) -> None:
         # the payer sends what the installment owed when it fell due; the service puts it on the oldest open
         # installment, which may be another one if a later payment went to this one first
-        if policy.status not in PAYING_STATUSES:
+        if policy.status not in IN_FORCE_STATUSES:
             self.counts["turned_away"] += 1
             return
         apply_payment(policy, amount, day)

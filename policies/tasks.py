@@ -14,6 +14,8 @@ from insurecrm.db import db, utcnow
 from insurecrm.jobs import daily_job
 from insurecrm.models import Outbox, OutboxChannel
 from policies.models import (
+    IN_FORCE_STATUSES,
+    WORKED_CASE_STATUSES,
     BusinessType,
     Installment,
     InstallmentStatus,
@@ -28,7 +30,6 @@ from policies.models import (
 from policies.status import ALLOWED_TRANSITIONS
 from policyholders.models import Policyholder
 from policyholders.tasks import (
-    LIVE_POLICY_STATUSES,
     PLANNED_HOUR,
     active_agent,
     agent_field,
@@ -44,9 +45,6 @@ from policyholders.tasks import (
     queue_outbox,
     reachable,
 )
-
-#: statuses of a policy whose renewal is worth working
-RENEWABLE_STATUSES = (PolicyStatus.IN_FORCE, PolicyStatus.GRACE, PolicyStatus.REINSTATED)
 
 
 @daily_job("policies.open_renewal_cases", order=10)
@@ -71,7 +69,7 @@ def open_renewal_cases(logical_date: date) -> dict[str, int]:
         .join(Product, Product.id == Policy.product_id)
         .where(
             Product.renewable.is_(True),
-            Policy.status.in_(RENEWABLE_STATUSES),
+            Policy.status.in_(IN_FORCE_STATUSES),
             Policy.expiry_date > logical_date,
             Policy.expiry_date <= window_end,
             days_between(Policy.expiry_date, logical_date)
@@ -93,8 +91,6 @@ def open_renewal_cases(logical_date: date) -> dict[str, int]:
 
 # -- reminders and escalations ------------------------------------------------------------------------------
 
-#: a case is worked (and reminded, escalated) while in one of these statuses
-WORKED_CASE_STATUSES = (RenewalStatus.OPEN, RenewalStatus.CONTACTED, RenewalStatus.QUOTED)
 
 
 def _case_payload(logical_date: date, **extra) -> ColumnElement:
@@ -254,7 +250,7 @@ def _move_policies(logical_date: date, now: datetime, target: PolicyStatus, cond
     """Move every policy meeting ``condition`` whose status (running, or ``also_from``) may become ``target``
     to it, as of the logical date (never before its last change): the history rows first, then the policies
     that got one."""
-    sources = [status for status in RENEWABLE_STATUSES + also_from if target in ALLOWED_TRANSITIONS[status]]
+    sources = [status for status in IN_FORCE_STATUSES + also_from if target in ALLOWED_TRANSITIONS[status]]
     label = f"job:{STATUS_JOB}"
     day, recorded = literal(logical_date, Date()), instant_literal(now)
     history = select(Policy.id, Policy.status, literal(target.value), day, literal(reason), literal(label), recorded)
@@ -318,7 +314,7 @@ def new_policy_callbacks(logical_date: date) -> dict[str, int]:
                literal(Recurrence.NONE.value), instant_literal(now), instant_literal(now))
         .join(Product, Product.id == Policy.product_id).join(Policyholder, Policyholder.id == Policy.policyholder_id)
         .where(Policy.business_type == BusinessType.NEW, Product.callback_required.is_(True),
-               Policy.status.in_(LIVE_POLICY_STATUSES), Policy.issue_date <= logical_date,
+               Policy.status.in_(IN_FORCE_STATUSES), Policy.issue_date <= logical_date,
                days_between(logical_date, Policy.issue_date) < Product.cooling_off_days,
                ~exists().where(Activity.policy_id == Policy.id, Activity.kind == ActivityKind.CALLBACK))
     )

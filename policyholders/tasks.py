@@ -39,11 +39,9 @@ from insurecrm import clock
 from insurecrm.db import UTCDateTime, db, utcnow
 from insurecrm.jobs import daily_job
 from insurecrm.models import Outbox, OutboxChannel, OutboxStatus
-from policies.models import Policy, PolicyStatus, PremiumFrequency
+from policies.models import IN_FORCE_STATUSES, Policy, PremiumFrequency
 from policyholders.models import ContactChannel, PartyKind, Policyholder, PolicyholderStatus
 
-#: policies that are running: their premium counts, their holder is worth serving
-LIVE_POLICY_STATUSES = (PolicyStatus.IN_FORCE, PolicyStatus.GRACE, PolicyStatus.REINSTATED)
 #: the hour (insurer's time zone) at which the activities the jobs plan start
 PLANNED_HOUR = time(9)
 OUTBOX_COLUMNS = ["idempotency_key", "kind", "channel", "recipient", "language", "policyholder_id", "policy_id",
@@ -193,7 +191,7 @@ def key_customer_callbacks(logical_date: date) -> dict[str, int]:
     is itself the proof of the next one."""
     config = current_app.config
     since = local_instant(logical_date - timedelta(days=config["KEY_CUSTOMER_CALLBACK_DAYS"]))
-    key_customers = (select(Policy.policyholder_id).where(Policy.status.in_(LIVE_POLICY_STATUSES))
+    key_customers = (select(Policy.policyholder_id).where(Policy.status.in_(IN_FORCE_STATUSES))
                      .group_by(Policy.policyholder_id)
                      .having(func.sum(annualised_premium()) >= literal(config["KEY_CUSTOMER_PREMIUM"], Numeric(14, 2))))
     served = exists().where(

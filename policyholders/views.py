@@ -30,7 +30,7 @@ from insurecrm.models import AuditLog, Role
 from insurecrm.pii import mask_id_number, must_pseudonymise
 from insurecrm.scope import get_visible_or_404, scoped_select, visible, visible_ids
 from insurecrm.web import INTERNAL, WRITERS, load_form, name_of, page_roles, paginate_page
-from policies.models import Claim, Installment, InstallmentStatus, Payment, Policy
+from policies.models import IN_FORCE_STATUSES, Claim, Installment, InstallmentStatus, Payment, Policy
 from policyholders import household, services
 from policyholders.models import Interaction, Policyholder, ServiceRequest
 from policyholders.schemas import (
@@ -40,7 +40,6 @@ from policyholders.schemas import (
     ServiceRequestSchema,
     patch_schema,
 )
-from reports.services import IN_FORCE_STATUSES
 
 bp = Blueprint("policyholders_web", __name__, template_folder="templates")
 WEB_BLUEPRINTS = (bp,)

@@ -12,10 +12,8 @@ from agents.models import Agent
 from insurecrm.db import db
 from insurecrm.models import User
 from insurecrm.scope import visible
-from policies.models import BusinessType, Policy, PolicyStatus, PolicyStatusChange, PremiumFrequency
+from policies.models import IN_FORCE_STATUSES, BusinessType, Policy, PolicyStatus, PolicyStatusChange, PremiumFrequency
 from policyholders.models import Policyholder, ServiceRequest, ServiceStatus
-
-IN_FORCE_STATUSES = (PolicyStatus.IN_FORCE, PolicyStatus.GRACE, PolicyStatus.REINSTATED)
 
 
 def annualised_premium():

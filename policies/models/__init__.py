@@ -13,6 +13,7 @@ from .money import (
     PaymentMethod,
 )
 from .policy import (
+    IN_FORCE_STATUSES,
     Beneficiary,
     BusinessType,
     InsuredPerson,
@@ -22,10 +23,11 @@ from .policy import (
     SalesChannel,
 )
 from .product import PremiumFrequency, Product, ProductLine
-from .renewal import LostReason, RenewalCase, RenewalReminder, RenewalStatus
+from .renewal import WORKED_CASE_STATUSES, LostReason, RenewalCase, RenewalReminder, RenewalStatus
 
 __all__ = [
-    "Beneficiary", "BusinessType", "Claim", "ClaimStatus", "Commission", "CommissionKind", "CommissionPayee",
+    "IN_FORCE_STATUSES", "WORKED_CASE_STATUSES", "Beneficiary", "BusinessType", "Claim", "ClaimStatus", "Commission",
+    "CommissionKind", "CommissionPayee",
     "Installment", "InstallmentStatus", "InsuredPerson", "LostReason", "Payment", "PaymentAllocation",
     "PaymentMethod", "Policy", "PolicyStatus", "PolicyStatusChange", "PremiumFrequency", "Product", "ProductLine",
     "RenewalCase", "RenewalReminder", "RenewalStatus", "SalesChannel",

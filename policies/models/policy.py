@@ -27,6 +27,10 @@ class PolicyStatus(enum.StrEnum):
     TERMINATED_BY_CLAIM = "terminated_by_claim"
 
 
+#: a policy giving cover and owing premium: what "in force" means in reports, jobs and pages
+IN_FORCE_STATUSES = (PolicyStatus.IN_FORCE, PolicyStatus.GRACE, PolicyStatus.REINSTATED)
+
+
 class BusinessType(enum.StrEnum):
     NEW = "new"  # 新保
     TRANSFER_IN = "transfer_in"  # 转保

@@ -20,6 +20,10 @@ class RenewalStatus(enum.StrEnum):
     LAPSED = "lapsed"
 
 
+#: a case still being worked (neither renewed, lost nor lapsed)
+WORKED_CASE_STATUSES = (RenewalStatus.OPEN, RenewalStatus.CONTACTED, RenewalStatus.QUOTED)
+
+
 class LostReason(enum.StrEnum):
     PRICE = "price"
     COMPETITOR = "competitor"

@@ -15,6 +15,7 @@ from insurecrm.models import JobRun, Outbox, OutboxChannel
 from insurecrm.simulate_cli import simulate as simulate_command
 from insurecrm.simulation import simulate
 from policies.models import (
+    IN_FORCE_STATUSES,
     Installment,
     InstallmentStatus,
     Payment,
@@ -24,7 +25,7 @@ from policies.models import (
     Product,
     RenewalCase,
 )
-from policies.tasks import RENEWABLE_STATUSES, STATUS_JOB
+from policies.tasks import STATUS_JOB
 from policyholders.models import Policyholder
 from policyholders.tasks import days_between
 
@@ -71,7 +72,7 @@ def assert_no_renewal_missed_its_window(session) -> None:
                          .order_by(change.effective_date.desc(), change.id.desc()).limit(1).scalar_subquery())
     due = (select(Policy.id).join(Product, Product.id == Policy.product_id)
            .where(Product.renewable.is_(True), Policy.expiry_date.between(START, END),
-                  status_at_opening.in_(RENEWABLE_STATUSES)))
+                  status_at_opening.in_(IN_FORCE_STATUSES)))
     opened_in_time = exists().where(RenewalCase.policy_id == Policy.id, by_window_opening(RenewalCase.opened_on))
 
     assert len(session.scalars(due).all()) >= 20
