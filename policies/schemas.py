@@ -10,6 +10,7 @@ from insurecrm import clock
 from insurecrm.api import ListArgs, Money, Rate, Schema, VersionedSchema
 from policies.models import (
     BusinessType,
+    ClaimKind,
     ClaimStatus,
     CommissionKind,
     CommissionPayee,
@@ -176,6 +177,9 @@ class TransitionSchema(Schema):
     to_status = fields.Enum(PolicyStatus, by_value=True, required=True)
     effective_date = fields.Date(load_default=clock.today)
     reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    arrears_payment = fields.Nested(lambda: PaymentSchema(only=("amount", "paid_on", "method", "reference")),
+                                    allow_none=True, metadata={
+                                        "description": "A reinstatement only: the arrears paid with it."})
 
 
 class PolicyArgs(ListArgs):
@@ -246,6 +250,8 @@ class ClaimSchema(Schema):
     policy_id = fields.Integer(dump_only=True)
     loss_date = fields.Date(required=True)
     report_date = fields.Date(load_default=clock.today)
+    kind = fields.Enum(ClaimKind, by_value=True, load_default=ClaimKind.OTHER, metadata={
+        "description": "What was lost; death, total disability and total loss end the policy once paid in full."})
     status = fields.Enum(ClaimStatus, by_value=True, dump_only=True)
     incurred_amount = Money(load_default=Decimal("0"))
     paid_amount = Money(dump_only=True)
