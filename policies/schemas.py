@@ -177,9 +177,8 @@ class TransitionSchema(Schema):
     to_status = fields.Enum(PolicyStatus, by_value=True, required=True)
     effective_date = fields.Date(load_default=clock.today)
     reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
-    arrears_payment = fields.Nested(lambda: PaymentSchema(only=("amount", "paid_on", "method", "reference")),
-                                    allow_none=True, metadata={
-                                        "description": "A reinstatement only: the arrears paid with it."})
+    arrears_payment = fields.Nested(lambda: ArrearsPaymentSchema(), allow_none=True, metadata={
+        "description": "A reinstatement only: the arrears paid with it, recorded as a payment first."})
 
 
 class PolicyArgs(ListArgs):
@@ -226,6 +225,15 @@ class PaymentSchema(Schema):
     reference = fields.String(allow_none=True, validate=validate.Length(max=64), metadata={"pii": "drop"})
     allocations = fields.List(fields.Nested(AllocationSchema), dump_only=True)
     created_at = fields.DateTime(dump_only=True)
+
+
+class ArrearsPaymentSchema(Schema):
+    """A payment recorded with a reinstatement (see ``TransitionSchema.arrears_payment``)."""
+
+    paid_on = fields.Date(load_default=clock.today)
+    amount = Money(required=True)
+    method = fields.Enum(PaymentMethod, by_value=True, load_default=PaymentMethod.BANK_TRANSFER)
+    reference = fields.String(allow_none=True, validate=validate.Length(max=64))
 
 
 class CommissionSchema(Schema):
