@@ -180,7 +180,8 @@ def _refusal(from_status: PolicyStatus, to_status: PolicyStatus) -> str:
         return (f"A {from_status} policy becomes {to_status} only through {SYSTEM_MOVES[to_status]}, not by hand. "
                 f"You may ask for: {allowed}.")
     if from_status is S.EXPIRED and to_status is S.REINSTATED:
-        return f"An expired policy cannot be reinstated: its term has ended; write a renewal instead. Allowed: {allowed}."
+        return ("An expired policy cannot be reinstated: its term has ended; write a renewal instead. "
+                f"You may ask for: {allowed}.")
     final = f" ({from_status} is final)" if from_status in FINAL_STATUSES else ""
     return f"A {from_status} policy cannot become {to_status}{final}. You may ask for: {allowed}."
 

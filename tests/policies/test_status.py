@@ -169,9 +169,9 @@ def test_history_is_listed_in_order_on_the_policy(api, make, seller, session):
 def lapsed(scheduled_policy, seller, session):
     """The seller's quarterly policy of 100.00 an installment, effective ten months ago, lapsed last month with
     only its first installment paid: three installments (300.00) are due and unpaid."""
-    policy = scheduled_policy(policyholder=seller.holder, frequency=PremiumFrequency.QUARTERLY, effective_date=months_ago(10),
-                              expiry_date=months_ago(10) + timedelta(days=730), status=S.LAPSED,
-                              status_date=months_ago(1))
+    policy = scheduled_policy(policyholder=seller.holder, frequency=PremiumFrequency.QUARTERLY,
+                              effective_date=months_ago(10), expiry_date=months_ago(10) + timedelta(days=730),
+                              status=S.LAPSED, status_date=months_ago(1))
     apply_payment(policy, Decimal("100.00"), months_ago(10))
     session.commit()
     return policy
