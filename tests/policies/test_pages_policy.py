@@ -68,10 +68,10 @@ def test_the_page_shows_the_policy_its_people_and_its_premium(web, seller, month
         assert text in html, text
     assert f'href="/policyholders/{seller.holder.id}"' in html
     assert "¥1,200.00" in html  # the annualised premium: 12 × 100.00
-    # a policy in grace may go back in force, lapse, be cancelled or terminated by a claim
-    for target in ("In force", "Lapsed", "Cancelled", "Terminated by claim"):
-        assert f"<summary>{target}</summary>" in html
-    assert "<summary>Expired</summary>" not in html
+    # a person may only cancel a policy in grace: back in force, lapse and termination are the system's moves
+    assert "<summary>Cancelled</summary>" in html
+    for target in ("In force", "Lapsed", "Terminated by claim", "Expired"):
+        assert f"<summary>{target}</summary>" not in html
 
 
 def test_a_bancassurance_policy_names_its_bank_and_referrer(web, make, seller):
@@ -204,8 +204,11 @@ def test_an_ended_policy_refuses_a_payment_and_says_why(web, seller, monthly, se
 @pytest.mark.parametrize(("form", "field", "message"), [
     ({"to_status": "cancelled"}, "cancelled-reason", "A reason is required"),
     ({"to_status": "quoted"}, "to_status", "cannot become quoted"),
-    ({"to_status": "grace", "effective_date": "2001-01-01"}, "grace-effective_date", "Must not be before"),
-    ({"to_status": "grace", "effective_date": "someday"}, "grace-effective_date", "Not a valid date."),
+    ({"to_status": "cancelled", "reason": "Moved", "effective_date": "2001-01-01"}, "cancelled-effective_date",
+     "Must not be before"),
+    ({"to_status": "cancelled", "effective_date": "someday"}, "cancelled-effective_date", "Not a valid date."),
+    ({"to_status": "grace"}, "to_status", "becomes grace only through the daily job"),
+    ({"to_status": "terminated_by_claim", "reason": "Died"}, "to_status", "only through settling a claim"),
 ])
 def test_a_refused_status_change_shows_why_and_changes_nothing(web, seller, monthly, session, form, field, message):
     client = web(seller.user)
