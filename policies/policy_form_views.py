@@ -16,7 +16,7 @@ from sqlalchemy import select
 from agents.models import Agent, AgentStatus, BankBranch, BankPartner, Referrer
 from insurecrm import clock
 from insurecrm.db import db
-from insurecrm.scope import get_visible_or_404, scoped_select
+from insurecrm.scope import RoleForbidden, get_visible_or_404, scoped_select
 from insurecrm.web import WRITERS, load_form, page_roles
 from policies import services
 from policies.models import BusinessType, PolicyStatus, Product, SalesChannel
@@ -29,7 +29,7 @@ from policyholders.models import Policyholder
 FORM_BUSINESS_TYPES = (BusinessType.NEW, BusinessType.TRANSFER_IN)
 FORM_STATUSES = (PolicyStatus.IN_FORCE, PolicyStatus.QUOTED)
 #: the fields of :class:`PolicySchema` this form posts; anything else posted is ignored
-FORM_FIELDS = ("policyholder_id", "product_id", "servicing_agent_id", "channel", "bank_partner_id", "bank_branch_id",
+FORM_FIELDS = ("product_id", "servicing_agent_id", "channel", "bank_partner_id", "bank_branch_id",
                "referrer_id", "business_type", "issue_date", "effective_date", "expiry_date", "sum_insured",
                "premium", "frequency", "status")
 
@@ -68,10 +68,18 @@ def _form(holder: Policyholder, *, errors: dict | None = None, status: int = 200
         default_agent_id=own_agent or holder.owner_agent_id,
         partners=db.session.scalars(scoped_select(BankPartner).order_by(BankPartner.name)).all(),
         branches=db.session.scalars(scoped_select(BankBranch).order_by(BankBranch.name)).all(),
-        referrers=db.session.scalars(scoped_select(Referrer).order_by(Referrer.name)).all(),
+        referrers=_referrers(),
         channels=list(SalesChannel), business_types=FORM_BUSINESS_TYPES, statuses=FORM_STATUSES,
         today=clock.today(), errors=errors or {}, form=request.form if errors else {},
     ), status
+
+
+def _referrers() -> list[Referrer]:
+    """The bank referrers the user may name: none for a role with no business with referrers (an agent)."""
+    try:
+        return list(db.session.scalars(scoped_select(Referrer).order_by(Referrer.name)))
+    except RoleForbidden:
+        return []
 
 
 @bp.get("/policies/new/frequencies")
