@@ -242,3 +242,58 @@ def test_the_page_runs_a_fixed_number_of_queries(web, make, seller, scheduled_po
             assert page(client, policy).status_code == 200
         counted.append(len(queries))
     assert counted[0] == counted[1]
+
+
+# -- reinstatement on the page ----------------------------------------------------------------------------
+
+@pytest.fixture
+def lapsed(monthly, session):
+    """The monthly policy lapsed last week with nothing paid: six installments (600.00) overdue."""
+    monthly.status, monthly.status_date = PolicyStatus.LAPSED, clock.today() - timedelta(days=7)
+    session.commit()
+    return monthly
+
+
+def test_a_lapsed_policy_offers_only_reinstatement_with_the_arrears_owed(web, seller, lapsed):
+    html = page(web(seller.user), lapsed).get_data(as_text=True)
+    assert "<summary>Reinstated</summary>" in html
+    assert "<summary>Expired</summary>" not in html and "<summary>In force</summary>" not in html
+    assert "Arrears owed today: CN¥600.00" in html
+    assert 'id="arrears_amount" name="arrears_amount" inputmode="decimal"\n             value="600.00"' in html
+
+
+def test_a_reinstatement_with_arrears_unpaid_is_refused_with_the_amount(web, seller, lapsed, session):
+    client = web(seller.user)
+    response = client.post(f"/policies/{lapsed.id}/transitions", data={
+        "csrf_token": csrf_token(client), "to_status": "reinstated", "reason": "Customer is back",
+        "effective_date": clock.today().isoformat(), "arrears_amount": "100.00"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="arrears_payment-error"' in html and "Arrears of 500.00 are unpaid" in html
+    session.refresh(lapsed)
+    assert lapsed.status == PolicyStatus.LAPSED and rows(session, Payment) == 0
+
+
+def test_a_reinstatement_paying_the_arrears_reinstates_the_policy(web, seller, lapsed, session):
+    client = web(seller.user)
+    response = client.post(f"/policies/{lapsed.id}/transitions", data={
+        "csrf_token": csrf_token(client), "to_status": "reinstated", "reason": "Customer is back",
+        "effective_date": clock.today().isoformat(), "arrears_amount": "600.00", "arrears_method": "cash",
+        "arrears_reference": "REIN-9"})
+    assert response.status_code == 302
+    session.refresh(lapsed)
+    assert lapsed.status == PolicyStatus.REINSTATED
+    payment = session.scalars(select(Payment).where(Payment.policy_id == lapsed.id)).one()
+    assert (payment.amount, payment.method, payment.reference) == (Decimal("600.00"), "cash", "REIN-9")
+    html = client.get(f"/policies/{lapsed.id}").get_data(as_text=True)
+    assert "The policy is now Reinstated." in html and "REIN-9" in html
+
+
+def test_a_bad_arrears_amount_is_named_next_to_the_field(web, seller, lapsed, session):
+    client = web(seller.user)
+    response = client.post(f"/policies/{lapsed.id}/transitions", data={
+        "csrf_token": csrf_token(client), "to_status": "reinstated", "reason": "Customer is back",
+        "arrears_amount": "six hundred"})
+    assert response.status_code == 422
+    assert 'id="arrears_payment-error"' in response.get_data(as_text=True)
+    assert rows(session, Payment) == 0
