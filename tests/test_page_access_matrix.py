@@ -142,5 +142,6 @@ def test_posts_on_foreign_records_are_refused_and_change_nothing(app, web, world
 
 def _post_resource(rule) -> str:
     segment = rule.rule.split("/")[1]
-    return {"policyholders": "policyholder", "policies": "policy", "claims": "claim", "service-requests": "service_request",
-            "referrals": "referral", "renewals": "renewal_case", "renewal-approvals": "renewal_approval"}[segment]
+    return {"policyholders": "policyholder", "policies": "policy", "service-requests": "service_request",
+            "referrals": "referral", "renewals": "renewal_case", "renewal-approvals": "renewal_approval",
+            "claims": "claim"}[segment]
