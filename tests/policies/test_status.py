@@ -250,3 +250,40 @@ def test_a_lapse_older_than_two_years_is_not_reinstated(api, make, seller):
     policy_in_time = make.policy(policyholder=seller.holder, status=S.LAPSED, status_date=months_ago(23),
                                  effective_date=months_ago(30), expiry_date=months_ago(30) + timedelta(days=3650))
     assert move(api, seller.user, policy_in_time, S.REINSTATED, effective_date=TODAY.isoformat()).status_code == 200
+
+
+# -- the system's paths still make the moves a person may not ----------------------------------------------
+
+def test_the_system_paths_make_the_moves_refused_to_a_person(api, make, seller, session):
+    """Grace and lapse by the daily job, back in force by a payment, expiry and maturity by the job, a late
+    renewal by writing the renewal: each a move the transitions endpoint refuses to a person."""
+    from policies.tasks import grace_and_lapse
+
+    day = TODAY
+    unpaid = make.policy(policyholder=seller.holder, effective_date=day - timedelta(days=40),
+                         expiry_date=day + timedelta(days=300))
+    session.add(Installment(policy_id=unpaid.id, sequence=1, due_date=day - timedelta(days=40), amount=unpaid.premium,
+                            paid_amount=Decimal("0"), status=InstallmentStatus.DUE))
+    renewable = make.policy(policyholder=seller.holder, effective_date=day - timedelta(days=365),
+                            expiry_date=day, product=make.product(renewable=True))
+    term_life = make.policy(policyholder=seller.holder, effective_date=day - timedelta(days=365),
+                            expiry_date=day, product=make.product(renewable=False, line="life"))
+    session.commit()
+    counts = grace_and_lapse(day)
+    session.commit()
+    assert (counts["to_grace"], counts["expired"], counts["matured"]) == (1, 1, 1)
+    for policy, status in ((unpaid, S.GRACE), (renewable, S.EXPIRED), (term_life, S.MATURED)):
+        session.refresh(policy)
+        assert policy.status == status
+
+    paid = api(seller.user).post(f"/api/v1/policies/{unpaid.id}/payments", json={"amount": str(unpaid.premium)})
+    assert paid.status_code == 201
+    session.refresh(unpaid)
+    assert unpaid.status == S.IN_FORCE  # the payment cleared the arrears
+
+    renewal = api(seller.user).post("/api/v1/policies", json={
+        "policyholder_id": seller.holder.id, "product_id": renewable.product_id, "renews_policy_id": renewable.id,
+        "effective_date": day.isoformat(), "sum_insured": "100000", "premium": "1200", "frequency": "annual"})
+    assert renewal.status_code == 201, renewal.json
+    session.refresh(renewable)
+    assert renewable.status == S.RENEWED  # a late renewal, written
