@@ -14,7 +14,7 @@ from insurecrm.db import db
 from insurecrm.scope import get_visible_or_404
 from insurecrm.web import INTERNAL, WRITERS, load_form, page_roles
 from policies import claims
-from policies.models import Claim, ClaimStatus, Policy
+from policies.models import Claim, Policy
 from policies.schemas import ClaimSchema, ClaimUpdateSchema
 from policies.views import CLAIM_STATUS_LABELS, _refused, bp
 
@@ -65,5 +65,5 @@ def _render_claim(claim: Claim, *, errors: dict | None = None, status: int = 200
         joinedload(Policy.product), joinedload(Policy.policyholder)).execution_options(populate_existing=True)).one()
     return render_template(
         "policies/claim.html", claim=claim, policy=policy, can_write=g.user.role in WRITERS,
-        claim_statuses=list(ClaimStatus), errors=errors or {}, form=request.form if errors else {},
+        claim_statuses=claims.next_statuses(claim), errors=errors or {}, form=request.form if errors else {},
     ), status

@@ -4,6 +4,11 @@
 product line covers only some losses (:data:`KINDS_BY_LINE`): a death claim on a motor policy or a damage
 claim on a life policy is refused.
 
+**A claim's status moves forward** (:data:`CLAIM_TRANSITIONS`): reported, then under review, approved or
+rejected, then paid (a small claim may be paid at once) and closed; a rejected claim may be reviewed again on
+appeal, or closed. A paid claim only closes, and a closed claim is final: its settlement may already have ended
+the policy, and nothing may undo that quietly.
+
 **Settlement ends the cover when nothing is left to insure.** A claim of a kind in :data:`TERMINATING_KINDS`
 (the insured's death or total and permanent disability, the total loss of the insured property or
 vehicle) that is *settled in full* — status ``paid`` with the paid amount equal to the incurred amount,
@@ -39,6 +44,16 @@ KINDS_BY_LINE: dict[ProductLine, tuple[ClaimKind, ...]] = {
 }
 #: a claim of one of these kinds, settled in full, leaves nothing to insure: the policy ends
 TERMINATING_KINDS = frozenset({K.DEATH, K.TOTAL_DISABILITY, K.TOTAL_LOSS})
+C = ClaimStatus
+#: the statuses a claim may move to from each status (staying where it is is always allowed)
+CLAIM_TRANSITIONS: dict[ClaimStatus, tuple[ClaimStatus, ...]] = {
+    C.REPORTED: (C.UNDER_REVIEW, C.APPROVED, C.REJECTED, C.PAID),
+    C.UNDER_REVIEW: (C.APPROVED, C.REJECTED, C.PAID),
+    C.APPROVED: (C.PAID, C.REJECTED),
+    C.REJECTED: (C.UNDER_REVIEW, C.CLOSED),
+    C.PAID: (C.CLOSED,),
+    C.CLOSED: (),
+}
 #: a policy in one of these statuses gives no cover to claim on
 NO_COVER_STATUSES = frozenset({PolicyStatus.QUOTED})
 
@@ -78,8 +93,9 @@ def create_claim(policy: Policy, data: dict) -> Claim:
 def update_claim(claim: Claim, data: dict) -> Claim:
     """Change a claim's status, amounts, rejection reason or description; a settlement may end the policy.
 
-    Refuses (422) a paid amount above the incurred amount (on ``paid_amount``), a negative amount, a claim
-    marked paid with nothing paid (on ``paid_amount``) and a rejection without a reason (on
+    Refuses (422) any change to a closed claim and a status the claim's status may not move to (on ``status``,
+    see :data:`CLAIM_TRANSITIONS`), a paid amount above the incurred amount (on ``paid_amount``), a negative
+    amount, a claim marked paid with nothing paid (on ``paid_amount``) and a rejection without a reason (on
     ``rejection_reason``). The checks apply to the claim as it will be after the change, so raising the
     incurred amount and the paid amount together is accepted. A claim of a terminating kind settled in
     full moves its policy to ``terminated_by_claim`` (see the module's rule).
@@ -87,6 +103,7 @@ def update_claim(claim: Claim, data: dict) -> Claim:
     incurred = data.get("incurred_amount", claim.incurred_amount)
     paid = data.get("paid_amount", claim.paid_amount)
     status = data.get("status", claim.status)
+    _check_status(claim, ClaimStatus(status), data)
     errors = _amount_errors(incurred, paid)
     if status == ClaimStatus.REJECTED and not (data.get("rejection_reason", claim.rejection_reason) or "").strip():
         errors["rejection_reason"] = ["A rejected claim needs its reason."]
@@ -101,6 +118,21 @@ def update_claim(claim: Claim, data: dict) -> Claim:
     if settles_the_cover(claim):
         _terminate(policy, claim)
     return claim
+
+
+def next_statuses(claim: Claim) -> list[ClaimStatus]:
+    """The claim's status and those it may move to, in declaration order (what the claim page offers)."""
+    allowed = {claim.status, *CLAIM_TRANSITIONS[ClaimStatus(claim.status)]}
+    return [status for status in ClaimStatus if status in allowed]
+
+
+def _check_status(claim: Claim, status: ClaimStatus, data: dict) -> None:
+    current = ClaimStatus(claim.status)
+    if current is C.CLOSED and any(getattr(claim, key) != value for key, value in data.items()):
+        raise ValidationError({"status": ["The claim is closed: it can no longer change."]})
+    if status is not current and status not in CLAIM_TRANSITIONS[current]:
+        allowed = ", ".join(CLAIM_TRANSITIONS[current]) or "none"
+        raise ValidationError({"status": [f"A {current} claim cannot become {status}. Allowed: {allowed}."]})
 
 
 def settles_the_cover(claim: Claim) -> bool:

@@ -61,11 +61,25 @@ def test_claim_updates_keep_paid_within_incurred_and_rejections_explained(api, s
     response = api(seller.user).patch(url, json={"incurred_amount": "1200", "paid_amount": "1200", "status": "paid"})
     assert response.status_code == 200
     assert (response.json["status"], response.json["paid_amount"]) == ("paid", "1200.00")
-    response = api(seller.user).patch(url, json={"status": "rejected"})
+    other = f"/api/v1/claims/{report(api, seller.user, policy, incurred_amount='800').json['id']}"
+    response = api(seller.user).patch(other, json={"status": "rejected"})
     assert set(response.json["errors"]) == {"rejection_reason"}
-    response = api(seller.user).patch(url, json={"status": "rejected", "rejection_reason": "Pre-existing condition",
-                                                 "paid_amount": "0"})
+    response = api(seller.user).patch(other, json={"status": "rejected", "rejection_reason": "Pre-existing condition"})
     assert (response.json["status"], response.json["rejection_reason"]) == ("rejected", "Pre-existing condition")
+
+
+def test_a_claims_status_moves_forward_and_a_closed_claim_is_final(api, seller, policy):
+    url = f"/api/v1/claims/{report(api, seller.user, policy, incurred_amount='1000').json['id']}"
+    assert api(seller.user).patch(url, json={"status": "under_review"}).status_code == 200
+    assert api(seller.user).patch(url, json={"status": "paid", "paid_amount": "1000"}).status_code == 200
+    response = api(seller.user).patch(url, json={"status": "rejected", "rejection_reason": "Changed our mind"})
+    assert response.status_code == 422
+    assert response.json["errors"] == {"status": ["A paid claim cannot become rejected. Allowed: closed."]}
+    assert api(seller.user).patch(url, json={"status": "closed"}).status_code == 200
+    response = api(seller.user).patch(url, json={"paid_amount": "900"})
+    assert response.status_code == 422
+    assert response.json["errors"] == {"status": ["The claim is closed: it can no longer change."]}
+    assert api(seller.user).get(url).json["paid_amount"] == "1000.00"
 
 
 def test_claims_are_listed_within_scope_and_filtered(api, make, seller, session, policy):

@@ -148,3 +148,16 @@ def test_the_claim_page_speaks_chinese(web, seller, claim):
     client.post("/language", data={"csrf_token": csrf_token(client), "lang": "zh"})
     html = client.get(f"/claims/{claim.id}").get_data(as_text=True)
     assert "理赔" in html and "身故" in html
+
+
+def test_the_claim_page_offers_only_the_next_statuses(web, seller, claim, session):
+    client = web(seller.user)
+    claim.status, claim.paid_amount, claim.incurred_amount = ClaimStatus.PAID, Decimal("10.00"), Decimal("10.00")
+    session.commit()
+    html = client.get(f"/claims/{claim.id}").get_data(as_text=True)
+    assert '<option value="paid" selected>' in html and '<option value="closed"' in html
+    assert '<option value="rejected"' not in html and '<option value="reported"' not in html
+    response = update(client, claim, status="reported")
+    assert response.status_code == 422
+    assert 'id="status-error"' in response.get_data(as_text=True)
+    assert "A paid claim cannot become reported. Allowed: closed." in response.get_data(as_text=True)
