@@ -31,7 +31,7 @@ from policies.schemas import (
     ProductUpdateSchema,
     TransitionSchema,
 )
-from policies.status import transition
+from policies.status import request_transition
 
 products_blp = api_blueprint("products_api", __name__, description="Products (险种).")
 policies_blp = api_blueprint("policies_api", __name__, description="Policies (保单): status, premium schedule, "
@@ -156,10 +156,12 @@ class PolicyTransitions(MethodView):
     @policies_blp.arguments(TransitionSchema)
     @policies_blp.response(200, PolicyDetailSchema)
     def post(self, data, policy_id):
-        """Move the policy to another status (see the status table in ``policies.status``)."""
+        """Ask for a status move a person may make: put a quote in force, cancel with a reason, reinstate a
+        lapsed policy whose arrears are paid (or paid with ``arrears_payment``). Grace, lapse, expiry,
+        maturity, renewal and termination by claim come from the system (see ``policies.status``)."""
         policy = get_visible_or_404(Policy, policy_id)
-        transition(policy, data["to_status"], effective_date=data["effective_date"], reason=data.get("reason"),
-                   actor=current_user())
+        request_transition(policy, data["to_status"], effective_date=data["effective_date"], reason=data.get("reason"),
+                           actor=current_user(), arrears_payment=data.get("arrears_payment"))
         db.session.commit()
         return policy
 

@@ -10,6 +10,7 @@ from insurecrm import clock
 from insurecrm.api import ListArgs, Money, Rate, Schema, VersionedSchema
 from policies.models import (
     BusinessType,
+    ClaimKind,
     ClaimStatus,
     CommissionKind,
     CommissionPayee,
@@ -176,6 +177,8 @@ class TransitionSchema(Schema):
     to_status = fields.Enum(PolicyStatus, by_value=True, required=True)
     effective_date = fields.Date(load_default=clock.today)
     reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    arrears_payment = fields.Nested(lambda: ArrearsPaymentSchema(), allow_none=True, metadata={
+        "description": "A reinstatement only: the arrears paid with it, recorded as a payment first."})
 
 
 class PolicyArgs(ListArgs):
@@ -224,6 +227,15 @@ class PaymentSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
 
 
+class ArrearsPaymentSchema(Schema):
+    """A payment recorded with a reinstatement (see ``TransitionSchema.arrears_payment``)."""
+
+    paid_on = fields.Date(load_default=clock.today)
+    amount = Money(required=True)
+    method = fields.Enum(PaymentMethod, by_value=True, load_default=PaymentMethod.BANK_TRANSFER)
+    reference = fields.String(allow_none=True, validate=validate.Length(max=64))
+
+
 class CommissionSchema(Schema):
     id = fields.Integer(dump_only=True)
     policy_id = fields.Integer(dump_only=True)
@@ -246,6 +258,8 @@ class ClaimSchema(Schema):
     policy_id = fields.Integer(dump_only=True)
     loss_date = fields.Date(required=True)
     report_date = fields.Date(load_default=clock.today)
+    kind = fields.Enum(ClaimKind, by_value=True, load_default=ClaimKind.OTHER, metadata={
+        "description": "What was lost; death, total disability and total loss end the policy once paid in full."})
     status = fields.Enum(ClaimStatus, by_value=True, dump_only=True)
     incurred_amount = Money(load_default=Decimal("0"))
     paid_amount = Money(dump_only=True)

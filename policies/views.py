@@ -1,12 +1,15 @@
-"""Web pages of policies: one policy with its people, premium, payments, status history and renewal chain.
+"""Web pages of policies: one policy with its people, premium, payments, claims, status history and renewal chain.
 
-Writers record payments and move the status from here; the rules stay in :mod:`policies.payments` and
-:mod:`policies.status`.
+Writers record payments, ask for status moves, edit the insured persons and beneficiaries and report claims from
+here; a new policy is written on :mod:`policies.policy_form_views`, a claim worked on :mod:`policies.claim_views`.
+The rules stay in :mod:`policies.payments`, :mod:`policies.status`, :mod:`policies.services` and
+:mod:`policies.claims`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from decimal import Decimal
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -22,8 +25,12 @@ from insurecrm.db import db
 from insurecrm.i18n import money
 from insurecrm.scope import get_visible_or_404, scoped_select
 from insurecrm.web import INTERNAL, WRITERS, load_form, page_roles
+from policies.claims import KINDS_BY_LINE
 from policies.models import (
     BusinessType,
+    Claim,
+    ClaimKind,
+    ClaimStatus,
     Installment,
     InstallmentStatus,
     Payment,
@@ -35,8 +42,11 @@ from policies.models import (
     SalesChannel,
 )
 from policies.payments import NO_PAYMENT_STATUSES, apply_payment
-from policies.schemas import PaymentSchema, TransitionSchema
-from policies.status import REASON_REQUIRED, allowed_targets, transition
+from policies.payments import OPEN as OPEN_INSTALLMENTS
+from policies.schemas import ArrearsPaymentSchema, PaymentSchema, TransitionSchema
+from policies.status import REASON_REQUIRED, request_transition, requestable_targets
+from policyholders.household import visible_relationships
+from policyholders.models import Policyholder, RelationshipKind
 
 bp = Blueprint("policies_web", __name__, template_folder="templates")
 WEB_BLUEPRINTS = (bp,)
@@ -59,6 +69,18 @@ FREQUENCY_LABELS = {PremiumFrequency.SINGLE: _l("Single premium"), PremiumFreque
 INSTALLMENT_LABELS = {InstallmentStatus.DUE: _l("Due"), InstallmentStatus.PARTIALLY_PAID: _l("Partially paid"),
                       InstallmentStatus.PAID: _l("Paid"), InstallmentStatus.WAIVED: _l("Waived")}
 INSTALLMENT_BADGES = {InstallmentStatus.PAID: "good", InstallmentStatus.PARTIALLY_PAID: "warn"}
+CLAIM_STATUS_LABELS = {ClaimStatus.REPORTED: _l("Reported"), ClaimStatus.UNDER_REVIEW: _l("Under review"),
+                       ClaimStatus.APPROVED: _l("Approved"), ClaimStatus.REJECTED: _l("Rejected"),
+                       ClaimStatus.PAID: _l("Paid"), ClaimStatus.CLOSED: _l("Closed")}
+CLAIM_BADGES = {ClaimStatus.PAID: "good", ClaimStatus.APPROVED: "good", ClaimStatus.REJECTED: "bad",
+                ClaimStatus.UNDER_REVIEW: "warn"}
+CLAIM_KIND_LABELS = {ClaimKind.DEATH: _l("Death"), ClaimKind.TOTAL_DISABILITY: _l("Total and permanent disability"),
+                     ClaimKind.MEDICAL: _l("Medical expenses"), ClaimKind.TOTAL_LOSS: _l("Total loss"),
+                     ClaimKind.DAMAGE: _l("Damage"), ClaimKind.OTHER: _l("Other")}
+RELATION_LABELS = {RelationshipKind.SPOUSE: _l("spouse"), RelationshipKind.CHILD: _l("child"),
+                   RelationshipKind.PARENT: _l("parent"), RelationshipKind.SIBLING: _l("sibling"),
+                   RelationshipKind.EMPLOYER: _l("employer"), RelationshipKind.EMPLOYEE: _l("employee"),
+                   RelationshipKind.BENEFICIARY: _l("beneficiary"), RelationshipKind.OTHER: _l("related")}
 METHOD_LABELS = {PaymentMethod.BANK_DEBIT: _l("Bank debit"), PaymentMethod.BANK_TRANSFER: _l("Bank transfer"),
                  PaymentMethod.CARD: _l("Card"), PaymentMethod.CASH: _l("Cash"), PaymentMethod.MOBILE: _l("Mobile")}
 
@@ -68,7 +90,8 @@ def _labels() -> dict:
     return {"status_labels": STATUS_LABELS, "status_badges": STATUS_BADGES, "business_labels": BUSINESS_TYPE_LABELS,
             "channel_labels": CHANNEL_LABELS, "frequency_labels": FREQUENCY_LABELS,
             "installment_labels": INSTALLMENT_LABELS, "installment_badges": INSTALLMENT_BADGES,
-            "method_labels": METHOD_LABELS}
+            "method_labels": METHOD_LABELS, "claim_status_labels": CLAIM_STATUS_LABELS, "claim_badges": CLAIM_BADGES,
+            "claim_kind_labels": CLAIM_KIND_LABELS, "relation_labels": RELATION_LABELS}
 
 
 @bp.get("/policies/<int:policy_id>")
@@ -96,12 +119,13 @@ def record_payment(policy_id: int):
 @bp.post("/policies/<int:policy_id>/transitions")
 @page_roles(*WRITERS)
 def change_status(policy_id: int):
-    """Move the policy to another status, with the reason and the date it takes effect."""
+    """Ask for a status move a person may make (the form offers only those), with its reason and date; a
+    reinstatement may carry the payment of the arrears."""
     policy = get_visible_or_404(Policy, policy_id)
     try:
         data = load_form(TransitionSchema())
-        transition(policy, data["to_status"], effective_date=data["effective_date"], reason=data.get("reason"),
-                   actor=g.user)
+        request_transition(policy, data["to_status"], effective_date=data["effective_date"], reason=data.get("reason"),
+                           actor=g.user, arrears_payment=_arrears_payment())
     except ValidationError as exc:
         return _refused(policy, "transition", exc)
     db.session.commit()
@@ -109,9 +133,24 @@ def change_status(policy_id: int):
     return redirect(url_for(".detail", policy_id=policy_id))
 
 
-def _refused(policy: Policy, form: str, exc: ValidationError):
+def _arrears_payment() -> dict | None:
+    """The payment of arrears posted with a reinstatement (``arrears_amount``, ``arrears_method``...), if any."""
+    if not request.form.get("arrears_amount", "").strip():
+        return None
+    fields = {"amount": "arrears_amount", "paid_on": "arrears_paid_on", "method": "arrears_method",
+              "reference": "arrears_reference"}
+    posted = {name: request.form[key].strip() for name, key in fields.items() if request.form.get(key, "").strip()}
+    try:
+        return ArrearsPaymentSchema().load(posted)
+    except ValidationError as exc:
+        raise ValidationError({"arrears_payment": [f"{field}: {' '.join(messages)}" for field, messages
+                                                   in exc.normalized_messages().items()]}) from exc
+
+
+def _refused(policy: Policy, form: str, exc: ValidationError, messages: dict | None = None):
     db.session.rollback()
-    return _render(policy, errors={form: exc.normalized_messages()}, status=422)
+    return _render(policy, errors={form: messages if messages is not None else exc.normalized_messages()},
+                   status=422)
 
 
 def _render(policy: Policy, *, errors: dict | None = None, status: int = 200):
@@ -124,14 +163,21 @@ def _render(policy: Policy, *, errors: dict | None = None, status: int = 200):
         scoped_select(Installment).where(Installment.policy_id == policy.id).order_by(Installment.sequence)).all()
     payments = db.session.scalars(scoped_select(Payment).where(Payment.policy_id == policy.id)
                                   .order_by(Payment.paid_on.desc(), Payment.id.desc())).all()
+    claims = db.session.scalars(scoped_select(Claim).where(Claim.policy_id == policy.id)
+                                .order_by(Claim.report_date.desc(), Claim.id.desc())).all()
+    today = clock.today()
     return render_template(
         "policies/detail.html", policy=policy, bank=_bank_records(policy), previous=previous, following=following,
         installments=installments, sequence_of={item.id: item.sequence for item in installments},
         payments=payments, allocations_of=_allocations(policy),
         can_write=can_write, takes_payments=policy.status not in NO_PAYMENT_STATUSES,
-        targets=allowed_targets(policy.status) if can_write else [],
-        reason_required=REASON_REQUIRED, today=clock.today(), errors=errors or {},
+        targets=requestable_targets(policy.status) if can_write else [],
+        reason_required=REASON_REQUIRED, today=today, errors=errors or {},
         form=request.form if errors else {},
+        arrears=sum((item.amount - item.paid_amount for item in installments
+                     if item.status in OPEN_INSTALLMENTS and item.due_date < today), Decimal("0")),
+        claims=claims, claim_kinds=KINDS_BY_LINE[policy.product.line],
+        people_options=household_options(policy) if can_write else [],
     ), status
 
 
@@ -170,3 +216,14 @@ def _renewal_chain(policy: Policy) -> tuple[Policy | None, Policy | None]:
     previous = next((row for row in rows if row.id == policy.renews_policy_id), None)
     following = next((row for row in rows if row.renews_policy_id == policy.id), None)
     return previous, following
+
+
+def household_options(policy: Policy) -> list[tuple[Policyholder, str | None]]:
+    """The people a writer may pick as insured or beneficiary: the policyholder and the members of their household
+    the user may see, each with their relationship to the policyholder (``None`` for the policyholder)."""
+    holder = policy.policyholder
+    return [(holder, None)] + [(rel.to_policyholder, rel.kind) for rel in visible_relationships(holder)]
+
+
+# the pages that write records from the policy page, on this blueprint
+from policies import claim_views, people_views, policy_form_views  # noqa: E402, F401

@@ -24,6 +24,7 @@ RECORD_PAGES = {
     "/policyholders/<int:policyholder_id>": ("policyholder", BOOK),
     "/policyholders/<int:policyholder_id>/edit": ("policyholder", WRITER_BOOK),
     "/policies/<int:policy_id>": ("policy", BOOK),
+    "/claims/<int:claim_id>": ("claim", BOOK),
     "/service-requests/<int:request_id>": ("service_request", WRITER_BOOK),
     "/dashboard/agents/<int:agent_id>": ("agent", {A: (OK, OK), ACT: (OK, OK), M: (OK, HIDDEN),
                                                      AG: (FORBIDDEN, FORBIDDEN), S: (FORBIDDEN, FORBIDDEN),
@@ -42,6 +43,8 @@ LIST_PAGES = {
     "/renewals": {A, M, AG, S},
     "/renewals/board": {A, M},
     "/renewals/board.csv": {A, M},
+    "/policies/new": {A, M, AG, S},
+    "/policies/new/frequencies": {A, M, AG, S},
 }
 PUBLIC = {"/", "/login", "/logout", "/language", "/vendor/plotly.min.js"}
 
@@ -140,4 +143,5 @@ def test_posts_on_foreign_records_are_refused_and_change_nothing(app, web, world
 def _post_resource(rule) -> str:
     segment = rule.rule.split("/")[1]
     return {"policyholders": "policyholder", "policies": "policy", "service-requests": "service_request",
-            "referrals": "referral", "renewals": "renewal_case", "renewal-approvals": "renewal_approval"}[segment]
+            "referrals": "referral", "renewals": "renewal_case", "renewal-approvals": "renewal_approval",
+            "claims": "claim"}[segment]

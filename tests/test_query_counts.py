@@ -15,7 +15,7 @@ from insurecrm.db import db
 from insurecrm.demo import build_demo_book
 from insurecrm.models import User
 from insurecrm.registry import metadata
-from policies.models import Policy
+from policies.models import Claim, Policy
 from policyholders.models import Policyholder
 from tests import databases
 
@@ -60,10 +60,13 @@ def _first(model, *where):
 def pages_for(username: str) -> list[str]:
     """The pages to measure for a demo user, with ids of records in their book."""
     user = db.session.scalar(select(User).where(User.username == username))
+    own_holder, own_policy = Policyholder.owner_agent_id == user.agent_id, Policy.servicing_agent_id == user.agent_id
     urls = {
         "agent1": lambda: ["/my-day", "/policyholders", "/service-requests",
                            f"/policyholders/{_first(Policyholder, Policyholder.owner_agent_id == user.agent_id)}",
-                           f"/policies/{_first(Policy, Policy.servicing_agent_id == user.agent_id)}"],
+                           f"/policies/{_first(Policy, Policy.servicing_agent_id == user.agent_id)}",
+                           f"/policies/new?policyholder_id={_first(Policyholder, own_holder)}",
+                           f"/claims/{_first(Claim, Claim.policy_id.in_(select(Policy.id).where(own_policy)))}"],
         "manager1": lambda: ["/dashboard", "/policyholders", "/service-requests",
                              f"/dashboard/agents/{_first(Agent, Agent.id.in_(select(Policy.servicing_agent_id)))}"],
         "admin": lambda: ["/dashboard", "/admin", "/admin/users", "/admin/products", "/admin/agents",

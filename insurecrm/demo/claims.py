@@ -25,6 +25,8 @@ DESCRIPTIONS = {"health": ("Hospitalisation for pneumonia", "Appendectomy", "Fra
                 "accident": ("Fall on stairs; fractured ankle", "Cycling accident", "Burn injury at home"),
                 "property": ("Water damage from a burst pipe", "Kitchen fire", "Burglary; electronics stolen",
                              "Typhoon damage to the roof")}
+#: the kind of loss of an ordinary claim, by line (a terminating claim is a death)
+CLAIM_KINDS = {"health": "medical", "motor": "damage", "accident": "medical", "property": "damage"}
 RENEWAL_WINDOW_DAYS = 60
 LOST_REASONS = tuple(LOST_RENEWAL_NOTES)
 
@@ -69,7 +71,7 @@ def _claim(ctx: BookContext, policy: dict[str, Any], product: ProductRef, loss: 
         incurred = Decimal("0")
         reason = ctx.pick(CLAIM_REJECTION_REASONS) if status == "rejected" else None
     _claim_row(ctx, policy, loss, report, status, incurred, paid, ctx.pick(DESCRIPTIONS[product.definition.line]),
-               reason)
+               reason, CLAIM_KINDS[product.definition.line])
 
 
 def _terminating_claim(ctx: BookContext, policy: dict[str, Any], product: ProductRef) -> None:
@@ -77,15 +79,16 @@ def _terminating_claim(ctx: BookContext, policy: dict[str, Any], product: Produc
     loss = max(policy["effective_date"], ended - ctx.days(20, 60))
     report = min(loss + ctx.days(1, 10), ended)
     description = "Death of the insured" if product.definition.line == "life" else "Fatal road accident"
-    _claim_row(ctx, policy, loss, report, "paid", policy["sum_insured"], policy["sum_insured"], description, None)
+    _claim_row(ctx, policy, loss, report, "paid", policy["sum_insured"], policy["sum_insured"], description, None,
+               "death")
 
 
 def _claim_row(ctx: BookContext, policy: dict[str, Any], loss: date, report: date, status: str, incurred: Decimal,
-               paid: Decimal, description: str, reason: str | None) -> None:
+               paid: Decimal, description: str, reason: str | None, kind: str) -> None:
     ctx.rows.add("claims", {
         "id": ctx.ids.next("claims"),
         "number": format_number(CLAIM_CODE, report.year, ctx.next_serial(f"claim:{report.year}")),
-        "policy_id": policy["id"], "loss_date": loss, "report_date": report, "status": status,
+        "policy_id": policy["id"], "loss_date": loss, "report_date": report, "kind": kind, "status": status,
         "incurred_amount": incurred, "paid_amount": paid, "description": description, "rejection_reason": reason,
         "created_at": ctx.instant(report), "updated_at": ctx.instant(min(report + ctx.days(0, 40), ctx.today)),
     })

@@ -2,6 +2,7 @@
 
 from .money import (
     Claim,
+    ClaimKind,
     ClaimStatus,
     Commission,
     CommissionKind,
@@ -26,8 +27,8 @@ from .product import PremiumFrequency, Product, ProductLine
 from .renewal import WORKED_CASE_STATUSES, LostReason, RenewalCase, RenewalReminder, RenewalStatus
 
 __all__ = [
-    "IN_FORCE_STATUSES", "WORKED_CASE_STATUSES", "Beneficiary", "BusinessType", "Claim", "ClaimStatus", "Commission",
-    "CommissionKind", "CommissionPayee",
+    "IN_FORCE_STATUSES", "WORKED_CASE_STATUSES", "Beneficiary", "BusinessType", "Claim", "ClaimKind", "ClaimStatus",
+    "Commission", "CommissionKind", "CommissionPayee",
     "Installment", "InstallmentStatus", "InsuredPerson", "LostReason", "Payment", "PaymentAllocation",
     "PaymentMethod", "Policy", "PolicyStatus", "PolicyStatusChange", "PremiumFrequency", "Product", "ProductLine",
     "RenewalCase", "RenewalReminder", "RenewalStatus", "SalesChannel",

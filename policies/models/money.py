@@ -79,6 +79,17 @@ class ClaimStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+class ClaimKind(enum.StrEnum):
+    """What was lost. Death, total disability and total loss end the cover once settled (``policies.claims``)."""
+
+    DEATH = "death"
+    TOTAL_DISABILITY = "total_disability"
+    MEDICAL = "medical"
+    TOTAL_LOSS = "total_loss"
+    DAMAGE = "damage"
+    OTHER = "other"
+
+
 class Claim(TimestampMixin, Base):
     __tablename__ = "claims"
     __audited__ = True
@@ -88,6 +99,7 @@ class Claim(TimestampMixin, Base):
     policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"), index=True)
     loss_date: Mapped[date] = mapped_column(index=True)
     report_date: Mapped[date]
+    kind: Mapped[ClaimKind] = mapped_column(default=ClaimKind.OTHER, server_default=ClaimKind.OTHER.value)
     status: Mapped[ClaimStatus] = mapped_column(default=ClaimStatus.REPORTED, index=True)
     incurred_amount: Mapped[Money] = mapped_column(default=Decimal("0"))
     paid_amount: Mapped[Money] = mapped_column(default=Decimal("0"))

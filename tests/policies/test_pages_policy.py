@@ -68,10 +68,10 @@ def test_the_page_shows_the_policy_its_people_and_its_premium(web, seller, month
         assert text in html, text
     assert f'href="/policyholders/{seller.holder.id}"' in html
     assert "¥1,200.00" in html  # the annualised premium: 12 × 100.00
-    # a policy in grace may go back in force, lapse, be cancelled or terminated by a claim
-    for target in ("In force", "Lapsed", "Cancelled", "Terminated by claim"):
-        assert f"<summary>{target}</summary>" in html
-    assert "<summary>Expired</summary>" not in html
+    # a person may only cancel a policy in grace: back in force, lapse and termination are the system's moves
+    assert "<summary>Cancelled</summary>" in html
+    for target in ("In force", "Lapsed", "Terminated by claim", "Expired"):
+        assert f"<summary>{target}</summary>" not in html
 
 
 def test_a_bancassurance_policy_names_its_bank_and_referrer(web, make, seller):
@@ -204,8 +204,11 @@ def test_an_ended_policy_refuses_a_payment_and_says_why(web, seller, monthly, se
 @pytest.mark.parametrize(("form", "field", "message"), [
     ({"to_status": "cancelled"}, "cancelled-reason", "A reason is required"),
     ({"to_status": "quoted"}, "to_status", "cannot become quoted"),
-    ({"to_status": "grace", "effective_date": "2001-01-01"}, "grace-effective_date", "Must not be before"),
-    ({"to_status": "grace", "effective_date": "someday"}, "grace-effective_date", "Not a valid date."),
+    ({"to_status": "cancelled", "reason": "Moved", "effective_date": "2001-01-01"}, "cancelled-effective_date",
+     "Must not be before"),
+    ({"to_status": "cancelled", "effective_date": "someday"}, "cancelled-effective_date", "Not a valid date."),
+    ({"to_status": "grace"}, "to_status", "becomes grace only through the daily job"),
+    ({"to_status": "terminated_by_claim", "reason": "Died"}, "to_status", "only through settling a claim"),
 ])
 def test_a_refused_status_change_shows_why_and_changes_nothing(web, seller, monthly, session, form, field, message):
     client = web(seller.user)
@@ -239,3 +242,58 @@ def test_the_page_runs_a_fixed_number_of_queries(web, make, seller, scheduled_po
             assert page(client, policy).status_code == 200
         counted.append(len(queries))
     assert counted[0] == counted[1]
+
+
+# -- reinstatement on the page ----------------------------------------------------------------------------
+
+@pytest.fixture
+def lapsed(monthly, session):
+    """The monthly policy lapsed last week with nothing paid: six installments (600.00) overdue."""
+    monthly.status, monthly.status_date = PolicyStatus.LAPSED, clock.today() - timedelta(days=7)
+    session.commit()
+    return monthly
+
+
+def test_a_lapsed_policy_offers_only_reinstatement_with_the_arrears_owed(web, seller, lapsed):
+    html = page(web(seller.user), lapsed).get_data(as_text=True)
+    assert "<summary>Reinstated</summary>" in html
+    assert "<summary>Expired</summary>" not in html and "<summary>In force</summary>" not in html
+    assert "Arrears owed today: CN¥600.00" in html
+    assert 'id="arrears_amount" name="arrears_amount" inputmode="decimal"\n             value="600.00"' in html
+
+
+def test_a_reinstatement_with_arrears_unpaid_is_refused_with_the_amount(web, seller, lapsed, session):
+    client = web(seller.user)
+    response = client.post(f"/policies/{lapsed.id}/transitions", data={
+        "csrf_token": csrf_token(client), "to_status": "reinstated", "reason": "Customer is back",
+        "effective_date": clock.today().isoformat(), "arrears_amount": "100.00"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="arrears_payment-error"' in html and "Arrears of 500.00 are unpaid" in html
+    session.refresh(lapsed)
+    assert lapsed.status == PolicyStatus.LAPSED and rows(session, Payment) == 0
+
+
+def test_a_reinstatement_paying_the_arrears_reinstates_the_policy(web, seller, lapsed, session):
+    client = web(seller.user)
+    response = client.post(f"/policies/{lapsed.id}/transitions", data={
+        "csrf_token": csrf_token(client), "to_status": "reinstated", "reason": "Customer is back",
+        "effective_date": clock.today().isoformat(), "arrears_amount": "600.00", "arrears_method": "cash",
+        "arrears_reference": "REIN-9"})
+    assert response.status_code == 302
+    session.refresh(lapsed)
+    assert lapsed.status == PolicyStatus.REINSTATED
+    payment = session.scalars(select(Payment).where(Payment.policy_id == lapsed.id)).one()
+    assert (payment.amount, payment.method, payment.reference) == (Decimal("600.00"), "cash", "REIN-9")
+    html = client.get(f"/policies/{lapsed.id}").get_data(as_text=True)
+    assert "The policy is now Reinstated." in html and "REIN-9" in html
+
+
+def test_a_bad_arrears_amount_is_named_next_to_the_field(web, seller, lapsed, session):
+    client = web(seller.user)
+    response = client.post(f"/policies/{lapsed.id}/transitions", data={
+        "csrf_token": csrf_token(client), "to_status": "reinstated", "reason": "Customer is back",
+        "arrears_amount": "six hundred"})
+    assert response.status_code == 422
+    assert 'id="arrears_payment-error"' in response.get_data(as_text=True)
+    assert rows(session, Payment) == 0
