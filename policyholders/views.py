@@ -346,8 +346,11 @@ def edit(policyholder_id: int):
     holder = get_visible_or_404(Policyholder, policyholder_id)
     if request.method == "GET":
         return _render_edit(holder, _profile_values(holder), [tag.tag for tag in holder.tags])
+    version = holder.version
     try:
-        services.update_policyholder(holder, load_form(patch_schema(PolicyholderUpdateSchema)), actor=g.user)
+        # an emptied field is a change (cleared, or refused when required); an empty ID number keeps the one on file
+        data = load_form(patch_schema(PolicyholderUpdateSchema), clearing=True, keep_if_empty=("id_number",))
+        services.update_policyholder(holder, data, actor=g.user)
     except ValidationError as exc:
         db.session.rollback()
         return _render_edit(holder, request.form, _typed_tags(), status=422, errors=_messages(exc))
@@ -355,7 +358,10 @@ def edit(policyholder_id: int):
         db.session.rollback()
         return _render_edit(holder, request.form, _typed_tags(), status=409, conflict=True)
     db.session.commit()
-    flash(_("Profile saved."), "success")
+    if holder.version == version:
+        flash(_("Nothing to save: the profile is as it was."), "info")
+    else:
+        flash(_("Profile saved."), "success")
     return redirect(url_for(".detail", policyholder_id=holder.id))
 
 
