@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,10 +69,8 @@ def _same_phone(data: dict[str, Any]) -> ColumnElement[bool] | None:
     phones = set()
     for key in ("phone", "phone_alt"):
         if data.get(key):
-            try:
+            with suppress(ValidationError):  # not a phone number: the create refuses it on its own field
                 phones.add(normalise_phone(data[key], field=key))
-            except ValidationError:
-                pass  # not a phone number: the create refuses it on its own field
     return Policyholder.phone.in_(sorted(phones)) if phones else None
 
 
