@@ -31,8 +31,6 @@ WEB_BLUEPRINTS = (bp,)
 
 #: the statuses a record starts in: someone to win over, or a customer already
 NEW_STATUSES = (PolicyholderStatus.PROSPECT, PolicyholderStatus.ACTIVE)
-#: the fields of a person created in place (as a household member or from a referral)
-IN_PLACE_FIELDS = ("name", "gender", "date_of_birth", "id_type", "id_number", "phone", "email")
 #: the inputs the choice lists fill in, by the form they belong to
 CHOICE_FIELDS = ("to_policyholder_id", "policyholder_id")
 
@@ -136,7 +134,7 @@ def new_member(policyholder_id: int):
     """Create a person in place and relate the policyholder to them; a likely duplicate is shown first."""
     holder = get_visible_or_404(Policyholder, policyholder_id)
     errors: dict = {}
-    data, relation = _load_part(PolicyholderSchema(only=IN_PLACE_FIELDS), errors), _load_part(
+    data, relation = _load_part(PolicyholderSchema(only=services.IN_PLACE_FIELDS), errors), _load_part(
         RelationshipSchema(only=("kind",)), errors)
     if errors:
         return _household_refused(holder, "household_new", errors)

@@ -427,6 +427,8 @@ def policyholder_lookup(q: str) -> ColumnElement[bool]:
     return or_(*found)
 
 
+#: the fields of a person created in place from another page (a household member, a referral converted)
+IN_PLACE_FIELDS = ("name", "gender", "date_of_birth", "id_type", "id_number", "phone", "email")
 #: the most policyholders a search of one's book offers to choose from: refine the search rather than scroll
 BOOK_CHOICES = 10
 
