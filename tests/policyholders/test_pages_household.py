@@ -70,7 +70,8 @@ def test_the_search_without_javascript(web, org, holder, spouse):
 def test_adding_a_member_of_the_book(web, org, holder, spouse, session):
     client = web(org.agent_user)
     response = post(client, f"/policyholders/{holder.id}/household", to_policyholder_id=str(spouse.id), kind="spouse")
-    assert response.status_code == 302 and response.headers["Location"].endswith(f"/policyholders/{holder.id}#household")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/policyholders/{holder.id}#household")
     assert relationships(session, holder) == {(holder.id, spouse.id, RelationshipKind.SPOUSE),
                                               (spouse.id, holder.id, RelationshipKind.SPOUSE)}
     html = client.get(f"/policyholders/{holder.id}").get_data(as_text=True)
