@@ -149,6 +149,8 @@ class PolicyholderRelationship(Base):
 
     __tablename__ = "policyholder_relationships"
     __table_args__ = (UniqueConstraint("from_policyholder_id", "to_policyholder_id", "kind"),)
+    #: a household is part of the policyholder's record: who related whom, and who removed it, is audited
+    __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     from_policyholder_id: Mapped[int] = mapped_column(ForeignKey("policyholders.id", ondelete="CASCADE"), index=True)

@@ -76,6 +76,10 @@ def test_adding_a_member_of_the_book(web, org, holder, spouse, session):
                                               (spouse.id, holder.id, RelationshipKind.SPOUSE)}
     html = client.get(f"/policyholders/{holder.id}").get_data(as_text=True)
     assert "Household member added." in html and f'href="/policyholders/{spouse.id}">李娜</a>' in html
+    audited = session.scalars(select(AuditLog).where(AuditLog.entity_type == "policyholder_relationships")).all()
+    assert len(audited) == 2 and {row.action for row in audited} == {"create"}
+    assert {row.actor_user_id for row in audited} == {org.agent_user.id}
+    assert {tuple(row.changes["kind"]) for row in audited} == {(None, "spouse")}
 
 
 @pytest.mark.parametrize(("form", "field", "message"), [
