@@ -78,7 +78,7 @@ def test_agent_creates_a_prospect_is_warned_of_a_duplicate_and_builds_the_househ
     expect(choice).to_be_visible()
     choice.check()
     page.locator("#member-kind").select_option("spouse")
-    page.get_by_role("button", name="Add to the household").click()
+    page.get_by_role("button", name="Add to the household", exact=True).click()
     expect(page.get_by_text("Household member added.")).to_be_visible()
     expect(page.locator("#household").get_by_role("link", name=member.name)).to_be_visible()
 
