@@ -117,6 +117,9 @@ def load_form(schema: ma.Schema, *, clearing: bool = False, keep_if_empty: tuple
                 emptied[key] = [field.error_messages["required"]]
         elif isinstance(field, ma.fields.Boolean) and f"{key}__present" in request.form:
             data[key] = False  # an unticked checkbox sends nothing; the hidden marker says it was on the form
+    for key, value in data.items():  # PostgreSQL's text cannot hold a NUL: refused here, never a 500 there
+        if any("\x00" in text for text in (value if isinstance(value, list) else [value]) if isinstance(text, str)):
+            emptied[key] = ["Must not contain a NUL character."]
     try:
         loaded = schema.load(data)
     except ma.ValidationError as exc:
@@ -126,12 +129,23 @@ def load_form(schema: ma.Schema, *, clearing: bool = False, keep_if_empty: tuple
     return loaded
 
 
+#: the range of the database's INTEGER columns: a number typed beyond it is refused (422), never sent to the database
+DB_INTEGER = ma.validate.Range(min=-(2**31), max=2**31 - 1)
+
+
 def _accept_digits(schema: ma.Schema) -> None:
     # the schema instance's fields are its own copies: the API's schemas stay strict
     for field in schema.load_fields.values():
         for candidate in (field, getattr(field, "inner", None)):
             if isinstance(candidate, ma.fields.Integer):
                 candidate.strict = False
+                candidate.validators = [*candidate.validators, DB_INTEGER]
+
+
+def int_arg(name: str) -> int | None:
+    """A whole number of the query string within :data:`DB_INTEGER`, else ``None``."""
+    value = request.args.get(name, type=int)
+    return value if value is not None and DB_INTEGER.min <= value <= DB_INTEGER.max else None
 
 
 @bp.get("/vendor/plotly.min.js")

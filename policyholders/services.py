@@ -437,7 +437,7 @@ def find_in_book(q: str | None, *, exclude_id: int | None = None) -> list[Policy
     """Up to :data:`BOOK_CHOICES` policyholders of the current user's book matching ``q`` as
     :func:`policyholder_lookup` does, by name (none for an empty ``q``): what a page offers to choose from
     where a policyholder is picked (a household member, the policyholder a referral became)."""
-    q = (q or "").strip()[:120]
+    q = (q or "").replace("\x00", "").strip()[:120]  # a NUL cannot reach PostgreSQL's text
     if not q:
         return []
     stmt = select(Policyholder).where(visible(Policyholder), policyholder_lookup(q))

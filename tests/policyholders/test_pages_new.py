@@ -178,3 +178,27 @@ def test_the_same_id_number_warns_and_cannot_be_created_twice(web, org, make, se
     html = confirmed.get_data(as_text=True)
     assert confirmed.status_code == 422 and "A policyholder with this ID number is already on file." in html
     assert f'href="/policyholders/{existing.id}"' in html  # still offered to open
+
+
+@pytest.mark.parametrize("owner", ["99999999999999999999", "2147483648", "-1", "abc"])
+def test_an_owner_number_out_of_range_is_refused_not_an_error(web, org, session, owner):
+    before = count(session, Policyholder)
+    response = fill(web(org.manager), name="X", owner_agent_id=owner)
+    assert response.status_code == 422 and 'id="new-owner_agent_id-error"' in response.get_data(as_text=True)
+    assert count(session, Policyholder) == before
+
+
+@pytest.mark.parametrize("query", [{"q": "a", "exclude": "99999999999999999999"}, {"q": "\x00"}, {"q": "x" * 500},
+                                   {"q": "%_\\"}])
+def test_the_lookup_survives_odd_input(web, org, query):
+    response = web(org.agent_user).get("/policyholders/lookup", query_string=query)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("fields", [{"name": "Zhang\x00Wei"}, {"name": "X", "phone": "138\x00"},
+                                    {"name": "X", "tags": ["a\x00"]}])
+def test_a_nul_character_is_refused_not_an_error(web, org, session, fields):
+    before = count(session, Policyholder)
+    response = fill(web(org.agent_user), **fields)
+    assert response.status_code == 422 and "Must not contain a NUL character." in response.get_data(as_text=True)
+    assert count(session, Policyholder) == before
