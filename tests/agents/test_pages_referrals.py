@@ -228,6 +228,9 @@ def test_a_likely_duplicate_is_shown_before_converting_into_a_new_one(web, make,
     assert response.status_code == 200 and "This person may already be on file" in html
     assert f'<a href="/policyholders/{existing.id}">Gao Min</a>' in html
     assert f'form="new-holder-{bank.own.id}"' in html
+    instead = html.split("Convert into this one")[0].rsplit("<form", 1)[1]
+    assert f'action="/referrals/{bank.own.id}"' in instead and 'name="status" value="converted"' in instead
+    assert f'name="policyholder_id" value="{existing.id}"' in instead
     session.refresh(bank.own)
     assert holder_rows(session) == before and bank.own.status == ReferralStatus.SUBMITTED
     confirmed = work_new(client, bank.own, name="Prospect Gao", phone="13800138000", confirm_duplicate="1")

@@ -141,6 +141,10 @@ def test_a_likely_duplicate_is_shown_before_creating_a_member(web, org, holder, 
     assert response.status_code == 200 and "This person may already be on file" in html
     assert f'<a href="/policyholders/{spouse.id}">李娜</a>' in html and 'form="member-new"' in html
     assert count(session, Policyholder) == before
+    # the one on file can be taken instead, with the relationship chosen
+    instead = html.split("Add this one instead")[0].rsplit("<form", 1)[1]
+    assert f'action="/policyholders/{holder.id}/household"' in instead and 'name="kind" value="spouse"' in instead
+    assert f'name="to_policyholder_id" value="{spouse.id}"' in instead
     confirmed = post(client, f"/policyholders/{holder.id}/household/new", name="Li Na", kind="spouse",
                      phone="13900139000", confirm_duplicate="1")
     assert confirmed.status_code == 302 and count(session, Policyholder) == before + 1
