@@ -3,7 +3,7 @@
 Creating a second record for the same person is the harm (two owners call them, their policies and
 history split in two), so the pages warn before creating and the API reports what it found. The matching
 here is exact and runs in SQL on indexed columns: the same ID number (of any ID type), the same phone
-(E.164, against the main phone on file), or the same name and date of birth. Each rule is one
+(E.164, against both phones on file), or the same name and date of birth. Each rule is one
 :class:`Rule` in :data:`RULES`; fuzzier rules (pinyin, transposed digits) are added there as rules of
 their own, without changing the callers.
 
@@ -71,7 +71,9 @@ def _same_phone(data: dict[str, Any]) -> ColumnElement[bool] | None:
         if data.get(key):
             with suppress(ValidationError):  # not a phone number: the create refuses it on its own field
                 phones.add(normalise_phone(data[key], field=key))
-    return Policyholder.phone.in_(sorted(phones)) if phones else None
+    if not phones:
+        return None
+    return or_(Policyholder.phone.in_(sorted(phones)), Policyholder.phone_alt.in_(sorted(phones)))
 
 
 def _same_name_and_birth_date(data: dict[str, Any]) -> ColumnElement[bool] | None:

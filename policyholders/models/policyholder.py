@@ -94,7 +94,7 @@ class Policyholder(VersionedMixin, TimestampMixin, Base):
     id_number: Mapped[str | None] = mapped_column(String(32))
     #: E.164, normalised by ``policyholders.identity.normalise_phone``
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
-    phone_alt: Mapped[str | None] = mapped_column(String(20))
+    phone_alt: Mapped[str | None] = mapped_column(String(20), index=True)
     email: Mapped[str | None] = mapped_column(String(255))
     address: Mapped[str | None] = mapped_column(String(255))
     region: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -19,8 +19,8 @@ URL = "/api/v1/policyholders"
 @pytest.fixture
 def on_file(org, make):
     """One record of the agent's book, one of another branch, both alike."""
-    mine = make.policyholder(org.agent, name="Zhang Wei", phone="+8613800138000", date_of_birth=date(1990, 3, 7),
-                             id_type=IdType.PRC_RESIDENT, id_number=RIC_1990)
+    mine = make.policyholder(org.agent, name="Zhang Wei", phone="+8613800138000", phone_alt="+8613700137000",
+                             date_of_birth=date(1990, 3, 7), id_type=IdType.PRC_RESIDENT, id_number=RIC_1990)
     theirs = make.policyholder(org.other_agent, name="Zhang Wei", phone="+8613900139000",
                                date_of_birth=date(1990, 3, 7))
     return mine, theirs
@@ -39,6 +39,7 @@ def test_each_rule_on_its_own(org, on_file):
         (mine.id, ("id_number",), True)}  # the same number typed under another ID type
     assert found({"name": "Other", "phone": "138 0013 8000"}, agent) == {(mine.id, ("phone",), True)}
     assert found({"name": "Other", "phone_alt": "+86 139 0013 9000"}, agent) == {(theirs.id, ("phone",), False)}
+    assert found({"name": "Other", "phone": "13700137000"}, agent) == {(mine.id, ("phone",), True)}  # its other phone
     assert found({"name": "Zhang  Wei ", "date_of_birth": date(1990, 3, 7)}, agent) == {
         (mine.id, ("name_and_birth_date",), True), (theirs.id, ("name_and_birth_date",), False)}
 
@@ -85,6 +86,6 @@ def test_the_api_creates_and_lists_the_likely_duplicates_as_warnings(api, org, o
 
 
 def test_the_api_answers_no_warnings_for_a_new_person(api, org, on_file):
-    response = api(org.agent_user).post(URL, json={"name": "Somebody Else", "phone": "13700137000"})
+    response = api(org.agent_user).post(URL, json={"name": "Somebody Else", "phone": "13600136000"})
     assert response.status_code == 201 and response.json["warnings"] == []
     assert "warnings" not in api(org.agent_user).get(f"{URL}/{response.json['id']}").json
