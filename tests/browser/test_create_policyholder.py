@@ -45,6 +45,7 @@ def test_agent_creates_a_prospect_is_warned_of_a_duplicate_and_builds_the_househ
     phone = unused_phone(live_server)
     national = phone.removeprefix("+86")
     login(page, "agent1")
+    expect(page.locator("html")).to_have_attribute("lang", "en")  # the language switch has gone through
 
     page.get_by_role("link", name="Policyholders").first.click()
     page.get_by_role("link", name="New prospect or policyholder").click()
@@ -99,6 +100,7 @@ def test_specialist_converts_a_referral_by_searching_their_book(page, live_serve
     holder = live_server.query(SPECIALIST_HOLDER)
     assert referral is not None and holder is not None, "the demo book should give specialist1 referrals and a book"
     login(page, "specialist1")
+    expect(page.locator("html")).to_have_attribute("lang", "en")  # the language switch has gone through
     page.goto(f"/referrals?status={referral.status}")
     row = page.locator(f"#referral-{referral.id}")
     row.get_by_text("Convert: someone in your book").click()
@@ -118,6 +120,7 @@ def test_specialist_converts_a_referral_by_searching_their_book(page, live_serve
 
 def test_the_new_policyholder_page_in_chinese(page):
     login(page, "agent2", language="zh")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     page.goto("/policyholders/new")
     expect(page.get_by_role("heading", level=1)).to_have_text("新建准客户或保户")
     expect(page.get_by_role("button", name="创建", exact=True)).to_be_visible()
