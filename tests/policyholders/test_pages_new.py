@@ -56,6 +56,16 @@ def test_an_agent_creates_a_prospect_in_their_own_book(web, org, session):
     audit = session.scalars(select(AuditLog).where(AuditLog.entity_type == "policyholders",
                                                    AuditLog.entity_id == holder.id)).one()
     assert audit.action == "create" and audit.actor_user_id == org.agent_user.id
+    # in the agent's book and their manager's, nobody else's
+    assert web(org.manager).get(f"/policyholders/{holder.id}").status_code == 200
+    assert web(org.other_agent_user).get(f"/policyholders/{holder.id}").status_code == 404
+    assert web(org.sibling_manager).get(f"/policyholders/{holder.id}").status_code == 404
+
+
+def test_the_list_links_to_the_form_for_those_who_may_create(web, org):
+    link = '<a href="/policyholders/new">New prospect or policyholder</a>'
+    assert link in web(org.agent_user).get("/policyholders").get_data(as_text=True)
+    assert link not in web(org.actuary).get("/policyholders").get_data(as_text=True)
 
 
 def test_an_organisation_with_its_credit_code(web, org, session):
