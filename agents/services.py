@@ -28,8 +28,8 @@ from insurecrm.db import db
 from insurecrm.models import Role
 from insurecrm.scope import org_subtree_condition, scoped_select
 from policies.models import Product
+from policyholders import services as policyholder_services
 from policyholders.models import AcquisitionChannel, Policyholder
-from policyholders.services import create_policyholder
 
 Errors = dict[str, list[str]]
 
@@ -325,7 +325,8 @@ def convert_referral_to_new_policyholder(referral: Referral, data: dict, *, acto
     and whatever :func:`policyholders.services.create_policyholder` refuses."""
     if ReferralStatus.CONVERTED not in REFERRAL_TRANSITIONS[referral.status]:
         raise ValidationError({"status": [f"A {referral.status} referral cannot become converted."]})
-    holder = create_policyholder({**data, "acquisition_channel": AcquisitionChannel.BANCASSURANCE,
-                                  "referrer_id": referral.referrer_id}, actor=actor)
+    holder = policyholder_services.create_policyholder(
+        {**data, "acquisition_channel": AcquisitionChannel.BANCASSURANCE, "referrer_id": referral.referrer_id},
+        actor=actor)
     update_referral(referral, {"status": ReferralStatus.CONVERTED, "policyholder_id": holder.id}, actor=actor)
     return holder

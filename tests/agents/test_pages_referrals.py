@@ -289,3 +289,14 @@ def work_new(client, referral, **form):
 
 def holder_rows(session) -> int:
     return session.scalar(select(func.count()).select_from(Policyholder))
+
+
+def test_the_conversion_creates_through_the_policyholders_service(web, bank, session, monkeypatch):
+    from policyholders import services
+
+    calls = []
+    real = services.create_policyholder
+    monkeypatch.setattr(services, "create_policyholder",
+                        lambda data, *, actor: calls.append(data["name"]) or real(data, actor=actor))
+    assert work_new(web(bank.specialist_user), bank.own, name="Prospect Gao").status_code == 302
+    assert calls == ["Prospect Gao"]

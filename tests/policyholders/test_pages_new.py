@@ -212,3 +212,20 @@ def test_a_nul_character_is_refused_not_an_error(web, org, session, fields):
     response = fill(web(org.agent_user), **fields)
     assert response.status_code == 422 and "Must not contain a NUL character." in response.get_data(as_text=True)
     assert count(session, Policyholder) == before
+
+
+def test_the_page_creates_through_the_apis_service(web, org, session, monkeypatch):
+    from policyholders import services
+
+    calls = []
+    real = services.create_policyholder
+
+    def spy(data, *, actor):
+        calls.append((dict(data), actor.id))
+        return real(data, actor=actor)
+
+    monkeypatch.setattr(services, "create_policyholder", spy)
+    assert fill(web(org.agent_user), name="Via The Service", phone="13812345678").status_code == 302
+    assert [(data["name"], data["phone"], actor) for data, actor in calls] == [
+        ("Via The Service", "13812345678", org.agent_user.id)]  # normalised by the service, as for the API
+    assert created(session, "Via The Service").phone == "+8613812345678"
