@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from agents.models import AgentChannel, Referral, ReferralStatus
 from insurecrm.db import db
 from insurecrm.models import AuditLog, Role
+from policyholders import services as policyholder_services
 from policyholders.models import AcquisitionChannel, Policyholder, PolicyholderStatus
 from tests.api_client import csrf_token
 from tests.helpers import counted_queries
@@ -292,11 +293,9 @@ def holder_rows(session) -> int:
 
 
 def test_the_conversion_creates_through_the_policyholders_service(web, bank, session, monkeypatch):
-    from policyholders import services
-
     calls = []
-    real = services.create_policyholder
-    monkeypatch.setattr(services, "create_policyholder",
+    real = policyholder_services.create_policyholder
+    monkeypatch.setattr(policyholder_services, "create_policyholder",
                         lambda data, *, actor: calls.append(data["name"]) or real(data, actor=actor))
     assert work_new(web(bank.specialist_user), bank.own, name="Prospect Gao").status_code == 302
     assert calls == ["Prospect Gao"]

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from insurecrm.models import AuditLog
+from policyholders import services as policyholder_services
 from policyholders.models import AcquisitionChannel, Gender, IdType, PartyKind, Policyholder, PolicyholderStatus
 from tests.api_client import csrf_token
 from tests.policyholders.common import RIC_1990, USCC, count
@@ -215,16 +216,14 @@ def test_a_nul_character_is_refused_not_an_error(web, org, session, fields):
 
 
 def test_the_page_creates_through_the_apis_service(web, org, session, monkeypatch):
-    from policyholders import services
-
     calls = []
-    real = services.create_policyholder
+    real = policyholder_services.create_policyholder
 
     def spy(data, *, actor):
         calls.append((dict(data), actor.id))
         return real(data, actor=actor)
 
-    monkeypatch.setattr(services, "create_policyholder", spy)
+    monkeypatch.setattr(policyholder_services, "create_policyholder", spy)
     assert fill(web(org.agent_user), name="Via The Service", phone="13812345678").status_code == 302
     assert [(data["name"], data["phone"], actor) for data, actor in calls] == [
         ("Via The Service", "13812345678", org.agent_user.id)]  # normalised by the service, as for the API
