@@ -28,7 +28,8 @@ from insurecrm.db import db
 from insurecrm.models import Role
 from insurecrm.scope import org_subtree_condition, scoped_select
 from policies.models import Product
-from policyholders.models import Policyholder
+from policyholders import services as policyholder_services
+from policyholders.models import AcquisitionChannel, Policyholder
 
 Errors = dict[str, list[str]]
 
@@ -315,3 +316,17 @@ def update_referral(referral: Referral, data: dict, *, actor) -> Referral:
             errors["specialist_agent_id"] = ["Must be a bancassurance specialist you can see."]
     _refuse(errors)
     return _apply(referral, data)
+
+
+def convert_referral_to_new_policyholder(referral: Referral, data: dict, *, actor) -> Policyholder:
+    """Convert a referral into a policyholder created from it (the person's fields in ``data``, as the
+    policyholders API takes them): a prospect of the acting specialist's book, acquired through
+    bancassurance from the referral's referrer. Refuses (422) a referral that can no longer be converted,
+    and whatever :func:`policyholders.services.create_policyholder` refuses."""
+    if ReferralStatus.CONVERTED not in REFERRAL_TRANSITIONS[referral.status]:
+        raise ValidationError({"status": [f"A {referral.status} referral cannot become converted."]})
+    holder = policyholder_services.create_policyholder(
+        {**data, "acquisition_channel": AcquisitionChannel.BANCASSURANCE, "referrer_id": referral.referrer_id},
+        actor=actor)
+    update_referral(referral, {"status": ReferralStatus.CONVERTED, "policyholder_id": holder.id}, actor=actor)
+    return holder

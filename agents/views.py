@@ -25,9 +25,12 @@ from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.models import Role
 from insurecrm.scope import get_visible_or_404, scoped_select
-from insurecrm.web import load_form, page_roles, paginate_page
+from insurecrm.web import int_arg, load_form, page_roles, paginate_page
 from policies.models import WORKED_CASE_STATUSES, Policy, Product, RenewalCase, RenewalStatus
+from policyholders import services as holder_services
+from policyholders.duplicates import likely_duplicates
 from policyholders.models import Interaction, InteractionChannel, Policyholder, ServiceRequest, ServiceStatus
+from policyholders.schemas import PolicyholderSchema
 
 workspace = Blueprint("workspace", __name__, template_folder="templates")
 agents_web = Blueprint("agents_web", __name__, template_folder="templates")
@@ -195,7 +198,8 @@ def submit_referral():
 @agents_web.post("/referrals/<int:referral_id>")
 @page_roles(Role.BANCASSURANCE_SPECIALIST)
 def work_referral(referral_id: int):
-    """Accept, reject (with a reason) or convert (into a policyholder) a referral."""
+    """Accept, reject (with a reason) or convert (into a policyholder chosen from a search of the book) a
+    referral."""
     referral = get_visible_or_404(Referral, referral_id)
     schema = ReferralUpdateSchema(only=("status", "rejection_reason", "policyholder_id"))
     try:
@@ -205,10 +209,39 @@ def work_referral(referral_id: int):
         return _referrals_page(errors={"work": exc.normalized_messages(), "referral_id": referral_id}, status=422)
     db.session.commit()
     flash(_("The referral is now %(status)s.", status=REFERRAL_LABELS[referral.status]), "success")
-    return redirect(url_for(".referrals", **request.args.to_dict()))
+    return redirect(url_for(".referrals", **_list_args()))
 
 
-def _referrals_page(*, errors: dict | None = None, status: int = 200):
+@agents_web.post("/referrals/<int:referral_id>/new-policyholder")
+@page_roles(Role.BANCASSURANCE_SPECIALIST)
+def convert_to_new_policyholder(referral_id: int):
+    """Convert a referral into a policyholder created in place from it; a likely duplicate is shown first
+    (to choose instead, or to confirm)."""
+    referral = get_visible_or_404(Referral, referral_id)
+    try:
+        data = load_form(PolicyholderSchema(only=holder_services.IN_PLACE_FIELDS))
+    except ValidationError as exc:
+        return _referrals_page(errors={"new": exc.normalized_messages(), "referral_id": referral_id}, status=422)
+    duplicates = likely_duplicates(data, user=g.user)
+    if duplicates and not request.form.get("confirm_duplicate"):
+        return _referrals_page(errors={"new": {}, "referral_id": referral_id}, duplicates=duplicates)
+    try:
+        holder = services.convert_referral_to_new_policyholder(referral, data, actor=g.user)
+    except ValidationError as exc:
+        db.session.rollback()
+        return _referrals_page(errors={"new": exc.normalized_messages(), "referral_id": referral_id},
+                               duplicates=duplicates, status=422)
+    db.session.commit()
+    flash(_("Referral converted: %(name)s is in your book.", name=holder.name), "success")
+    return redirect(url_for("policyholders_web.detail", policyholder_id=holder.id))
+
+
+def _list_args() -> dict:
+    """The list's own query arguments (filter, page), kept across a change; not the search of a conversion."""
+    return {key: value for key in ("status", "page") if (value := request.args.get(key))}
+
+
+def _referrals_page(*, errors: dict | None = None, status: int = 200, duplicates: list | None = None):
     chosen = request.args.get("status")
     chosen = chosen if chosen in {s.value for s in ReferralStatus} else None
     stmt = scoped_select(Referral).options(joinedload(Referral.referrer), joinedload(Referral.bank_branch))
@@ -221,8 +254,13 @@ def _referrals_page(*, errors: dict | None = None, status: int = 200):
     specialist = g.user.role == Role.BANCASSURANCE_SPECIALIST
     referrers = db.session.scalars(scoped_select(Referrer).where(Referrer.status == PartnerStatus.ACTIVE)
                                    .order_by(Referrer.name, Referrer.id)).all() if specialist else []
+    # the conversion's search of the book (the fallback of the search-as-you-type field): ?convert=<id>&q=...
+    converting = int_arg("convert") if specialist else None
+    search = request.args.get("q", "").strip() if converting else ""
     return render_template(
         "agents/referrals.html", page=page, chosen=chosen, products={p.id: p for p in products},
+        converting=converting, search=search, choices=holder_services.find_in_book(search),
+        duplicates=duplicates or [], list_args=_list_args(),
         active_products=[p for p in products if p.active], referrers=referrers, specialist=specialist,
         transitions=services.REFERRAL_TRANSITIONS, errors=errors or {}, form=request.form if errors else {},
         page_url=lambda number: url_for(".referrals", **{**request.args.to_dict(), "page": number}),

@@ -48,6 +48,7 @@ def _register_domains(app: Flask, api, csrf) -> None:
     import policies.renewal_views
     import policies.routes
     import policies.views
+    import policyholders.intake_views
     import policyholders.routes
     import policyholders.service_views
     import policyholders.views
@@ -60,7 +61,7 @@ def _register_domains(app: Flask, api, csrf) -> None:
     api_modules = (auth_routes, user_routes, agents.routes, policies.routes, policies.renewal_routes,
                    policyholders.routes, reports.routes)
     web_modules = (admin_views, ops_views, agents.views, policies.views, policies.renewal_views, policyholders.views,
-                   policyholders.service_views, reports.views)
+                   policyholders.intake_views, policyholders.service_views, reports.views)
     for module in api_modules + web_modules:
         for blp in getattr(module, "API_BLUEPRINTS", ()):
             csrf.exempt(blp)  # bearer tokens only, no cookies: CSRF cannot apply

@@ -88,16 +88,20 @@ def paginate_page(stmt: Select, per_page: int = 25) -> Page:
     return Page(list(items), total, page, per_page)
 
 
-def load_form(schema: ma.Schema, *, clearing: bool = False) -> dict:
+def load_form(schema: ma.Schema, *, clearing: bool = False, keep_if_empty: tuple[str, ...] = ()) -> dict:
     """Load the posted form through ``schema`` (the API's schemas: one set of rules for both).
 
-    An empty input counts as not given, except with ``clearing`` (edit forms), where emptying an optional
-    field sets it to none. List fields read every value of the name; ids arrive from a ``<select>`` as
-    text, so the API's strict integers accept digits here. Raises :class:`marshmallow.ValidationError`,
-    which the view answers by showing the form again with the messages next to their fields (422).
+    An empty input counts as not given, except with ``clearing`` (edit forms), where emptying a field is a
+    change like any other: an optional field is set to none, a required one is refused with its field's
+    "required" message (never kept silently). Fields named in ``keep_if_empty`` keep their value when left
+    empty (an edit form that does not show the value back, such as a full ID number). List fields read every
+    value of the name; ids arrive from a ``<select>`` as text, so the API's strict integers accept digits
+    here. Raises :class:`marshmallow.ValidationError`, which the view answers by showing the form again with
+    the messages next to their fields (422).
     """
     _accept_digits(schema)
     data: dict = {}
+    emptied: dict[str, list[str]] = {}
     for name, field in schema.load_fields.items():
         key = field.data_key or name
         if isinstance(field, ma.fields.List):
@@ -106,11 +110,27 @@ def load_form(schema: ma.Schema, *, clearing: bool = False) -> dict:
                 data[key] = values
         elif key in request.form and request.form[key].strip() != "":
             data[key] = request.form[key].strip()
-        elif key in request.form and clearing and field.allow_none:
-            data[key] = None
+        elif key in request.form and clearing and key not in keep_if_empty:
+            if field.allow_none:
+                data[key] = None
+            else:
+                emptied[key] = [field.error_messages["required"]]
         elif isinstance(field, ma.fields.Boolean) and f"{key}__present" in request.form:
             data[key] = False  # an unticked checkbox sends nothing; the hidden marker says it was on the form
-    return schema.load(data)
+    for key, value in data.items():  # PostgreSQL's text cannot hold a NUL: refused here, never a 500 there
+        if any("\x00" in text for text in (value if isinstance(value, list) else [value]) if isinstance(text, str)):
+            emptied[key] = ["Must not contain a NUL character."]
+    try:
+        loaded = schema.load(data)
+    except ma.ValidationError as exc:
+        raise ma.ValidationError({**exc.normalized_messages(), **emptied}) from None
+    if emptied:
+        raise ma.ValidationError(emptied)
+    return loaded
+
+
+#: the range of the database's INTEGER columns: a number typed beyond it is refused (422), never sent to the database
+DB_INTEGER = ma.validate.Range(min=-(2**31), max=2**31 - 1)
 
 
 def _accept_digits(schema: ma.Schema) -> None:
@@ -119,6 +139,13 @@ def _accept_digits(schema: ma.Schema) -> None:
         for candidate in (field, getattr(field, "inner", None)):
             if isinstance(candidate, ma.fields.Integer):
                 candidate.strict = False
+                candidate.validators = [*candidate.validators, DB_INTEGER]
+
+
+def int_arg(name: str) -> int | None:
+    """A whole number of the query string within :data:`DB_INTEGER`, else ``None``."""
+    value = request.args.get(name, type=int)
+    return value if value is not None and DB_INTEGER.min <= value <= DB_INTEGER.max else None
 
 
 @bp.get("/vendor/plotly.min.js")

@@ -12,6 +12,7 @@ from insurecrm.auth import BOOK_WRITERS, require_roles
 from insurecrm.db import db
 from insurecrm.scope import get_visible_or_404, scoped_select
 from policyholders import household, services
+from policyholders.duplicates import likely_duplicates
 from policyholders.models import Interaction, Policyholder, ServiceRequest
 from policyholders.schemas import (
     HouseholdSchema,
@@ -19,6 +20,7 @@ from policyholders.schemas import (
     InteractionSchema,
     InteractionUpdateSchema,
     PolicyholderArgs,
+    PolicyholderCreatedSchema,
     PolicyholderDetailSchema,
     PolicyholderSchema,
     PolicyholderUpdateSchema,
@@ -58,11 +60,17 @@ class Policyholders(MethodView):
 
     @require_roles(*BOOK_WRITERS)
     @policyholders_blp.arguments(PolicyholderSchema)
-    @policyholders_blp.response(201, PolicyholderDetailSchema)
+    @policyholders_blp.response(201, PolicyholderCreatedSchema)
     def post(self, data):
-        """Create a policyholder; the ID number and phones are validated, an ID already on file is refused."""
+        """Create a policyholder; the ID number and phones are validated, an ID already on file is refused.
+
+        The record is created even when it looks like one already on file (same ID number of another type,
+        same phone, or same name and birth date): `warnings` lists those, so that the caller can review them.
+        """
+        duplicates = likely_duplicates(data, user=current_user())
         policyholder = services.create_policyholder(data, actor=current_user())
         db.session.commit()
+        policyholder.likely_duplicates = duplicates  # read by the response's `warnings`
         return policyholder
 
 

@@ -155,6 +155,20 @@ class PolicyholderDetailSchema(PolicyholderSchema):
     relationships = VisibleRelationships()
 
 
+class DuplicateSchema(Schema):
+    """A policyholder on file that may be the same person (see :mod:`policyholders.duplicates`)."""
+
+    reasons = fields.List(fields.String(), metadata={
+        "description": "What matched: id_number, phone, name_and_birth_date."})
+    policyholder = fields.Nested(PolicyholderRefSchema, allow_none=True, metadata={
+        "description": "null: a record outside your scope (a manager can see it)."})
+
+
+class PolicyholderCreatedSchema(PolicyholderDetailSchema):
+    warnings = fields.List(fields.Nested(DuplicateSchema), dump_only=True, attribute="likely_duplicates", metadata={
+        "description": "Likely duplicates found before the record was created; empty when none."})
+
+
 class PolicyholderArgs(ListArgs):
     status = Enum(PolicyholderStatus)
     region = fields.String()

@@ -427,6 +427,25 @@ def policyholder_lookup(q: str) -> ColumnElement[bool]:
     return or_(*found)
 
 
+#: the fields of a person created in place from another page (a household member, a referral converted)
+IN_PLACE_FIELDS = ("name", "gender", "date_of_birth", "id_type", "id_number", "phone", "email")
+#: the most policyholders a search of one's book offers to choose from: refine the search rather than scroll
+BOOK_CHOICES = 10
+
+
+def find_in_book(q: str | None, *, exclude_id: int | None = None) -> list[Policyholder]:
+    """Up to :data:`BOOK_CHOICES` policyholders of the current user's book matching ``q`` as
+    :func:`policyholder_lookup` does, by name (none for an empty ``q``): what a page offers to choose from
+    where a policyholder is picked (a household member, the policyholder a referral became)."""
+    q = (q or "").replace("\x00", "").strip()[:120]  # a NUL cannot reach PostgreSQL's text
+    if not q:
+        return []
+    stmt = select(Policyholder).where(visible(Policyholder), policyholder_lookup(q))
+    if exclude_id is not None:
+        stmt = stmt.where(Policyholder.id != exclude_id)
+    return list(db.session.scalars(stmt.order_by(Policyholder.name, Policyholder.id).limit(BOOK_CHOICES)))
+
+
 #: roles that may reveal the full ID number of any policyholder in their scope (agents: their own book)
 REVEAL_ROLES = (Role.ADMIN, Role.BRANCH_MANAGER)
 

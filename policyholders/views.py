@@ -72,7 +72,8 @@ def index():
     return render_template("policyholders/index.html", page=page, filters=filters, args=_list_args(),
                            in_force=_in_force_counts([holder.id for holder in page.items]),
                            regions=_regions(), agents=_owner_choices(), sorts=_sorts(),
-                           current_sort=_sort_key().lstrip("-"), can_search=not must_pseudonymise())
+                           current_sort=_sort_key().lstrip("-"), can_search=not must_pseudonymise(),
+                           can_create=g.user.role in WRITERS)
 
 
 @bp.get("/policyholders/export.csv")
@@ -188,8 +189,13 @@ def _safe_cell(value):
 @bp.get("/policyholders/<int:policyholder_id>")
 @page_roles(*INTERNAL)
 def detail(policyholder_id: int):
-    """Everything about one policyholder on one page: one query per section."""
-    return render_360(get_visible_or_404(Policyholder, policyholder_id))
+    """Everything about one policyholder on one page: one query per section (and one for a search of the book
+    for a household member, ``?q=``, the form's fallback without JavaScript)."""
+    holder = get_visible_or_404(Policyholder, policyholder_id)
+    q = request.args.get("q", "").strip()
+    if q and g.user.role in WRITERS:
+        return render_360(holder, member_choices=services.find_in_book(q, exclude_id=holder.id), member_q=q)
+    return render_360(holder)
 
 
 def render_360(holder: Policyholder, *, status: int = 200, **extra):
@@ -323,10 +329,10 @@ def open_service_request(policyholder_id: int):
 
 def _refused(holder: Policyholder, form: str, exc: ValidationError):
     db.session.rollback()
-    return render_360(holder, status=422, form=form, errors=_messages(exc), values=request.form)
+    return render_360(holder, status=422, form=form, errors=messages_of(exc), values=request.form)
 
 
-def _messages(exc: ValidationError) -> dict[str, list[str]]:
+def messages_of(exc: ValidationError) -> dict[str, list[str]]:
     """The messages by field, as text (those of a list's items joined into the list's)."""
     return {field: _texts(messages) for field, messages in flatten_messages(exc.normalized_messages()).items()}
 
@@ -346,16 +352,22 @@ def edit(policyholder_id: int):
     holder = get_visible_or_404(Policyholder, policyholder_id)
     if request.method == "GET":
         return _render_edit(holder, _profile_values(holder), [tag.tag for tag in holder.tags])
+    version = holder.version
     try:
-        services.update_policyholder(holder, load_form(patch_schema(PolicyholderUpdateSchema)), actor=g.user)
+        # an emptied field is a change (cleared, or refused when required); an empty ID number keeps the one on file
+        data = load_form(patch_schema(PolicyholderUpdateSchema), clearing=True, keep_if_empty=("id_number",))
+        services.update_policyholder(holder, data, actor=g.user)
     except ValidationError as exc:
         db.session.rollback()
-        return _render_edit(holder, request.form, _typed_tags(), status=422, errors=_messages(exc))
+        return _render_edit(holder, request.form, _typed_tags(), status=422, errors=messages_of(exc))
     except (VersionConflict, StaleDataError):
         db.session.rollback()
         return _render_edit(holder, request.form, _typed_tags(), status=409, conflict=True)
     db.session.commit()
-    flash(_("Profile saved."), "success")
+    if holder.version == version:
+        flash(_("Nothing to save: the profile is as it was."), "info")
+    else:
+        flash(_("Profile saved."), "success")
     return redirect(url_for(".detail", policyholder_id=holder.id))
 
 

@@ -37,6 +37,8 @@ LIST_PAGES = {
     "/my-day": {AG, S},
     "/policyholders": {A, ACT, M, AG, S},
     "/policyholders/export.csv": {A, ACT, M, AG, S},
+    "/policyholders/new": {A, M, AG, S},
+    "/policyholders/lookup": {A, M, AG, S},
     "/service-requests": {A, M, AG, S},
     "/referrals": {R, S},
     "/dashboard": {A, ACT, M},

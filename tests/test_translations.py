@@ -49,3 +49,29 @@ def as_dict(catalogue) -> dict:
     # plural entries: read_mo gives lists where read_po gives tuples
     hashable = lambda value: tuple(value) if isinstance(value, list | tuple) else value  # noqa: E731
     return {hashable(m.id): hashable(m.string) for m in catalogue if m.id and m.string}
+
+
+def test_every_translation_formats_like_its_original():
+    """Pages format every translated string with ``%`` (Jinja's new-style gettext does so even without
+    variables): a stray ``%`` in a translation, or a placeholder the original does not have, breaks the page
+    in that language alone."""
+    with open(CATALOGUE / "messages.po", "rb") as po:
+        catalogue = read_po(po)
+    broken = []
+    for message in catalogue:
+        if not message.id:
+            continue
+        originals = message.id if isinstance(message.id, tuple) else (message.id,)
+        names = {name: 1 for original in originals for name in _placeholders(original)}
+        for translation in message.string if isinstance(message.string, tuple) else (message.string,):
+            try:
+                translation % names
+            except (KeyError, ValueError, TypeError) as exc:
+                broken.append(f"{originals[0]!r} -> {translation!r}: {exc!r}")
+    assert not broken, "\n".join(broken)
+
+
+def _placeholders(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"%\((\w+)\)[sd]", text)

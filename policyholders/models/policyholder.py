@@ -94,7 +94,7 @@ class Policyholder(VersionedMixin, TimestampMixin, Base):
     id_number: Mapped[str | None] = mapped_column(String(32))
     #: E.164, normalised by ``policyholders.identity.normalise_phone``
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
-    phone_alt: Mapped[str | None] = mapped_column(String(20))
+    phone_alt: Mapped[str | None] = mapped_column(String(20), index=True)
     email: Mapped[str | None] = mapped_column(String(255))
     address: Mapped[str | None] = mapped_column(String(255))
     region: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -149,6 +149,8 @@ class PolicyholderRelationship(Base):
 
     __tablename__ = "policyholder_relationships"
     __table_args__ = (UniqueConstraint("from_policyholder_id", "to_policyholder_id", "kind"),)
+    #: a household is part of the policyholder's record: who related whom, and who removed it, is audited
+    __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     from_policyholder_id: Mapped[int] = mapped_column(ForeignKey("policyholders.id", ondelete="CASCADE"), index=True)

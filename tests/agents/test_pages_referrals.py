@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 
 from agents.models import AgentChannel, Referral, ReferralStatus
 from insurecrm.db import db
-from insurecrm.models import Role
+from insurecrm.models import AuditLog, Role
+from policyholders import services as policyholder_services
+from policyholders.models import AcquisitionChannel, Policyholder, PolicyholderStatus
 from tests.api_client import csrf_token
 from tests.helpers import counted_queries
 
@@ -178,3 +180,122 @@ def test_the_pages_of_a_long_list_keep_the_status_filter(web, make, bank):
         make.referral(bank.referrer)
     html = web(bank.referrer_user).get("/referrals?status=submitted").get_data(as_text=True)
     assert "Page 1 of 2" in html and 'href="/referrals?status=submitted&amp;page=2"' in html
+
+
+# -- converting: a policyholder of the book found by a search, or one created from the referral ------------
+
+def test_converting_offers_a_search_of_the_book_never_a_typed_number(web, bank):
+    html = web(bank.specialist_user).get("/referrals").get_data(as_text=True)
+    row = html.split(f'id="referral-{bank.own.id}"')[1].split("</tr>")[0]
+    assert 'hx-get="/policyholders/lookup"' in row and 'value="+8613800138000"' in row  # the search starts on the phone
+    assert 'name="policyholder_id"' not in row  # only the search's choices carry it
+    assert f'action="/referrals/{bank.own.id}/new-policyholder"' in row and 'value="Prospect Gao"' in row
+
+
+def test_the_search_without_javascript_offers_the_specialists_book(web, make, bank):
+    mine = make.policyholder(owner=bank.specialist, name="Gao Min", phone="+8613800138000")
+    make.policyholder(name="Gao Other", phone="+8613800138000")  # another agent's book: never offered
+    client = web(bank.specialist_user)
+    html = client.get("/referrals", query_string={"convert": bank.own.id, "q": "138 0013 8000"}).get_data(as_text=True)
+    row = html.split(f'id="referral-{bank.own.id}"')[1].split("</tr>")[0]
+    assert f'name="policyholder_id" value="{mine.id}"' in row and "Gao Min" in row and "Gao Other" not in html
+    fragment = client.get("/policyholders/lookup", query_string={"q": "Gao", "field": "policyholder_id",
+                                                                 "prefix": f"r{bank.own.id}-"}).get_data(as_text=True)
+    assert f'id="r{bank.own.id}-choice-{mine.id}"' in fragment and "Gao Other" not in fragment
+
+
+def test_converting_into_a_new_policyholder_created_from_the_referral(web, bank, session):
+    client = web(bank.specialist_user)
+    response = work_new(client, bank.own, name="Prospect Gao", phone="+8613800138000", gender="female")
+    holder = session.scalars(select(Policyholder).where(Policyholder.name == "Prospect Gao")).one()
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/policyholders/{holder.id}")
+    assert (holder.owner_agent_id, holder.acquisition_channel, holder.referrer_id, holder.bank_partner_id,
+            holder.status, holder.phone) == (bank.specialist.id, AcquisitionChannel.BANCASSURANCE, bank.referrer.id,
+                                             bank.branch.bank_partner_id, PolicyholderStatus.PROSPECT, "+8613800138000")
+    session.refresh(bank.own)
+    assert (bank.own.status, bank.own.policyholder_id) == (ReferralStatus.CONVERTED, holder.id)
+    assert session.scalar(select(AuditLog.action).where(AuditLog.entity_type == "policyholders",
+                                                        AuditLog.entity_id == holder.id)) == "create"
+    assert "Referral converted: Prospect Gao is in your book." in client.get(
+        response.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_likely_duplicate_is_shown_before_converting_into_a_new_one(web, make, bank, session):
+    existing = make.policyholder(owner=bank.specialist, name="Gao Min", phone="+8613800138000")
+    client = web(bank.specialist_user)
+    before = holder_rows(session)
+    response = work_new(client, bank.own, name="Prospect Gao", phone="13800138000")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "This person may already be on file" in html
+    assert f'<a href="/policyholders/{existing.id}">Gao Min</a>' in html
+    assert f'form="new-holder-{bank.own.id}"' in html
+    instead = html.split("Convert into this one")[0].rsplit("<form", 1)[1]
+    assert f'action="/referrals/{bank.own.id}"' in instead and 'name="status" value="converted"' in instead
+    assert f'name="policyholder_id" value="{existing.id}"' in instead
+    session.refresh(bank.own)
+    assert holder_rows(session) == before and bank.own.status == ReferralStatus.SUBMITTED
+    confirmed = work_new(client, bank.own, name="Prospect Gao", phone="13800138000", confirm_duplicate="1")
+    assert confirmed.status_code == 302 and holder_rows(session) == before + 1
+
+
+@pytest.mark.parametrize(("form", "field", "message"), [
+    ({"name": ""}, "name", "Missing data for required field."),
+    ({"name": "X", "phone": "12"}, "phone", "Not a valid phone number"),
+    ({"name": "X", "id_type": "prc_resident", "id_number": "123"}, "id_number", "Not a valid PRC resident ID"),
+])
+def test_a_refused_new_policyholder_shows_why_and_converts_nothing(web, bank, session, form, field, message):
+    before = holder_rows(session)
+    response = work_new(web(bank.specialist_user), bank.own, **form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and f'id="n{bank.own.id}-{field}-error"' in html and message in html
+    session.refresh(bank.own)
+    assert holder_rows(session) == before and bank.own.status == ReferralStatus.SUBMITTED
+
+
+def test_a_closed_referral_is_not_converted(web, bank, session):
+    bank.own.status = ReferralStatus.REJECTED
+    bank.own.rejection_reason = "Not reachable"
+    session.commit()
+    before = holder_rows(session)
+    response = work_new(web(bank.specialist_user), bank.own, name="Prospect Gao")
+    assert response.status_code == 422 and "A rejected referral cannot become converted." in response.get_data(
+        as_text=True)
+    assert holder_rows(session) == before
+
+
+def test_another_partners_referral_is_not_converted(web, bank, session):
+    before = holder_rows(session)
+    assert work_new(web(bank.specialist_user), bank.far, name="Prospect Far").status_code == 404
+    assert work_new(web(bank.referrer_user), bank.own, name="Prospect Gao").status_code == 403
+    assert holder_rows(session) == before
+
+
+def test_the_conversion_search_keeps_the_query_count(web, make, bank):
+    client = web(bank.specialist_user)
+    client.get("/referrals")
+    counted = []
+    for size in (2, 30):
+        for _ in range(size):
+            make.policyholder(owner=bank.specialist, name="Gao")
+        db.session.expunge_all()
+        with counted_queries() as queries:
+            assert client.get("/referrals", query_string={"convert": bank.own.id, "q": "Gao"}).status_code == 200
+        counted.append(len(queries))
+    assert counted[0] == counted[1]
+
+
+def work_new(client, referral, **form):
+    return client.post(f"/referrals/{referral.id}/new-policyholder", data={"csrf_token": csrf_token(client), **form})
+
+
+def holder_rows(session) -> int:
+    return session.scalar(select(func.count()).select_from(Policyholder))
+
+
+def test_the_conversion_creates_through_the_policyholders_service(web, bank, session, monkeypatch):
+    calls = []
+    real = policyholder_services.create_policyholder
+    monkeypatch.setattr(policyholder_services, "create_policyholder",
+                        lambda data, *, actor: calls.append(data["name"]) or real(data, actor=actor))
+    assert work_new(web(bank.specialist_user), bank.own, name="Prospect Gao").status_code == 302
+    assert calls == ["Prospect Gao"]
