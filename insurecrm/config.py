@@ -47,6 +47,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         #: host), or e.g. ``redis://host:6379`` (insurecrm.ratelimit, docs/deployment.md)
         "RATELIMIT_STORAGE_URI": os.environ.get("INSURECRM_RATELIMIT_STORAGE_URI", "database://"),
         "LOGIN_RATE_LIMIT": os.environ.get("INSURECRM_LOGIN_RATE_LIMIT", "10 per minute"),
+        #: reverse proxies in front of the application whose X-Forwarded-For/-Proto it believes (0: none), so that
+        #: the rate limit sees each client's address rather than the proxy's
+        "TRUSTED_PROXIES": int(os.environ.get("INSURECRM_TRUSTED_PROXIES", "0")),
         "DEFAULT_PHONE_REGION": os.environ.get("INSURECRM_DEFAULT_PHONE_REGION", "CN"),
         "CURRENCY": os.environ.get("INSURECRM_CURRENCY", "CNY"),
         #: the time zone instants are shown in on pages (they are stored in UTC)

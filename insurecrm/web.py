@@ -15,6 +15,7 @@ import plotly
 from flask import Blueprint, abort, g, redirect, request, send_file, session, url_for
 from flask_login import current_user
 from sqlalchemy import Select, func, select
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from insurecrm.db import db
 from insurecrm.extensions import login_manager
@@ -216,7 +217,14 @@ def security_headers(app) -> Callable:
     return set_headers
 
 
+def behind_proxies(wsgi_app, count: int):
+    """``wsgi_app`` believing the last ``count`` proxies' X-Forwarded-For and -Proto (none when 0: a client could
+    otherwise claim any address, and escape its rate limit)."""
+    return ProxyFix(wsgi_app, x_for=count, x_proto=count) if count > 0 else wsgi_app
+
+
 def init_app(app) -> None:
+    app.wsgi_app = behind_proxies(app.wsgi_app, app.config["TRUSTED_PROXIES"])
     app.jinja_env.globals.update(name_of=name_of, personal=personal, Role=Role)
     app.after_request(security_headers(app))
 

@@ -24,10 +24,13 @@ from limits import RateLimitItemPerMinute
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import select, update
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
 
 from insurecrm.db import db
 from insurecrm.models import RateLimitCounter
 from insurecrm.ratelimit import DatabaseStorage
+from insurecrm.web import behind_proxies
 from tests import databases
 
 # -- the storage ------------------------------------------------------------------------------------------------
@@ -193,3 +196,26 @@ def test_the_login_limit_holds_across_two_gunicorn_workers(gunicorn):
     time.sleep(0.5)  # gunicorn writes its access log after answering
     answered_by = {line.split()[0] for line in access_log.read_text().splitlines() if line.split()[1] == "POST"}
     assert len(answered_by) == 2, "both workers must have answered login attempts"
+
+
+# -- the client's address behind proxies ------------------------------------------------------------------------
+
+def address_seen(trusted_proxies: int, forwarded_for: str) -> str:
+    """The REMOTE_ADDR the application (and so the rate limit) sees for a request from 10.0.0.1."""
+    seen = {}
+
+    def application(environ, start_response):
+        seen["address"] = environ["REMOTE_ADDR"]
+        return Response("")(environ, start_response)
+
+    Client(behind_proxies(application, trusted_proxies)).get(
+        "/", headers={"X-Forwarded-For": forwarded_for}, environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    return seen["address"]
+
+
+def test_without_trusted_proxies_a_client_cannot_claim_another_address():
+    assert address_seen(0, "203.0.113.9") == "10.0.0.1"
+
+
+def test_behind_one_trusted_proxy_the_limit_counts_the_forwarded_client():
+    assert address_seen(1, "198.51.100.1, 203.0.113.9") == "203.0.113.9"
