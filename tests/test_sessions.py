@@ -205,6 +205,8 @@ def test_refused_password_change_messages_are_in_chinese_for_a_chinese_user(app,
     client.post("/language", data={"lang": "zh", "next": "/account", "csrf_token": csrf_token(client)})
     html = change_password(client, "wrong-password", NEW_PASSWORD).get_data(as_text=True)
     assert "这不是您当前的密码。" in html
+    html = change_password(client, "", NEW_PASSWORD, "").get_data(as_text=True)
+    assert 'id="f-current_password-error"><p>该字段是必填字段。</p>' in html
 
 
 def test_my_account_needs_a_login(client):
