@@ -38,11 +38,15 @@ def test_the_dashboard_draws_its_charts_under_the_policy_in_both_languages(page,
     expect(page.locator("#chart-trend .main-svg").first).to_be_visible()
     expect(page.locator("#chart-trend .modebar-btn[data-title='下载图表为PNG格式']")).to_have_count(1)
     shoot(page, "manager-dashboard-zh-csp")
+    page.locator("#lang-switch").select_option("en")  # manager1's saved preference back as it was, for the others
+    expect(page.locator("html")).to_have_attribute("lang", "en")
     assert csp_violations == []
 
 
 def test_the_renewal_board_draws_its_charts(page, csp_violations):
     login(page, "manager1")
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    expect(page.locator("html")).to_have_attribute("lang", "en")  # any language switch of login() has finished
     page.goto("/renewals/board")
     expect(page.locator("#chart-months .main-svg").first).to_be_visible()
     expect(page.locator("#chart-agents .main-svg").first).to_be_visible()
