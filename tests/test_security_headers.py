@@ -142,6 +142,15 @@ def test_charts_on_chinese_pages_load_plotlys_chinese_texts(admin_web):
     response.close()
 
 
+def test_the_vendored_plotly_locale_matches_the_plotly_js_the_package_ships():
+    from insurecrm.web import PLOTLY_JS
+
+    with PLOTLY_JS.open() as script:
+        shipped = re.search(r"plotly\.js v(\S+)", script.read(200)).group(1)
+    vendored = (ROOT / "insurecrm/static/vendor/plotly/VERSION").read_text()
+    assert vendored.startswith(f"plotly.js {shipped} "), "update plotly-locale-zh-cn.js with the plotly package"
+
+
 def test_the_api_docs_start_swagger_ui_from_a_static_file(client):
     response = client.get("/api/v1/docs")
     html = response.get_data(as_text=True)
