@@ -23,7 +23,7 @@ from sqlalchemy import Update, insert, select, update
 
 from agents.models import Activity, ActivityStatus, Agent, AgentStatus
 from insurecrm.actor import actor_label
-from insurecrm.auth import revoke_all_tokens
+from insurecrm.auth import end_all_sessions
 from insurecrm.db import db, utcnow
 from insurecrm.models import AuditLog, Outbox, OutboxChannel, OutboxStatus, User
 from policies.models import WORKED_CASE_STATUSES, RenewalCase
@@ -144,7 +144,7 @@ def _changes(old_agent: int, new_agent: int | None, old_unit: int, new_unit: int
 def _deactivate_logins(agent: Agent, actor) -> int:
     users = db.session.scalars(select(User).where(User.agent_id == agent.id)).all()
     for user in users:
-        revoke_all_tokens(user)
+        end_all_sessions(user)
     active = [user.id for user in users if user.active]
     if active:
         _execute(update(User).where(User.id.in_(active)).values(active=False, updated_at=utcnow()))

@@ -11,7 +11,8 @@ __version__ = "0.1.0"
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the Flask application. ``overrides`` replace settings read from the environment."""
-    from insurecrm import audit, errors, i18n, navigation, registry, web  # noqa: F401 - registry loads models
+    # registry loads the models; ratelimit registers the database:// storage of the rate limits
+    from insurecrm import audit, errors, i18n, navigation, ratelimit, registry, web  # noqa: F401
     from insurecrm.api import Api
     from insurecrm.config import load_config
     from insurecrm.db import db

@@ -16,6 +16,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import login_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -213,7 +214,7 @@ for _resource in RESOURCES:
 @bp.post("/users/<int:record_id>/password")
 @admin_only
 def users_password(record_id: int):
-    """Set a new password for a login (its API tokens end with it)."""
+    """Set a new password for a login (its web sessions and API tokens end with it)."""
     user = get_visible_or_404(User, record_id)
     try:
         users.update_user(user, load_form(UserSchema(only=("password",))), actor=g.user)
@@ -222,6 +223,8 @@ def users_password(record_id: int):
         db.session.rollback()
         return show_form(BY_NAME["users"], user, UserSchema().dump(user), status=422,
                          password_errors=flatten_messages(exc.normalized_messages()))
+    if user.id == g.user.id:
+        login_user(user)  # every session of the user has ended: this one carries on with the new token
     flash(_("New password set for %(user)s.", user=user.username), "success")
     return redirect(url_for(".users_edit", record_id=user.id))
 

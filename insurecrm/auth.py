@@ -3,6 +3,10 @@
 A bearer token is random, shown once, stored only as its SHA-256, expires after
 ``INSURECRM_API_TOKEN_TTL_HOURS`` and can be revoked. The API accepts bearer tokens only (never the
 session cookie), so cross-site requests cannot ride on a browser session.
+
+A web session is a signed cookie that carries the user's ``session_token`` (not their id); each request
+loads the user by it, in one query. :func:`end_web_sessions` replaces the token, so every session of the
+user ends on every host at once, a copied cookie included: logging out, a new password and deactivation do.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from functools import wraps
+from functools import cache, wraps
 
 from flask import current_app, g, request
 from sqlalchemy import select, update
@@ -19,7 +23,7 @@ from werkzeug.exceptions import Unauthorized
 
 from insurecrm.db import db, utcnow
 from insurecrm.extensions import login_manager
-from insurecrm.models import ApiToken, Role, User
+from insurecrm.models import ApiToken, Role, User, new_session_token
 from insurecrm.passwords import hash_password, needs_rehash, verify_password
 from insurecrm.scope import RoleForbidden
 
@@ -29,14 +33,38 @@ class TokenRequired(Unauthorized):
 
 
 def authenticate(username: str, password: str) -> User | None:
-    """The active user with these credentials, or ``None``; upgrades an outdated hash on success."""
+    """The active user with these credentials, or ``None``; upgrades an outdated hash on success.
+
+    The password is verified whether or not the user exists (against a dummy hash) or is active, so the
+    answer takes the same time either way and does not tell which usernames exist."""
     user = db.session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not verify_password(user.password_hash, password):
+    matches = verify_password(user.password_hash if user is not None else _dummy_hash(), password)
+    if user is None or not matches or not user.active:
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     return user
+
+
+@cache
+def _dummy_hash() -> str:
+    # made by the same hasher as real hashes, so verifying against it costs what a real verification costs
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def end_web_sessions(user: User) -> None:
+    """End every web session of ``user`` on every host: the cookies carry the old token, which no longer loads
+    anyone. A bulk UPDATE, so that logging out is not recorded as a change of the user in the audit log (a new
+    password or deactivation is, by its own field); the loaded user is updated in place."""
+    db.session.execute(update(User).where(User.id == user.id).values(session_token=new_session_token()),
+                       execution_options={"synchronize_session": "fetch"})
+
+
+def end_all_sessions(user: User) -> None:
+    """End the user's web sessions and revoke their API tokens (a new password, deactivation)."""
+    end_web_sessions(user)
+    revoke_all_tokens(user)
 
 
 def _digest(token: str) -> str:
@@ -123,6 +151,6 @@ def role_in(user: User | None, roles: Iterable[Role]) -> bool:
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+def _load_user(session_token: str) -> User | None:
+    """The user whose current session token the cookie carries (one query); ``None`` ends the session."""
+    return db.session.scalar(select(User).where(User.session_token == session_token, User.active.is_(True)))

@@ -12,6 +12,10 @@ class ConfigError(RuntimeError):
     """The configuration cannot be used (e.g. production without a secret key)."""
 
 
+#: the shortest secret key production accepts: it signs the session cookies, so it must resist guessing offline
+MIN_SECRET_KEY_BYTES = 32
+
+
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
@@ -39,8 +43,13 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "SECRET_KEY": os.environ.get("INSURECRM_SECRET_KEY"),
         "PSEUDONYM_KEY": os.environ.get("INSURECRM_PSEUDONYM_KEY"),
         "API_TOKEN_TTL": timedelta(hours=int(os.environ.get("INSURECRM_API_TOKEN_TTL_HOURS", "12"))),
-        "RATELIMIT_STORAGE_URI": os.environ.get("INSURECRM_RATELIMIT_STORAGE_URI", "memory://"),
+        #: where login attempts are counted: the application's database by default (shared by every process and
+        #: host), or e.g. ``redis://host:6379`` (insurecrm.ratelimit, docs/deployment.md)
+        "RATELIMIT_STORAGE_URI": os.environ.get("INSURECRM_RATELIMIT_STORAGE_URI", "database://"),
         "LOGIN_RATE_LIMIT": os.environ.get("INSURECRM_LOGIN_RATE_LIMIT", "10 per minute"),
+        #: reverse proxies in front of the application whose X-Forwarded-For/-Proto it believes (0: none), so that
+        #: the rate limit sees each client's address rather than the proxy's
+        "TRUSTED_PROXIES": int(os.environ.get("INSURECRM_TRUSTED_PROXIES", "0")),
         "DEFAULT_PHONE_REGION": os.environ.get("INSURECRM_DEFAULT_PHONE_REGION", "CN"),
         "CURRENCY": os.environ.get("INSURECRM_CURRENCY", "CNY"),
         #: the time zone instants are shown in on pages (they are stored in UTC)
@@ -95,9 +104,18 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         },
     }
     config.update(overrides or {})
+    if config["ENV_NAME"] == "production":
+        _check_production_secret(config["SECRET_KEY"])
     if not config["SECRET_KEY"]:
-        if config["ENV_NAME"] == "production":
-            raise ConfigError("INSURECRM_SECRET_KEY must be set when INSURECRM_ENV=production")
         config["SECRET_KEY"] = "insecure-development-key"  # noqa: S105 - refused in production above
     config["PSEUDONYM_KEY"] = config["PSEUDONYM_KEY"] or config["SECRET_KEY"]
     return config
+
+
+def _check_production_secret(key: str | bytes | None) -> None:
+    if not key:
+        raise ConfigError("INSURECRM_SECRET_KEY must be set when INSURECRM_ENV=production")
+    size = len(key.encode() if isinstance(key, str) else key)
+    if size < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(f"INSURECRM_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes long in production "
+                          f"(it has {size}); e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")

@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 csrf = CSRFProtect()
-#: login attempts (web and API) are limited; storage from INSURECRM_RATELIMIT_STORAGE_URI so that
-#: several application hosts share one counter (e.g. ``redis://``)
+#: login attempts (web and API) are limited per client address; counted where INSURECRM_RATELIMIT_STORAGE_URI says:
+#: the application's database by default (``database://``, insurecrm.ratelimit), so that every process and host
+#: shares one counter
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

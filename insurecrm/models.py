@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import date, datetime
 from typing import Any
 
@@ -23,13 +24,17 @@ class Role(enum.StrEnum):
     ACTUARY = "actuary"
 
 
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class User(TimestampMixin, Base):
     """A login. Agents and specialists link to their :class:`~agents.models.Agent` record,
     branch managers to the organisation unit they lead, referrers to their referrer record."""
 
     __tablename__ = "users"
     __audited__ = True
-    __audit_secret__ = frozenset({"password_hash"})
+    __audit_secret__ = frozenset({"password_hash", "session_token"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -43,6 +48,9 @@ class User(TimestampMixin, Base):
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
     referrer_id: Mapped[int | None] = mapped_column(ForeignKey("referrers.id"), index=True)
     last_login_at: Mapped[datetime | None]
+    #: the secret every web session of this user carries (Flask-Login's "alternative id"): replacing it
+    #: (logout, a new password, deactivation) ends all of them, on every host; see insurecrm.auth
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
 
     agent = relationship("Agent", foreign_keys=[agent_id])
     org_unit = relationship("OrgUnit", foreign_keys=[org_unit_id])
@@ -62,7 +70,8 @@ class User(TimestampMixin, Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        # the session cookie carries this secret, never the id: the database decides whether it still holds
+        return self.session_token
 
     def __repr__(self) -> str:
         return f"<User {self.username} ({self.role})>"
@@ -170,3 +179,16 @@ class JobRun(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     host: Mapped[str] = mapped_column(String(120), default="")
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class RateLimitCounter(Base):
+    """A fixed-window counter of the rate limits (login attempts per client), shared by every process and host
+    that uses the database; see :mod:`insurecrm.ratelimit`."""
+
+    __tablename__ = "rate_limit_counters"
+
+    #: the limit and the client, as the ``limits`` library names them (e.g. ``LIMITER/10.0.0.7/…/10/1/minute``)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int]
+    #: when the window ends; an expired row counts as absent and is replaced by the next attempt
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -32,7 +32,7 @@ from insurecrm.i18n import LANGUAGES
 from insurecrm.models import JobRun, JobRunStatus, Outbox, OutboxChannel, OutboxStatus, Role
 from insurecrm.outbox.defaults import TEMPLATE_CHANNELS, sample_payload
 from insurecrm.outbox.gateways import UNCERTAIN_PREFIX
-from insurecrm.web import load_form, page_roles, paginate_page
+from insurecrm.web import is_safe_redirect, load_form, page_roles, paginate_page
 
 bp = Blueprint("ops", __name__, url_prefix="/admin/ops")
 WEB_BLUEPRINTS = (bp,)
@@ -125,7 +125,8 @@ def outbox_resolve():
     db.session.commit()
     flash(message, "success")
     target = request.form.get("next") or ""
-    return redirect(target if target.startswith("/admin/ops/outbox") else url_for(".outbox"))
+    on_outbox = is_safe_redirect(target) and target.startswith("/admin/ops/outbox")
+    return redirect(target if on_outbox else url_for(".outbox"))
 
 
 @bp.get("/templates")

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy import exists, select
 
 from agents.models import Agent, AgentChannel, OrgUnit, Referrer
-from insurecrm.auth import revoke_all_tokens
+from insurecrm.auth import end_all_sessions
 from insurecrm.db import db
 from insurecrm.models import Role, User
-from insurecrm.passwords import hash_password
+from insurecrm.passwords import hash_password, verify_password
 
 Errors = dict[str, list[str]]
 MIN_PASSWORD_LENGTH = 10
@@ -63,8 +64,8 @@ def create_user(data: dict[str, Any]) -> User:
 def update_user(user: User, data: dict[str, Any], *, actor: User) -> User:
     """Change a login's profile, role and links, active flag or password. The role's links are checked
     as they will be after the change (as in :func:`create_user`). Deactivating a user or setting a new
-    password revokes all their API tokens. Refuses an admin changing their own role or deactivating
-    themselves, which could lock every admin out (422)."""
+    password ends all their web sessions and revokes all their API tokens. Refuses an admin changing their own
+    role or deactivating themselves, which could lock every admin out (422)."""
     errors: Errors = {}
     role = Role(data.get("role", user.role))
     if "password" in data:
@@ -83,7 +84,25 @@ def update_user(user: User, data: dict[str, Any], *, actor: User) -> User:
     if "password" in data:
         user.password_hash = hash_password(data["password"])
     if deactivated or "password" in data:
-        revoke_all_tokens(user)
+        end_all_sessions(user)
+    db.session.flush()
+    return user
+
+
+def change_own_password(user: User, current_password: str, new_password: str) -> User:
+    """A user changes their own password: every web session and API token of theirs ends (the caller logs the
+    current browser in again). Refuses a wrong current password, a new one shorter than 10 characters, and a
+    new one equal to the current one (422, with messages in the user's language: only the page calls this)."""
+    errors: Errors = {}
+    if not verify_password(user.password_hash, current_password):
+        errors["current_password"] = [_l("This is not your current password.")]
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        errors["new_password"] = [_l("Use at least %(count)d characters.", count=MIN_PASSWORD_LENGTH)]
+    elif not errors and new_password == current_password:
+        errors["new_password"] = [_l("Choose a password different from the current one.")]
+    _refuse(errors)
+    user.password_hash = hash_password(new_password)
+    end_all_sessions(user)
     db.session.flush()
     return user
 

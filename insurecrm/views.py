@@ -1,20 +1,24 @@
-"""Login, logout, and the start page: each role lands on the first page of its navigation."""
+"""Login, logout, the user's own account (a new password), and the start page: each role lands on the first page
+of its navigation."""
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
-from insurecrm.auth import authenticate
+from insurecrm import users
+from insurecrm.auth import authenticate, end_web_sessions
 from insurecrm.db import db
 from insurecrm.extensions import limiter
 from insurecrm.models import Role
 from insurecrm.navigation import home_url
+from insurecrm.web import safe_redirect_target
 
 bp = Blueprint("auth", __name__)
 
@@ -33,14 +37,31 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
 
 
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
+    new_password = PasswordField(_l("New password (at least 10 characters)"),
+                                 validators=[DataRequired(), Length(max=256)])
+    new_password_again = PasswordField(_l("New password again"), validators=[
+        DataRequired(), EqualTo("new_password", message=_l("The two new passwords differ."))])
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
 @bp.before_app_request
 def _set_user() -> None:
-    if not request.path.startswith("/api/") and current_user.is_authenticated:
+    if request.path.startswith("/api/"):
+        return
+    if current_user.is_authenticated:
         g.user = current_user._get_current_object()
+    # end the read transaction of the user load: on SQLite it holds the write lock, which the rate limit's own
+    # transaction (insurecrm.ratelimit) must take on the rate-limited pages
+    db.session.commit()
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -48,24 +69,45 @@ def login():
         if user is not None:
             db.session.commit()
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_redirect_target(request.args.get("next")))
         flash(_("Unknown user or wrong password."), "error")
     status = 422 if request.method == "POST" else 200
     return render_template("login.html", form=form), status
 
 
-def _safe_next(target: str | None) -> str:
-    # only same-site paths: never redirect to another host after login
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("auth.home")
-
-
 @bp.post("/logout")
 @login_required
 def logout():
+    """Log out: ends every web session of the user, on every host and browser (a copied cookie too)."""
+    end_web_sessions(g.user)
+    db.session.commit()
     logout_user()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_login_limit, methods=["POST"])
+def account():
+    """The user's own account: who they are, and a new password (which ends their other sessions and tokens)."""
+    form = PasswordChangeForm()
+    errors: dict = {}
+    if form.validate_on_submit():
+        try:
+            user = users.change_own_password(g.user, form.current_password.data, form.new_password.data)
+            db.session.commit()
+        except ma.ValidationError as exc:
+            db.session.rollback()
+            errors = exc.normalized_messages()
+        else:
+            login_user(user)  # this browser carries on with the new session token; every other session has ended
+            flash(_("Your password is changed. Your other sessions and your API tokens have ended."), "success")
+            return redirect(url_for("auth.account"))
+    for field in form:
+        errors.setdefault(field.name, []).extend(field.errors)
+    status = 422 if request.method == "POST" else 200
+    errors = {name: messages for name, messages in errors.items() if messages}
+    return render_template("account.html", form=form, values={}, errors=errors), status
 
 
 @bp.get("/")

@@ -1,17 +1,21 @@
-"""Helpers of the web pages: role checks, personal data on pages, paging, vendored assets."""
+"""Helpers of the web pages: role checks, personal data on pages, paging, vendored assets, safe redirects and the
+security headers of every response."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import marshmallow as ma
 import plotly
 from flask import Blueprint, abort, g, redirect, request, send_file, session, url_for
 from flask_login import current_user
 from sqlalchemy import Select, func, select
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from insurecrm.db import db
 from insurecrm.extensions import login_manager
@@ -164,12 +168,92 @@ def set_language():
     if current_user.is_authenticated and current_user.preferred_language != lang:
         current_user.preferred_language = lang
         db.session.commit()
-    target = request.form.get("next") or url_for("auth.home")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("auth.home"))
+    return redirect(safe_redirect_target(request.form.get("next")))
+
+
+# -- redirects ------------------------------------------------------------------------------------------
+
+MAX_REDIRECT_LENGTH = 2048
+
+
+def is_safe_redirect(target: str | None) -> bool:
+    """Whether ``target`` is a path on this site, as a browser would read it.
+
+    Browsers drop tabs and newlines anywhere in a URL, trim spaces and control characters, read ``\\`` as ``/`` and
+    ``//host`` as another host; so a target that is not plainly ``/path`` is refused: any control character,
+    whitespace or backslash (also percent-encoded in the path, e.g. ``/%09/evil.example/``), a scheme, a host,
+    or a leading ``//``.
+    """
+    if not target or len(target) > MAX_REDIRECT_LENGTH or _has_tricky_characters(target):
+        return False
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    decoded = unquote(path)
+    if _has_tricky_characters(decoded):
+        return False
+    for candidate in (target, decoded):
+        parts = urlsplit(candidate)
+        if not candidate.startswith("/") or candidate.startswith("//") or parts.scheme or parts.netloc:
+            return False
+    return True
+
+
+def _has_tricky_characters(text: str) -> bool:
+    return any(char == "\\" or char.isspace() or unicodedata.category(char)[0] in "CZ" for char in text)
+
+
+def safe_redirect_target(target: str | None) -> str:
+    """``target`` if it is a path on this site (see :func:`is_safe_redirect`), else the user's start page."""
+    return target if is_safe_redirect(target) else url_for("auth.home")
+
+
+# -- security headers -----------------------------------------------------------------------------------
+
+#: nothing from elsewhere, no inline script (plotly and the language switch run from static files), no framing;
+#: inline *styles* stay allowed: plotly.js sets them on the charts it draws
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
+    "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'self'", "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+#: files that hold no personal data and may be cached: the static folder and the vendored plotly.js
+CACHEABLE_ENDPOINTS = frozenset({"static", "web.plotly_js"})
+
+
+def security_headers(app) -> Callable:
+    """The ``after_request`` of every response (pages, API, exports, errors, static files)."""
+    headers = dict(SECURITY_HEADERS)
+    if app.config["ENV_NAME"] == "production":
+        # production serves HTTPS only (its cookies are Secure): browsers should never try plain HTTP
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+
+    def set_headers(response):
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        if request.endpoint not in CACHEABLE_ENDPOINTS:
+            # pages, exports and API answers carry personal data: no browser or proxy may keep a copy
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return set_headers
+
+
+def behind_proxies(wsgi_app, count: int):
+    """``wsgi_app`` believing the last ``count`` proxies' X-Forwarded-For and -Proto (none when 0: a client could
+    otherwise claim any address, and escape its rate limit)."""
+    return ProxyFix(wsgi_app, x_for=count, x_proto=count) if count > 0 else wsgi_app
 
 
 def init_app(app) -> None:
+    app.wsgi_app = behind_proxies(app.wsgi_app, app.config["TRUSTED_PROXIES"])
     app.jinja_env.globals.update(name_of=name_of, personal=personal, Role=Role)
+    app.after_request(security_headers(app))
 
     @app.context_processor
     def _user():

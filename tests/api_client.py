@@ -57,7 +57,7 @@ def web(app):
         client = app.test_client()
         db.session.commit()
         with client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
+            session["_user_id"] = user.get_id()
             session["_fresh"] = True
         return client
 

@@ -63,6 +63,9 @@ def app(backend, tmp_path_factory):
         "TESTING": True,
         "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": True,
+        # counters committed apart from the test's rolled-back transaction would outlive it (and wait for its lock on
+        # SQLite): the database storage has tests of its own (tests/test_rate_limit.py)
+        "RATELIMIT_STORAGE_URI": "memory://",
     })
     # A test keeps one application context open around all its requests (for the rolled-back session), so
     # ``g`` would carry one request's user, login cache and CSRF token into the next: start each request clean,

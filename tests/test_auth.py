@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from insurecrm import auth
 from insurecrm.db import utcnow
 from insurecrm.models import ApiToken, Role
 from tests.factories import PASSWORD
@@ -119,3 +120,40 @@ def test_passwords_are_stored_as_argon2_hashes(make):
     user = make.user(Role.AGENT)
     assert user.password_hash.startswith("$argon2id$")
     assert PASSWORD not in user.password_hash
+
+
+@pytest.fixture
+def verifications(monkeypatch) -> list[str]:
+    """The hashes the login verifies a password against, in order (the real verification still runs)."""
+    calls: list[str] = []
+    real = auth.verify_password
+
+    def spy(password_hash: str, password: str) -> bool:
+        calls.append(password_hash)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(auth, "verify_password", spy)
+    return calls
+
+
+@pytest.mark.parametrize("who", ["unknown", "inactive", "wrong-password"])
+def test_a_refused_login_always_costs_one_password_verification(client, make, verifications, who):
+    """The same work, so the same time, whether the user exists or not: the answer's delay tells nothing."""
+    real_hash = make.user(Role.AGENT, username="known", active=who != "inactive").password_hash
+    username = "nobody" if who == "unknown" else "known"
+    password = "wrong" if who == "wrong-password" else PASSWORD
+    assert client.post("/api/v1/auth/token", json={"username": username, "password": password}).status_code == 401
+    assert len(verifications) == 1
+    if who == "unknown":
+        # a dummy hash made with the same Argon2 parameters as the real ones (same cost)
+        assert verifications[0] != real_hash
+        assert verifications[0].rsplit("$", 2)[0] == real_hash.rsplit("$", 2)[0]
+    else:
+        assert verifications[0] == real_hash
+
+
+def test_the_web_login_verifies_unknown_users_too(client, make, verifications):
+    response = client.post("/login", data={"username": "nobody", "password": "whatever",
+                                           "csrf_token": login_form_token(client)})
+    assert response.status_code == 422
+    assert len(verifications) == 1 and verifications[0].startswith("$argon2id$")

@@ -47,6 +47,7 @@ LIST_PAGES = {
     "/renewals/board.csv": {A, M},
     "/policies/new": {A, M, AG, S},
     "/policies/new/frequencies": {A, M, AG, S},
+    "/account": {A, ACT, M, AG, S, R},
 }
 PUBLIC = {"/", "/login", "/logout", "/language", "/vendor/plotly.min.js"}
 

@@ -15,6 +15,7 @@ from itertools import accumulate
 from insurecrm.demo.context import BookContext
 from insurecrm.demo.identity import mobile_number
 from insurecrm.demo.reference import BANK_PARTNERS, BRANCHES, COMPANY, PRODUCTS, BranchDef, ProductDef
+from insurecrm.models import new_session_token
 
 POLICYHOLDERS_PER_AGENT = 200
 TEAM_SIZE = 8
@@ -263,7 +264,7 @@ def _user(ctx: BookContext, username: str, display_name: str, role: str, **links
         "email": f"{username}@hengtai.example", "password_hash": ctx.plan.password_hash, "active": True,
         "preferred_language": "zh" if role in ("agent", "bancassurance_specialist", "bank_referrer") else "en",
         "agent_id": links.get("agent_id"), "org_unit_id": links.get("org_unit_id"),
-        "referrer_id": links.get("referrer_id"), "last_login_at": None,
+        "referrer_id": links.get("referrer_id"), "last_login_at": None, "session_token": new_session_token(),
     })
     return user_id
 

@@ -119,7 +119,7 @@ def test_charts_are_embedded_json_drawn_by_the_vendored_plotly(web, book):
     assert premium["y"][-1] == 1200.0 and lapses["y"][-1] == 1 and lapses["y"][-4] == 1  # June and March
     agents = figure(html, "chart-agents")
     assert agents["data"][0]["x"] == [1700.0] and agents["data"][0]["y"][0].startswith("Alice Wong")
-    assert re.findall(r'<script[^>]*\ssrc="([^"]+)"', html) == ["/static/vendor/htmx/htmx.min.js",
+    assert re.findall(r'<script[^>]*\ssrc="([^"]+)"', html) == ["/static/vendor/htmx/htmx.min.js", "/static/js/app.js",
                                                                  "/vendor/plotly.min.js"]
     assert "cdn" not in html.lower()
 

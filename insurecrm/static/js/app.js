@@ -1,0 +1,39 @@
+/* InsureCRM's only script of its own (the Content-Security-Policy allows no inline script):
+ *  - a <select data-autosubmit> submits its form when changed (the language switch);
+ *  - each <script type="application/json" data-chart="ID"> holds a plotly figure, drawn into the element ID
+ *    (pages with charts load plotly.js, and its Chinese locale when the page is in Chinese, before this file).
+ */
+(function () {
+  "use strict";
+
+  function autosubmit() {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+  }
+
+  function drawCharts() {
+    var sources = document.querySelectorAll("script[type='application/json'][data-chart]");
+    if (!sources.length || typeof window.Plotly === "undefined") {
+      return;
+    }
+    // plotly's own texts (the mode bar's tooltips, its number format) follow the page language
+    var locale = document.documentElement.lang === "zh-CN" ? "zh-CN" : "en";
+    sources.forEach(function (source) {
+      var figure = JSON.parse(source.textContent);
+      window.Plotly.newPlot(source.dataset.chart, figure.data, figure.layout,
+        {responsive: true, displaylogo: false, locale: locale});
+    });
+  }
+
+  function start() {
+    autosubmit();
+    drawCharts();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
