@@ -36,7 +36,9 @@ def books(backend, tmp_path_factory):
     try:
         for size in SIZES:
             url = _fresh_url(backend, tmp_path_factory, size)
-            app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "qc", "WTF_CSRF_ENABLED": False})
+            # memory:// as the session's app: the limiter is one object, and an app built here re-binds it
+            app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "qc", "WTF_CSRF_ENABLED": False,
+                              "RATELIMIT_STORAGE_URI": "memory://"})
             metadata.create_all(db.engine)
             with app.app_context():
                 build_demo_book(policyholders=size, seed=5, password="qc-password", progress=False)

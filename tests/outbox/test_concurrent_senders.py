@@ -34,7 +34,8 @@ def committed(backend):
         metadata.create_all(engine)
         with smtp_server(delay=0.01) as (mailbox, port):
             app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "outbox",
-                              "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "MAIL_FROM": FROM})
+                              "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "MAIL_FROM": FROM,
+                              "RATELIMIT_STORAGE_URI": "memory://"})
             yield app, engine, mailbox
     finally:
         db.session.remove()
