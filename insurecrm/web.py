@@ -13,6 +13,7 @@ from flask import Blueprint, abort, g, redirect, request, send_file, session, ur
 from flask_login import current_user
 from sqlalchemy import Select, func, select
 
+from insurecrm.api import INT_MAX, Integer
 from insurecrm.db import db
 from insurecrm.extensions import login_manager
 from insurecrm.i18n import LANGUAGES
@@ -80,9 +81,38 @@ class Page:
         return self.page < self.pages
 
 
+def query_int(name: str, default: int | None = None) -> int | None:
+    """The integer query argument ``name`` (``default`` when absent or empty); anything but digits within the
+    database's INTEGER is a :class:`marshmallow.ValidationError` (a 422 page), never an overflow in SQL."""
+    text = request.args.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return _QUERY_INT.deserialize(text)
+    except ma.ValidationError as exc:
+        raise ma.ValidationError({name: exc.messages}) from None
+
+
+_QUERY_INT = Integer(strict=False)
+
+
+def database_id(text: str) -> int:
+    """``type=`` of ``request.args.get`` for an optional id filter: a value the database cannot hold is
+    ignored like any other invalid one (werkzeug returns the default on ``ValueError``)."""
+    value = int(text)
+    if not 1 <= value <= INT_MAX:
+        raise ValueError(text)
+    return value
+
+
+def page_number() -> int:
+    """The ``page`` query argument: 1 when absent, a 422 page when not a number the database can offset by."""
+    return max(1, query_int("page", 1))
+
+
 def paginate_page(stmt: Select, per_page: int = 25) -> Page:
     """One page of ``stmt`` by the ``page`` query argument: two queries, whatever the size of the book."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number()
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     items = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(list(items), total, page, per_page)
