@@ -190,9 +190,9 @@ class ReferralSchema(Schema):
     notes = fields.String(allow_none=True, validate=validate.Length(max=2000), metadata={"pii": "drop"})
     status = fields.Enum(ReferralStatus, by_value=True, dump_only=True)
     submitted_at = fields.DateTime(dump_only=True)
-    specialist_agent_id = Id(dump_only=True)
-    policyholder_id = Id(dump_only=True)
-    rejection_reason = fields.String(dump_only=True, metadata={"pii": "drop"})
+    specialist_agent_id = Id(dump_only=True, allow_none=True)
+    policyholder_id = Id(dump_only=True, allow_none=True)
+    rejection_reason = fields.String(dump_only=True, allow_none=True, metadata={"pii": "drop"})
 
 
 class ReferralUpdateSchema(Schema):

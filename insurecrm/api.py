@@ -120,7 +120,7 @@ def Id(**kwargs) -> Integer:  # noqa: N802 - reads like a field class
 def Version(**kwargs) -> Integer:  # noqa: N802
     """The optimistic-locking version a client loaded."""
     kwargs.setdefault("metadata", {"description": "The version you loaded; stale → 409."})
-    return Integer(minimum=1, **kwargs)
+    return Integer(minimum=0, **kwargs)
 
 
 class Text:

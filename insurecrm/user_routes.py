@@ -44,7 +44,7 @@ class UserSchema(Schema):
     org_unit_id = Id(allow_none=True, metadata={"description": "Branch managers."})
     referrer_id = Id(allow_none=True, metadata={"description": "Bank referrers."})
     password = fields.String(required=True, load_only=True, validate=PASSWORD)
-    last_login_at = fields.DateTime(dump_only=True)
+    last_login_at = fields.DateTime(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
 
 

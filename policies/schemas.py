@@ -112,10 +112,10 @@ class BeneficiarySchema(_PersonSchema):
 class StatusChangeSchema(Schema):
     pii_kind = "status_change"
 
-    from_status = fields.Enum(PolicyStatus, by_value=True, dump_only=True)
+    from_status = fields.Enum(PolicyStatus, by_value=True, dump_only=True, allow_none=True)
     to_status = fields.Enum(PolicyStatus, by_value=True, dump_only=True)
     effective_date = Date(dump_only=True)
-    reason = fields.String(dump_only=True, metadata={"pii": "drop"})
+    reason = fields.String(dump_only=True, allow_none=True, metadata={"pii": "drop"})
     actor_label = fields.String(dump_only=True)
     recorded_at = fields.DateTime(dump_only=True)
 
@@ -150,7 +150,7 @@ class PolicySchema(Schema):
     status = fields.Enum(PolicyStatus, by_value=True, load_default=PolicyStatus.IN_FORCE,
                          validate=validate.OneOf(INITIAL_STATUSES, error="A new policy is quoted or in_force."))
     status_date = Date(dump_only=True)
-    cancellation_reason = fields.String(dump_only=True, metadata={"pii": "drop"})
+    cancellation_reason = fields.String(dump_only=True, allow_none=True, metadata={"pii": "drop"})
     cooling_off_cancellation = fields.Boolean(dump_only=True)
     version = Version(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
@@ -214,7 +214,7 @@ class InstallmentSchema(Schema):
     due_date = Date(dump_only=True)
     amount = Money(dump_only=True)
     paid_amount = Money(dump_only=True)
-    paid_date = Date(dump_only=True)
+    paid_date = Date(dump_only=True, allow_none=True)
     status = fields.Enum(InstallmentStatus, by_value=True, dump_only=True)
 
 
@@ -239,10 +239,10 @@ class PaymentSchema(Schema):
 class CommissionSchema(Schema):
     id = Id(dump_only=True)
     policy_id = Id(dump_only=True)
-    payment_id = Id(dump_only=True)
+    payment_id = Id(dump_only=True, allow_none=True)
     payee = fields.Enum(CommissionPayee, by_value=True, dump_only=True)
-    agent_id = Id(dump_only=True)
-    bank_partner_id = Id(dump_only=True)
+    agent_id = Id(dump_only=True, allow_none=True)
+    bank_partner_id = Id(dump_only=True, allow_none=True)
     kind = fields.Enum(CommissionKind, by_value=True, dump_only=True)
     rate = Rate(dump_only=True)
     base_amount = Money(dump_only=True)
@@ -256,13 +256,13 @@ class ClaimSchema(Schema):
     id = Id(dump_only=True)
     number = fields.String(dump_only=True)
     policy_id = Id(dump_only=True)
-    loss_date = Date(required=True, past_years=POLICY_PAST, future_years=0)
-    report_date = Date(load_default=clock.today, past_years=POLICY_PAST, future_years=0)
+    loss_date = Date(required=True, past_years=POLICY_PAST, future_years=1)
+    report_date = Date(load_default=clock.today, past_years=POLICY_PAST, future_years=1)
     status = fields.Enum(ClaimStatus, by_value=True, dump_only=True)
     incurred_amount = Money(load_default=Decimal("0"))
     paid_amount = Money(dump_only=True)
     description = fields.String(allow_none=True, validate=LONG_TEXT, metadata={"pii": "drop"})
-    rejection_reason = fields.String(dump_only=True, metadata={"pii": "drop"})
+    rejection_reason = fields.String(dump_only=True, allow_none=True, metadata={"pii": "drop"})
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 

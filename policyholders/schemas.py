@@ -180,7 +180,7 @@ class InteractionSchema(Schema):
     id = Id(dump_only=True)
     policyholder_id = Id(required=True)
     agent_id = Id(allow_none=True, metadata={"description": "Defaults to the acting agent."})
-    user_id = Id(dump_only=True)
+    user_id = Id(dump_only=True, allow_none=True)
     channel = Enum(InteractionChannel, required=True)
     direction = Enum(Direction, load_default=Direction.OUTBOUND)
     occurred_at = Instant(past_years=60, future_years=1,
@@ -227,8 +227,8 @@ class ServiceRequestSchema(Schema):
                      metadata={"description": "Defaults to the SLA of the kind and priority."})
     assigned_agent_id = Id(allow_none=True,
                                        metadata={"description": "Defaults to the policyholder's owner."})
-    resolved_at = fields.DateTime(dump_only=True)
-    resolution = fields.String(dump_only=True, metadata=DROP)
+    resolved_at = fields.DateTime(dump_only=True, allow_none=True)
+    resolution = fields.String(dump_only=True, allow_none=True, metadata=DROP)
     cost = Money(load_default=Decimal("0"), validate=NOT_NEGATIVE)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
