@@ -7,7 +7,19 @@ from decimal import Decimal
 from marshmallow import ValidationError, fields, pre_load, validate, validates, validates_schema
 
 from insurecrm import clock
-from insurecrm.api import LONG_TEXT, Date, DecimalString, Id, Integer, ListArgs, Money, Rate, Schema, Version, VersionedSchema
+from insurecrm.api import (
+    LONG_TEXT,
+    Date,
+    DecimalString,
+    Id,
+    Integer,
+    ListArgs,
+    Money,
+    Rate,
+    Schema,
+    Version,
+    VersionedSchema,
+)
 from policies.models import (
     BusinessType,
     ClaimStatus,

@@ -8,7 +8,7 @@ documented status, a documented content type and a body that conforms to its doc
 Deterministic (hypothesis derandomized, no example database) so that CI is stable; each operation's requests
 run inside a savepoint rolled back afterwards, so that one operation's writes (a revoked token, a deactivated
 user) cannot change what the next one sees. ``INSURECRM_FUZZ_EXAMPLES`` sets the examples per operation, role,
-mode and id source (default 6); the figures are printed and written to ``test-artifacts/api-fuzz.json``.
+mode and id source (default 5); the figures are printed and written to ``test-artifacts/api-fuzz.json``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.failures import Failure, FailureGroup
@@ -38,12 +38,14 @@ from insurecrm.models import Role
 from tests.access.world import build_world
 from tests.test_access_matrix import fill
 
-EXAMPLES = int(os.environ.get("INSURECRM_FUZZ_EXAMPLES", "6"))
+#: a fixed seed rather than ``derandomize``, which hashes the test's source on every run (seconds per operation)
+SEED = 20261204
+EXAMPLES = int(os.environ.get("INSURECRM_FUZZ_EXAMPLES", "5"))
 ARTIFACT = Path(__file__).resolve().parent.parent / "test-artifacts" / "api-fuzz.json"
 CHECKS = [schemathesis.checks.not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
-FUZZ_SETTINGS = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                         phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
+FUZZ_SETTINGS = settings(max_examples=EXAMPLES, database=None, deadline=None, phases=[Phase.generate],
+                         suppress_health_check=list(HealthCheck),
                          report_multiple_bugs=False)
 #: the operation that ends its own token: it gets a fresh one for every call
 LOGOUT = ("DELETE", "/api/v1/auth/token")
@@ -78,6 +80,7 @@ class Fuzz:
     def run(self, operation, role: str, headers: dict, mode: GenerationMode, path_parameters: dict | None):
         label = f"{operation.method.upper()} {operation.path}"
 
+        @seed(SEED)
         @FUZZ_SETTINGS
         @given(operation.as_strategy(generation_mode=mode, headers=headers, path_parameters=path_parameters))
         def call(case):
