@@ -41,12 +41,22 @@ def flatten_messages(messages) -> dict[str, list[str]]:
     return messages
 
 
+def _text_keys(messages):
+    """Messages with every key as text: a list's errors are keyed by index (``{2: [...], "_schema": [...]}``), and
+    JSON with sorted keys cannot order ints among strings."""
+    if isinstance(messages, dict):
+        return {str(key): _text_keys(value) for key, value in messages.items()}
+    if isinstance(messages, list | tuple):
+        return [_text_keys(value) for value in messages]
+    return messages
+
+
 def error_response(status: int, *, message: str | None = None, errors: dict | None = None):
     from werkzeug.http import HTTP_STATUS_CODES
 
     body: dict = {"error": HTTP_STATUS_CODES.get(status, "Error")}
     if errors is not None:
-        body["errors"] = errors
+        body["errors"] = _text_keys(errors)
     if message:
         body["message"] = message
     return jsonify(body), status

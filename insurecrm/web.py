@@ -105,6 +105,18 @@ def database_id(text: str) -> int:
     return value
 
 
+def id_or_404(name: str, source=None) -> int | None:
+    """The record id sent as ``name`` (query or form; ``None`` when absent): anything but an id the database can
+    hold is a 404, like an id that does not exist."""
+    text = (request.values if source is None else source).get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return database_id(text)
+    except ValueError:
+        abort(404)
+
+
 def page_number() -> int:
     """The ``page`` query argument: 1 when absent, a 422 page when not a number the database can offset by."""
     return max(1, query_int("page", 1))

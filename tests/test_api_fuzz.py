@@ -1,14 +1,14 @@
 """A property-based fuzz of every operation of the API, from the app's own OpenAPI description (schemathesis).
 
 Each operation is called as an admin and as an agent (real bearer tokens), with data that fits the description
-(positive) and data that does not (negative), with generated path ids and with ids of the small world of
-tests/access/world.py, so that requests reach real records. Every answer must be no server error, a
+(positive, on the records of the small world of tests/access/world.py, so that requests reach real rows) and
+data that does not (negative, generated path ids included). Every answer must be no server error, a
 documented status, a documented content type and a body that conforms to its documented schema.
 
 Deterministic (hypothesis derandomized, no example database) so that CI is stable; each operation's requests
 run inside a savepoint rolled back afterwards, so that one operation's writes (a revoked token, a deactivated
 user) cannot change what the next one sees. ``INSURECRM_FUZZ_EXAMPLES`` sets the examples per operation, role,
-mode and id source (default 5); the figures are printed and written to ``test-artifacts/api-fuzz.json``.
+and mode (default 4); the figures are printed and written to ``test-artifacts/api-fuzz.json``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from tests.test_access_matrix import fill
 
 #: a fixed seed rather than ``derandomize``, which hashes the test's source on every run (seconds per operation)
 SEED = 20261204
-EXAMPLES = int(os.environ.get("INSURECRM_FUZZ_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("INSURECRM_FUZZ_EXAMPLES", "4"))
 ARTIFACT = Path(__file__).resolve().parent.parent / "test-artifacts" / "api-fuzz.json"
 CHECKS = [schemathesis.checks.not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -136,10 +136,9 @@ def test_fuzz_every_operation_as_admin_and_agent(app, world, backend):
         try:
             for role, token in tokens.items():
                 headers = {"Authorization": f"Bearer {token}"}
-                for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                    fuzz.run(operation, role, headers, mode, None)
-                    if operation.path in own_ids:
-                        fuzz.run(operation, role, headers, mode, own_ids[operation.path])
+                # valid data on the world's own records (or none needed); invalid data with generated ids too
+                fuzz.run(operation, role, headers, GenerationMode.POSITIVE, own_ids.get(operation.path))
+                fuzz.run(operation, role, headers, GenerationMode.NEGATIVE, None)
         finally:
             db.session.remove()
             scratch.rollback()

@@ -172,11 +172,14 @@ def test_a_lone_surrogate_is_422_even_before_login(api, admin, world, unchanged)
 
 # -- an invalid item next to valid ones -----------------------------------------------------------------------
 
-def test_an_invalid_frequency_next_to_valid_ones_is_422_with_the_item(admin, unchanged):
-    response = admin.post("/api/v1/products", json={"code": "PX1", "name": "P", "line": "life", "term_months": 12,
-                                                     "frequencies": ["annual", "weekly", "monthly"]})
-    body = refused(response, 422, "frequencies")
-    assert "1" in body["errors"]["frequencies"], body
+@pytest.mark.parametrize(("frequencies", "bad"), [(["annual", "weekly", "monthly"], "1"),
+                                                  (["annual", "annual", "weekly"], "2")])
+def test_an_invalid_frequency_next_to_valid_ones_is_422_with_the_item(admin, world, frequencies, bad, unchanged):
+    product = {"code": "PX1", "name": "P", "line": "life", "term_months": 12, "frequencies": frequencies}
+    body = refused(admin.post("/api/v1/products", json=product), 422, "frequencies")
+    assert bad in body["errors"]["frequencies"], body
+    patched = admin.patch(f"/api/v1/products/{world.own['product']}", json={"frequencies": frequencies})
+    assert bad in refused(patched, 422, "frequencies")["errors"]["frequencies"]
 
 
 # -- dates at the ends of the calendar -------------------------------------------------------------------------
