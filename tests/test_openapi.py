@@ -1,8 +1,16 @@
-"""The OpenAPI description and its browsable docs, served without any CDN."""
+"""The OpenAPI description: valid, truthful (bounds, money, nullability, error bodies as sent), and its browsable
+docs, served without any CDN."""
 
 from __future__ import annotations
 
 import re
+
+import jsonschema_rs  # comes with schemathesis
+import pytest
+import schemathesis
+
+from insurecrm.api import INT_MAX
+from insurecrm.models import Role
 
 
 def test_openapi_describes_the_api(client, app):
@@ -24,13 +32,6 @@ def test_docs_page_loads_only_local_assets(client):
 
 
 # -- a valid, truthful description (issue 7, point 2) ----------------------------------------------------------
-
-import jsonschema_rs  # noqa: E402 - with schemathesis
-import pytest  # noqa: E402
-import schemathesis  # noqa: E402
-
-from insurecrm.api import INT_MAX  # noqa: E402
-from insurecrm.models import Role  # noqa: E402
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -83,8 +84,6 @@ def test_money_and_rates_are_documented_as_the_strings_they_are(spec):
         assert money["type"] == "string" and money["format"] == "decimal", (schema, field, money)
         assert "minimum" not in money and "maximum" not in money
     pattern = schemas["Policy"]["properties"]["premium"]["pattern"]
-    import re
-
     assert re.fullmatch(pattern, "1200.00") and not re.fullmatch(pattern, "1200.005")
     assert not re.fullmatch(pattern, "-1.00")  # a premium is positive
 
