@@ -13,7 +13,9 @@ import json
 from datetime import date
 
 import pytest
+from marshmallow import fields
 
+from insurecrm.api import TEXT, Schema
 from insurecrm.models import Role
 from tests.access.world import build_world
 from tests.api_client import csrf_token
@@ -238,3 +240,28 @@ def test_unbounded_strings_are_422(admin, world, unchanged):
     refused(admin.get(f"/api/v1/products?q={'x' * 1000}"), 422, "q")
     refused(admin.post("/api/v1/bank-partners", json={"code": "BPX", "name": "B", "commission_terms": long}),
             422, "commission_terms")
+
+
+# -- the rules hold for every input schema -----------------------------------------------------------------------
+
+def input_schemas(app):
+    for blueprint in app.blueprints.values():
+        for endpoint in getattr(blueprint, "_docs", {}).values():
+            for operation in endpoint.values():
+                if isinstance(operation, dict):
+                    for parameter in operation.get("arguments", {}).get("parameters", []):
+                        yield parameter["schema"]
+
+
+def test_every_input_schema_has_the_base_rules(app):
+    """Every schema the API parses derives from :class:`insurecrm.api.Schema`: unknown fields refused, every
+    string checked for NUL and lone surrogates (``ArgsSchema`` for query strings)."""
+    schemas = list(input_schemas(app))
+    assert len(schemas) > 50
+    for schema in schemas:
+        instance = schema() if isinstance(schema, type) else schema
+        assert isinstance(instance, Schema), schema
+        for name, field in instance.load_fields.items():
+            inner = getattr(field, "inner", field)
+            if isinstance(inner, fields.String):
+                assert TEXT in inner.validators, (schema, name)
