@@ -37,7 +37,7 @@ from agents.schemas import (
     ReferrerSchema,
     ReferrerUpdateSchema,
 )
-from insurecrm.api import Schema, api_blueprint, apply_sort, current_user, page_envelope, paginate, partial
+from insurecrm.api import Id, Schema, api_blueprint, apply_sort, current_user, page_envelope, paginate, partial
 from insurecrm.auth import require_roles
 from insurecrm.db import db
 from insurecrm.models import Role
@@ -150,7 +150,7 @@ class AgentItem(MethodView):
 class DepartureSchema(Schema):
     rule = fields.Enum(DepartureRule, by_value=True, required=True,
                        metadata={"description": "pool: to the unit's pool; agent: to target_agent_id."})
-    target_agent_id = fields.Integer(allow_none=True)
+    target_agent_id = Id(allow_none=True)
 
 
 class DepartureResult(Schema):

@@ -6,7 +6,7 @@ import phonenumbers
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from agents.models import AgentChannel, AgentStatus, OrgUnitKind, PartnerStatus, ReferralStatus
-from insurecrm.api import ListArgs, Rate, Schema
+from insurecrm.api import LONG_TEXT, Date, Id, Integer, ListArgs, Rate, Schema
 from policies.models import ProductLine
 
 CODE = validate.Regexp(r"^[A-Z0-9][A-Z0-9_-]{1,31}$", error="Use 2–32 capitals, digits, '-' or '_'.")
@@ -23,6 +23,10 @@ class PhoneNumber(fields.String):
 
     default_region = "CN"
 
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("validate", validate.Length(min=1, max=40))
+        super().__init__(**kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
@@ -38,7 +42,7 @@ class RelatedIds(fields.List):
     """Ids in, ids out: loads a list of ids and dumps the ids of a relationship's objects."""
 
     def __init__(self, relationship: str, **kwargs) -> None:
-        super().__init__(fields.Integer(strict=True), **kwargs)
+        super().__init__(Id(), validate=validate.Length(max=100), **kwargs)
         self.relationship = relationship
 
     def get_value(self, obj, attr, accessor=None, default=None):
@@ -50,11 +54,11 @@ class RelatedIds(fields.List):
 class OrgUnitSchema(Schema):
     pii_kind = "org_unit"
 
-    id = fields.Integer(dump_only=True)
+    id = Id(dump_only=True)
     code = fields.String(required=True, validate=CODE)
     name = fields.String(required=True, validate=NAME)
     kind = fields.Enum(OrgUnitKind, by_value=True, required=True)
-    parent_id = fields.Integer(allow_none=True, load_default=None, strict=True)
+    parent_id = Id(allow_none=True, load_default=None)
     path = fields.String(dump_only=True, metadata={"description": "Ids from the root, e.g. /1/4/9/."})
     region = fields.String(allow_none=True, validate=validate.Length(max=64))
 
@@ -64,9 +68,9 @@ class OrgUnitUpdateSchema(OrgUnitSchema):
 
 
 class OrgUnitArgs(ListArgs):
-    parent_id = fields.Integer()
+    parent_id = Id()
     kind = fields.Enum(OrgUnitKind, by_value=True)
-    q = fields.String(metadata={"description": "Code or name contains."})
+    q = fields.String(validate=NAME, metadata={"description": "Code or name contains."})
 
 
 # -- agents ---------------------------------------------------------------------------------------------
@@ -74,16 +78,16 @@ class OrgUnitArgs(ListArgs):
 class AgentSchema(Schema):
     pii_kind = "agent"
 
-    id = fields.Integer(dump_only=True)
+    id = Id(dump_only=True)
     code = fields.String(required=True, validate=CODE)
     name = fields.String(required=True, validate=NAME, metadata={"pii": "name"})
     licence_number = fields.String(allow_none=True, validate=validate.Length(max=64), metadata={"pii": "drop"})
-    licence_expiry = fields.Date(allow_none=True)
-    org_unit_id = fields.Integer(required=True, strict=True)
-    manager_id = fields.Integer(allow_none=True, strict=True)
+    licence_expiry = Date(allow_none=True, past_years=60, future_years=60)
+    org_unit_id = Id(required=True)
+    manager_id = Id(allow_none=True)
     channel = fields.Enum(AgentChannel, by_value=True, required=True)
     status = fields.Enum(AgentStatus, by_value=True, load_default=AgentStatus.ACTIVE)
-    hire_date = fields.Date(required=True)
+    hire_date = Date(required=True, past_years=80, future_years=1)
     phone = PhoneNumber(allow_none=True, metadata={"pii": "drop"})
     email = fields.Email(allow_none=True, validate=validate.Length(max=255), metadata={"pii": "drop"})
     bank_partner_ids = RelatedIds("bank_partners", metadata={
@@ -95,10 +99,10 @@ class AgentUpdateSchema(AgentSchema):
 
 
 class AgentArgs(ListArgs):
-    org_unit_id = fields.Integer()
+    org_unit_id = Id()
     channel = fields.Enum(AgentChannel, by_value=True)
     status = fields.Enum(AgentStatus, by_value=True)
-    q = fields.String(metadata={"description": "Code or name contains."})
+    q = fields.String(validate=NAME, metadata={"description": "Code or name contains."})
 
 
 # -- bancassurance ----------------------------------------------------------------------------------------
@@ -106,11 +110,11 @@ class AgentArgs(ListArgs):
 class BankPartnerSchema(Schema):
     pii_kind = "bank_partner"
 
-    id = fields.Integer(dump_only=True)
+    id = Id(dump_only=True)
     code = fields.String(required=True, validate=CODE)
     name = fields.String(required=True, validate=NAME)
     commission_rate = Rate(load_default=0, validate=FRACTION)
-    commission_terms = fields.String(allow_none=True)
+    commission_terms = fields.String(allow_none=True, validate=LONG_TEXT)
     status = fields.Enum(PartnerStatus, by_value=True, load_default=PartnerStatus.ACTIVE)
 
 
@@ -120,19 +124,19 @@ class BankPartnerUpdateSchema(BankPartnerSchema):
 
 class BankPartnerArgs(ListArgs):
     status = fields.Enum(PartnerStatus, by_value=True)
-    q = fields.String(metadata={"description": "Code or name contains."})
+    q = fields.String(validate=NAME, metadata={"description": "Code or name contains."})
 
 
 class BankBranchSchema(Schema):
     pii_kind = "bank_branch"
 
-    id = fields.Integer(dump_only=True)
-    bank_partner_id = fields.Integer(required=True, strict=True)
+    id = Id(dump_only=True)
+    bank_partner_id = Id(required=True)
     code = fields.String(required=True, validate=CODE)
     name = fields.String(required=True, validate=NAME)
     address = fields.String(allow_none=True, validate=validate.Length(max=255))
     region = fields.String(allow_none=True, validate=validate.Length(max=64))
-    org_unit_id = fields.Integer(allow_none=True, strict=True, metadata={"description": "Our unit serving it."})
+    org_unit_id = Id(allow_none=True, metadata={"description": "Our unit serving it."})
     status = fields.Enum(PartnerStatus, by_value=True, load_default=PartnerStatus.ACTIVE)
 
 
@@ -141,17 +145,17 @@ class BankBranchUpdateSchema(BankBranchSchema):
 
 
 class BankBranchArgs(ListArgs):
-    bank_partner_id = fields.Integer()
-    org_unit_id = fields.Integer()
+    bank_partner_id = Id()
+    org_unit_id = Id()
     status = fields.Enum(PartnerStatus, by_value=True)
-    q = fields.String(metadata={"description": "Code or name contains."})
+    q = fields.String(validate=NAME, metadata={"description": "Code or name contains."})
 
 
 class ReferrerSchema(Schema):
     pii_kind = "referrer"
 
-    id = fields.Integer(dump_only=True)
-    bank_branch_id = fields.Integer(required=True, strict=True)
+    id = Id(dump_only=True)
+    bank_branch_id = Id(required=True)
     code = fields.String(required=True, validate=CODE)
     name = fields.String(required=True, validate=NAME, metadata={"pii": "name"})
     phone = PhoneNumber(allow_none=True, metadata={"pii": "drop"})
@@ -164,9 +168,9 @@ class ReferrerUpdateSchema(ReferrerSchema):
 
 
 class ReferrerArgs(ListArgs):
-    bank_branch_id = fields.Integer()
+    bank_branch_id = Id()
     status = fields.Enum(PartnerStatus, by_value=True)
-    q = fields.String(metadata={"description": "Code or name contains."})
+    q = fields.String(validate=NAME, metadata={"description": "Code or name contains."})
 
 
 # -- referrals --------------------------------------------------------------------------------------------
@@ -176,19 +180,19 @@ class ReferralSchema(Schema):
 
     pii_kind = "referral"
 
-    id = fields.Integer(dump_only=True)
-    referrer_id = fields.Integer(strict=True, metadata={
+    id = Id(dump_only=True)
+    referrer_id = Id(metadata={
         "description": "Specialists and admins: the referrer submitting; referrers: leave out (your login)."})
-    bank_branch_id = fields.Integer(dump_only=True)
+    bank_branch_id = Id(dump_only=True)
     prospect_name = fields.String(required=True, validate=NAME, metadata={"pii": "name"})
     prospect_phone = PhoneNumber(allow_none=True, metadata={"pii": "drop"})
-    product_id = fields.Integer(allow_none=True, strict=True)
+    product_id = Id(allow_none=True)
     notes = fields.String(allow_none=True, validate=validate.Length(max=2000), metadata={"pii": "drop"})
     status = fields.Enum(ReferralStatus, by_value=True, dump_only=True)
     submitted_at = fields.DateTime(dump_only=True)
-    specialist_agent_id = fields.Integer(dump_only=True)
-    policyholder_id = fields.Integer(dump_only=True)
-    rejection_reason = fields.String(dump_only=True, metadata={"pii": "drop"})
+    specialist_agent_id = Id(dump_only=True, allow_none=True)
+    policyholder_id = Id(dump_only=True, allow_none=True)
+    rejection_reason = fields.String(dump_only=True, allow_none=True, metadata={"pii": "drop"})
 
 
 class ReferralUpdateSchema(Schema):
@@ -196,15 +200,15 @@ class ReferralUpdateSchema(Schema):
 
     status = fields.Enum(ReferralStatus, by_value=True)
     rejection_reason = fields.String(allow_none=True, validate=validate.Length(min=1, max=255))
-    policyholder_id = fields.Integer(allow_none=True, strict=True)
-    specialist_agent_id = fields.Integer(allow_none=True, strict=True)
+    policyholder_id = Id(allow_none=True)
+    specialist_agent_id = Id(allow_none=True)
 
 
 class ReferralArgs(ListArgs):
     status = fields.Enum(ReferralStatus, by_value=True)
-    referrer_id = fields.Integer()
-    bank_branch_id = fields.Integer()
-    specialist_agent_id = fields.Integer()
+    referrer_id = Id()
+    bank_branch_id = Id()
+    specialist_agent_id = Id()
 
 
 # -- pipeline stages --------------------------------------------------------------------------------------
@@ -212,15 +216,15 @@ class ReferralArgs(ListArgs):
 class PipelineStageSchema(Schema):
     pii_kind = "stage"
 
-    id = fields.Integer(dump_only=True)
+    id = Id(dump_only=True)
     code = fields.String(required=True, validate=STAGE_CODE)
     name = fields.String(required=True, validate=NAME)
     name_zh = fields.String(allow_none=True, validate=validate.Length(max=120))
-    position = fields.Integer(required=True, validate=validate.Range(min=0, max=1000))
+    position = Integer(required=True, validate=validate.Range(min=0, max=1000))
     probability = Rate(required=True, validate=PER_CENT, metadata={"description": "Win probability in per cent."})
     product_line = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(PRODUCT_LINES),
                                  metadata={"description": "A product line; none for the default pipeline."})
-    max_days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=3650))
+    max_days = Integer(allow_none=True, validate=validate.Range(min=1, max=3650))
     is_won = fields.Boolean(load_default=False)
     is_lost = fields.Boolean(load_default=False)
     active = fields.Boolean(load_default=True)
@@ -234,9 +238,9 @@ class PipelineStageSchema(Schema):
 class PipelineStageUpdateSchema(Schema):
     name = fields.String(validate=NAME)
     name_zh = fields.String(allow_none=True, validate=validate.Length(max=120))
-    position = fields.Integer(validate=validate.Range(min=0, max=1000))
+    position = Integer(validate=validate.Range(min=0, max=1000))
     probability = Rate(validate=PER_CENT)
-    max_days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=3650))
+    max_days = Integer(allow_none=True, validate=validate.Range(min=1, max=3650))
     active = fields.Boolean()
 
 

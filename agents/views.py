@@ -25,7 +25,7 @@ from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.models import Role
 from insurecrm.scope import get_visible_or_404, scoped_select
-from insurecrm.web import int_arg, load_form, page_roles, paginate_page
+from insurecrm.web import database_id, load_form, page_roles, paginate_page
 from policies.models import WORKED_CASE_STATUSES, Policy, Product, RenewalCase, RenewalStatus
 from policyholders import services as holder_services
 from policyholders.duplicates import likely_duplicates
@@ -255,7 +255,7 @@ def _referrals_page(*, errors: dict | None = None, status: int = 200, duplicates
     referrers = db.session.scalars(scoped_select(Referrer).where(Referrer.status == PartnerStatus.ACTIVE)
                                    .order_by(Referrer.name, Referrer.id)).all() if specialist else []
     # the conversion's search of the book (the fallback of the search-as-you-type field): ?convert=<id>&q=...
-    converting = int_arg("convert") if specialist else None
+    converting = request.args.get("convert", type=database_id) if specialist else None
     search = request.args.get("q", "").strip() if converting else ""
     return render_template(
         "agents/referrals.html", page=page, chosen=chosen, products={p.id: p for p in products},

@@ -9,8 +9,16 @@ from marshmallow import fields
 from sqlalchemy import select
 from werkzeug.exceptions import Unauthorized
 
-from insurecrm.api import ListArgs, Schema, api_blueprint, apply_sort, page_envelope, paginate
-from insurecrm.auth import authenticate, bearer_token, issue_token, require_roles, revoke_token
+from insurecrm.api import Id, ListArgs, Schema, api_blueprint, apply_sort, page_envelope, paginate
+from insurecrm.auth import (
+    TokenRequired,
+    authenticate,
+    bearer_token,
+    issue_token,
+    require_roles,
+    revoke_token,
+    user_for_token,
+)
 from insurecrm.db import db
 from insurecrm.extensions import limiter
 from insurecrm.models import AuditLog, Role
@@ -53,26 +61,29 @@ class Token(MethodView):
 
     @auth_blp.response(204)
     def delete(self):
-        """Revoke the token this request carries."""
-        revoke_token(bearer_token())
+        """Revoke the token this request carries (401 without a valid one)."""
+        token = bearer_token()
+        if token is None or user_for_token(token) is None:
+            raise TokenRequired()
+        revoke_token(token)
         db.session.commit()
 
 
 class AuditEntry(Schema):
-    id = fields.Integer()
+    id = Id()
     occurred_at = fields.DateTime()
-    actor_user_id = fields.Integer(allow_none=True)
+    actor_user_id = Id(allow_none=True)
     actor_label = fields.String()
     action = fields.String()
     entity_type = fields.String()
-    entity_id = fields.Integer(allow_none=True)
+    entity_id = Id(allow_none=True)
     changes = fields.Dict()
 
 
 class AuditArgs(ListArgs):
-    entity_type = fields.String()
-    entity_id = fields.Integer()
-    actor_user_id = fields.Integer()
+    entity_type = fields.String(validate=ma.validate.Length(min=1, max=64))
+    entity_id = Id()
+    actor_user_id = Id()
     action = fields.String(validate=ma.validate.OneOf(["create", "update", "delete", "reveal"]))
 
 

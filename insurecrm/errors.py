@@ -41,12 +41,22 @@ def flatten_messages(messages) -> dict[str, list[str]]:
     return messages
 
 
+def _text_keys(messages):
+    """Messages with every key as text: a list's errors are keyed by index (``{2: [...], "_schema": [...]}``), and
+    JSON with sorted keys cannot order ints among strings."""
+    if isinstance(messages, dict):
+        return {str(key): _text_keys(value) for key, value in messages.items()}
+    if isinstance(messages, list | tuple):
+        return [_text_keys(value) for value in messages]
+    return messages
+
+
 def error_response(status: int, *, message: str | None = None, errors: dict | None = None):
     from werkzeug.http import HTTP_STATUS_CODES
 
     body: dict = {"error": HTTP_STATUS_CODES.get(status, "Error")}
     if errors is not None:
-        body["errors"] = errors
+        body["errors"] = _text_keys(errors)
     if message:
         body["message"] = message
     return jsonify(body), status
@@ -87,13 +97,36 @@ def error_text(status: int) -> str:
     return str(ERROR_PAGES.get(status, ERROR_PAGES[500])[1])
 
 
+NUL_MESSAGE = "Must not contain the NUL character."
+
+
+def refuse_nul_characters() -> None:
+    """``before_request``: a NUL in a query argument or a form field is refused (422) before any view runs —
+    PostgreSQL cannot store or even compare text holding one, and no person types it."""
+    for source in (request.args, request.form):
+        for key, values in source.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                raise ValidationError({key.replace("\x00", "\\x00"): [NUL_MESSAGE]})
+
+
 def init_app(app) -> None:
     app.jinja_env.globals.update(error_title=error_title, error_text=error_text)
+    app.before_request(refuse_nul_characters)
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError):
         db.session.rollback()
         errors = flatten_messages(exc.normalized_messages())
+        if wants_json():
+            return error_response(422, errors=errors)
+        return render_template("error.html", status=422, exc=exc, errors=errors), 422
+
+    @app.errorhandler(UnicodeError)
+    def _unicode(exc: UnicodeError):
+        # text that no encoding can carry (a lone surrogate) which a schema did not catch: bad input, not a crash
+        db.session.rollback()
+        log.info("unicode error answered 422: %s", exc)
+        errors = {"_schema": ["The input must be valid Unicode text."]}
         if wants_json():
             return error_response(422, errors=errors)
         return render_template("error.html", status=422, exc=exc, errors=errors), 422

@@ -32,7 +32,7 @@ from insurecrm.i18n import LANGUAGES
 from insurecrm.models import JobRun, JobRunStatus, Outbox, OutboxChannel, OutboxStatus, Role
 from insurecrm.outbox.defaults import TEMPLATE_CHANNELS, sample_payload
 from insurecrm.outbox.gateways import UNCERTAIN_PREFIX
-from insurecrm.web import is_safe_redirect, load_form, page_roles, paginate_page
+from insurecrm.web import id_or_404, is_safe_redirect, load_form, page_roles, paginate_page
 
 bp = Blueprint("ops", __name__, url_prefix="/admin/ops")
 WEB_BLUEPRINTS = (bp,)
@@ -112,7 +112,7 @@ def outbox_resolve():
     """A human's decision on a failed message: ``resend`` it, or ``mark_sent`` (it did arrive)."""
     from insurecrm.outbox import sender
 
-    row = db.session.get(Outbox, request.form.get("id", type=int) or 0) or abort(404)
+    row = db.session.get(Outbox, id_or_404("id", request.form) or 0) or abort(404)
     action = request.form.get("action")
     if action == "resend":
         sender.resend_by_hand(row)
@@ -157,7 +157,7 @@ def template_form():
     from insurecrm.outbox.models import MessageTemplate
     from insurecrm.outbox.schemas import MessageTemplateCreateSchema, MessageTemplateUpdateSchema
 
-    template_id = request.values.get("id", type=int)
+    template_id = id_or_404("id")
     template = (db.session.get(MessageTemplate, template_id) or abort(404)) if template_id else None
     if request.method == "GET":
         return _show(template, _initial_values(template))

@@ -7,7 +7,7 @@ from marshmallow import fields, validate
 from sqlalchemy import ColumnElement, or_
 
 from insurecrm import users
-from insurecrm.api import ListArgs, Schema, api_blueprint, apply_sort, current_user, page_envelope, paginate
+from insurecrm.api import Id, ListArgs, Schema, api_blueprint, apply_sort, current_user, page_envelope, paginate
 from insurecrm.auth import require_roles
 from insurecrm.db import db
 from insurecrm.models import Role, User
@@ -32,7 +32,7 @@ class UserSchema(Schema):
 
     pii_kind = "user"
 
-    id = fields.Integer(dump_only=True)
+    id = Id(dump_only=True)
     username = fields.String(required=True, validate=validate.Regexp(
         r"^[A-Za-z0-9_.@-]{3,64}$", error="Use 3–64 letters, digits, '.', '_', '-' or '@'."))
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=120), metadata={"pii": "name"})
@@ -40,11 +40,11 @@ class UserSchema(Schema):
     role = fields.Enum(Role, by_value=True, required=True)
     active = fields.Boolean(load_default=True)
     preferred_language = fields.String(load_default="en", validate=LANGUAGES)
-    agent_id = fields.Integer(allow_none=True, strict=True, metadata={"description": "Agents and specialists."})
-    org_unit_id = fields.Integer(allow_none=True, strict=True, metadata={"description": "Branch managers."})
-    referrer_id = fields.Integer(allow_none=True, strict=True, metadata={"description": "Bank referrers."})
+    agent_id = Id(allow_none=True, metadata={"description": "Agents and specialists."})
+    org_unit_id = Id(allow_none=True, metadata={"description": "Branch managers."})
+    referrer_id = Id(allow_none=True, metadata={"description": "Bank referrers."})
     password = fields.String(required=True, load_only=True, validate=PASSWORD)
-    last_login_at = fields.DateTime(dump_only=True)
+    last_login_at = fields.DateTime(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
 
 
@@ -56,16 +56,17 @@ class UserUpdateSchema(Schema):
     role = fields.Enum(Role, by_value=True)
     active = fields.Boolean()
     preferred_language = fields.String(validate=LANGUAGES)
-    agent_id = fields.Integer(allow_none=True, strict=True)
-    org_unit_id = fields.Integer(allow_none=True, strict=True)
-    referrer_id = fields.Integer(allow_none=True, strict=True)
+    agent_id = Id(allow_none=True)
+    org_unit_id = Id(allow_none=True)
+    referrer_id = Id(allow_none=True)
     password = fields.String(load_only=True, validate=PASSWORD)
 
 
 class UserArgs(ListArgs):
     role = fields.Enum(Role, by_value=True)
     active = fields.Boolean()
-    q = fields.String(metadata={"description": "Username or display name contains."})
+    q = fields.String(validate=validate.Length(min=1, max=120),
+                      metadata={"description": "Username or display name contains."})
 
 
 @users_blp.route("/users")

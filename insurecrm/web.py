@@ -17,6 +17,7 @@ from flask_login import current_user
 from sqlalchemy import Select, func, select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from insurecrm.api import INT_MAX, INT_MIN, Integer
 from insurecrm.db import db
 from insurecrm.extensions import login_manager
 from insurecrm.i18n import LANGUAGES
@@ -84,9 +85,50 @@ class Page:
         return self.page < self.pages
 
 
+def query_int(name: str, default: int | None = None) -> int | None:
+    """The integer query argument ``name`` (``default`` when absent or empty); anything but digits within the
+    database's INTEGER is a :class:`marshmallow.ValidationError` (a 422 page), never an overflow in SQL."""
+    text = request.args.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return _QUERY_INT.deserialize(text)
+    except ma.ValidationError as exc:
+        raise ma.ValidationError({name: exc.messages}) from None
+
+
+_QUERY_INT = Integer(strict=False)
+
+
+def database_id(text: str) -> int:
+    """``type=`` of ``request.args.get`` for an optional id filter: a value the database cannot hold is
+    ignored like any other invalid one (werkzeug returns the default on ``ValueError``)."""
+    value = int(text)
+    if not 1 <= value <= INT_MAX:
+        raise ValueError(text)
+    return value
+
+
+def id_or_404(name: str, source=None) -> int | None:
+    """The record id sent as ``name`` (query or form; ``None`` when absent): anything but an id the database can
+    hold is a 404, like an id that does not exist."""
+    text = (request.values if source is None else source).get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return database_id(text)
+    except ValueError:
+        abort(404)
+
+
+def page_number() -> int:
+    """The ``page`` query argument: 1 when absent, a 422 page when not a number the database can offset by."""
+    return max(1, query_int("page", 1))
+
+
 def paginate_page(stmt: Select, per_page: int = 25) -> Page:
     """One page of ``stmt`` by the ``page`` query argument: two queries, whatever the size of the book."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number()
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     items = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(list(items), total, page, per_page)
@@ -121,9 +163,6 @@ def load_form(schema: ma.Schema, *, clearing: bool = False, keep_if_empty: tuple
                 emptied[key] = [field.error_messages["required"]]
         elif isinstance(field, ma.fields.Boolean) and f"{key}__present" in request.form:
             data[key] = False  # an unticked checkbox sends nothing; the hidden marker says it was on the form
-    for key, value in data.items():  # PostgreSQL's text cannot hold a NUL: refused here, never a 500 there
-        if any("\x00" in text for text in (value if isinstance(value, list) else [value]) if isinstance(text, str)):
-            emptied[key] = ["Must not contain a NUL character."]
     try:
         loaded = schema.load(data)
     except ma.ValidationError as exc:
@@ -134,7 +173,7 @@ def load_form(schema: ma.Schema, *, clearing: bool = False, keep_if_empty: tuple
 
 
 #: the range of the database's INTEGER columns: a number typed beyond it is refused (422), never sent to the database
-DB_INTEGER = ma.validate.Range(min=-(2**31), max=2**31 - 1)
+DB_INTEGER = ma.validate.Range(min=INT_MIN, max=INT_MAX)
 
 
 def _accept_digits(schema: ma.Schema) -> None:
@@ -144,12 +183,6 @@ def _accept_digits(schema: ma.Schema) -> None:
             if isinstance(candidate, ma.fields.Integer):
                 candidate.strict = False
                 candidate.validators = [*candidate.validators, DB_INTEGER]
-
-
-def int_arg(name: str) -> int | None:
-    """A whole number of the query string within :data:`DB_INTEGER`, else ``None``."""
-    value = request.args.get(name, type=int)
-    return value if value is not None and DB_INTEGER.min <= value <= DB_INTEGER.max else None
 
 
 @bp.get("/vendor/plotly.min.js")

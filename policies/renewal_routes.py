@@ -14,10 +14,14 @@ from sqlalchemy import func, select
 from agents.models import OrgUnit
 from insurecrm import clock
 from insurecrm.api import (
+    Date,
+    Id,
+    Integer,
     ListArgs,
     Money,
     Rate,
     Schema,
+    Version,
     api_blueprint,
     apply_sort,
     current_user,
@@ -32,6 +36,7 @@ from policies import renewal_queries as queries
 from policies import renewals
 from policies.models import LostReason, PremiumFrequency, RenewalCase, RenewalStatus
 from policies.models.approvals import ApprovalStatus, RenewalDiscountApproval
+from policies.schemas import EXPIRY_FUTURE, POLICY_FUTURE, POLICY_PAST
 from policyholders.models import InteractionChannel
 
 renewals_blp = api_blueprint("renewals_api", __name__, description="Renewal cases (续保): the worklist, contacts, "
@@ -55,16 +60,16 @@ class RiskSchema(Schema):
 class RenewalCaseSchema(Schema):
     pii_kind = "renewal_case"
 
-    id = fields.Integer(attribute="case.id")
-    policy_id = fields.Integer(attribute="case.policy_id")
+    id = Id(attribute="case.id")
+    policy_id = Id(attribute="case.policy_id")
     policy_number = fields.String(attribute="policy.number")
-    policyholder_id = fields.Integer(attribute="policy.policyholder_id")
-    product_id = fields.Integer(attribute="policy.product_id")
-    due_date = fields.Date(attribute="case.due_date")
-    days_left = fields.Integer()
-    opened_on = fields.Date(attribute="case.opened_on")
-    assigned_agent_id = fields.Integer(attribute="case.assigned_agent_id", allow_none=True)
-    org_unit_id = fields.Integer(attribute="case.org_unit_id")
+    policyholder_id = Id(attribute="policy.policyholder_id")
+    product_id = Id(attribute="policy.product_id")
+    due_date = Date(attribute="case.due_date")
+    days_left = Integer()
+    opened_on = Date(attribute="case.opened_on")
+    assigned_agent_id = Id(attribute="case.assigned_agent_id", allow_none=True)
+    org_unit_id = Id(attribute="case.org_unit_id")
     status = fields.Enum(RenewalStatus, by_value=True, attribute="case.status")
     current_premium = Money(attribute="policy.premium", metadata={"description": "Modal premium of the policy."})
     frequency = fields.Enum(PremiumFrequency, by_value=True, attribute="policy.frequency")
@@ -74,30 +79,32 @@ class RenewalCaseSchema(Schema):
                           metadata={"description": "(quoted − current) / current; −0.1 is a 10% discount."})
     pending_approval_premium = Money(attribute="pending_premium", allow_none=True,
                                      metadata={"description": "A quote waiting for the branch manager."})
-    first_contacted_at = fields.DateTime(attribute="case.first_contacted_at")
-    last_contacted_at = fields.DateTime(attribute="case.last_contacted_at")
-    escalated_at = fields.DateTime(attribute="case.escalated_at")
+    first_contacted_at = fields.DateTime(attribute="case.first_contacted_at", allow_none=True)
+    last_contacted_at = fields.DateTime(attribute="case.last_contacted_at", allow_none=True)
+    escalated_at = fields.DateTime(attribute="case.escalated_at", allow_none=True)
     lost_reason = fields.Enum(LostReason, by_value=True, attribute="case.lost_reason", allow_none=True)
-    lost_note = fields.String(attribute="case.lost_note", metadata={"pii": "drop"})
-    renewing_policy_id = fields.Integer(attribute="case.renewing_policy_id", allow_none=True)
-    closed_at = fields.DateTime(attribute="case.closed_at")
+    lost_note = fields.String(attribute="case.lost_note", allow_none=True, metadata={"pii": "drop"})
+    renewing_policy_id = Id(attribute="case.renewing_policy_id", allow_none=True)
+    closed_at = fields.DateTime(attribute="case.closed_at", allow_none=True)
     risk = fields.Nested(RiskSchema)
     at_risk = fields.Boolean()
-    version = fields.Integer(attribute="case.version")
+    version = Version(attribute="case.version")
 
 
 class RenewalArgs(ListArgs):
-    status = fields.List(fields.Enum(RenewalStatus, by_value=True),
+    status = fields.List(fields.Enum(RenewalStatus, by_value=True), validate=validate.Length(max=len(RenewalStatus)),
                          metadata={"description": "One or more statuses (repeat the argument)."})
-    due_from = fields.Date(metadata={"description": "Due on or after this date."})
-    due_to = fields.Date(metadata={"description": "Due on or before this date."})
-    assigned_agent_id = fields.Integer()
-    unit = fields.Integer(metadata={"description": "An organisation unit id: cases of the unit and below it."})
+    due_from = Date(past_years=POLICY_PAST, future_years=EXPIRY_FUTURE,
+                    metadata={"description": "Due on or after this date."})
+    due_to = Date(past_years=POLICY_PAST, future_years=EXPIRY_FUTURE,
+                  metadata={"description": "Due on or before this date."})
+    assigned_agent_id = Id()
+    unit = Id(metadata={"description": "An organisation unit id: cases of the unit and below it."})
     at_risk = fields.Boolean(metadata={"description": "Only cases with (true) or without (false) a risk flag."})
 
 
 class ActionSchema(Schema):
-    version = fields.Integer(required=True, metadata={"description": "The case version you loaded; stale → 409."})
+    version = Version(required=True, metadata={"description": "The case version you loaded; stale → 409."})
 
 
 class ContactSchema(ActionSchema):
@@ -112,7 +119,8 @@ class QuoteSchema(ActionSchema):
 
 
 class RenewSchema(QuoteSchema):
-    effective_date = fields.Date(metadata={"description": "Defaults to the expiry of the policy renewed."})
+    effective_date = Date(past_years=POLICY_PAST, future_years=POLICY_FUTURE,
+                          metadata={"description": "Defaults to the expiry of the policy renewed."})
 
 
 class LoseSchema(ActionSchema):
@@ -122,36 +130,36 @@ class LoseSchema(ActionSchema):
 
 
 class ReassignSchema(Schema):
-    case_ids = fields.List(fields.Integer(), required=True,
+    case_ids = fields.List(Id(), required=True,
                            validate=validate.Length(min=1, max=renewals.MAX_REASSIGN))
-    agent_id = fields.Integer(required=True)
+    agent_id = Id(required=True)
 
 
 class ReassignedSchema(Schema):
-    reassigned = fields.Integer()
+    reassigned = Integer()
 
 
 class ApprovalSchema(Schema):
     pii_kind = "renewal_approval"
 
-    id = fields.Integer()
-    renewal_case_id = fields.Integer()
+    id = Id()
+    renewal_case_id = Id()
     premium = Money()
     current_premium = Money()
     discount = Rate()
     max_discount = Rate()
     status = fields.Enum(ApprovalStatus, by_value=True)
-    requested_by_user_id = fields.Integer(allow_none=True)
+    requested_by_user_id = Id(allow_none=True)
     requested_at = fields.DateTime()
-    decided_by_user_id = fields.Integer(allow_none=True)
-    decided_at = fields.DateTime()
-    decision_note = fields.String(metadata={"pii": "drop"})
-    version = fields.Integer()
+    decided_by_user_id = Id(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_note = fields.String(allow_none=True, metadata={"pii": "drop"})
+    version = Version()
 
 
 class DecisionSchema(Schema):
     note = fields.String(allow_none=True, validate=validate.Length(max=2000))
-    version = fields.Integer(metadata={"description": "The request version you loaded; stale → 409."})
+    version = Version(metadata={"description": "The request version you loaded; stale → 409."})
 
 
 class ApprovalArgs(ListArgs):

@@ -28,11 +28,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from agents.models import Agent, AgentStatus
 from agents.views import CHANNEL_LABELS, RENEWAL_LABELS
 from insurecrm import clock
+from insurecrm.api import Date, Id
 from insurecrm.db import db
 from insurecrm.errors import VersionConflict
 from insurecrm.models import Role
 from insurecrm.scope import get_visible_or_404, scoped_select
-from insurecrm.web import Page, load_form, name_of, page_roles
+from insurecrm.web import Page, load_form, name_of, page_number, page_roles
 from policies import renewal_queries as queries
 from policies import renewals
 from policies.models import LostReason, RenewalCase, RenewalStatus
@@ -90,7 +91,7 @@ class WorklistArgs(ma.Schema):
     status = fields.String(load_default="working", validate=validate.OneOf(["working", "all", *RenewalStatus]))
     due_within = fields.Integer(validate=validate.Range(min=1, max=366))
     at_risk = fields.Boolean()
-    assigned_agent_id = fields.Integer()
+    assigned_agent_id = Id(strict=False)
 
 
 @bp.get("/renewals")
@@ -166,7 +167,7 @@ def _render_worklist(*, failed: dict | None = None, conflict: bool = False, stat
 
 
 def _page_of_cases(stmt: Select) -> Page:
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number()
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = db.session.execute(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE))
     return Page(queries.views(rows), total, page, PER_PAGE)
@@ -199,8 +200,8 @@ def _texts(exc: ValidationError) -> dict[str, list[str]]:
 class BoardArgs(ma.Schema):
     days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=365))
     focus = fields.String(load_default="all", validate=validate.OneOf(list(FOCUS_LABELS)))
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = Date(data_key="from")
+    to = Date()
 
     @validates_schema
     def _period(self, data, **_kwargs):

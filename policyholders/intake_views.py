@@ -19,7 +19,7 @@ from agents.models import Agent, AgentStatus, OrgUnit
 from insurecrm.db import db
 from insurecrm.models import Role
 from insurecrm.scope import get_visible_or_404, org_subtree_condition, scoped_select
-from insurecrm.web import WRITERS, int_arg, load_form, page_roles
+from insurecrm.web import WRITERS, database_id, load_form, page_roles
 from policyholders import household, services
 from policyholders.duplicates import likely_duplicates
 from policyholders.models import AcquisitionChannel, Policyholder, PolicyholderStatus
@@ -102,7 +102,7 @@ def lookup():
     field = request.args.get("field", "policyholder_id")
     if field not in CHOICE_FIELDS:
         abort(404)
-    exclude = int_arg("exclude")
+    exclude = request.args.get("exclude", type=database_id)
     prefix = request.args.get("prefix", "")
     if not prefix.replace("-", "").isalnum():
         prefix = ""

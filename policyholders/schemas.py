@@ -7,7 +7,7 @@ ID numbers are only ever returned masked.
 
 from __future__ import annotations
 
-from datetime import UTC, date
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +15,7 @@ import marshmallow as ma
 from marshmallow import ValidationError, fields, validate, validates
 
 from insurecrm import clock
-from insurecrm.api import ListArgs, Money, Schema
+from insurecrm.api import Date, Id, Instant, Integer, ListArgs, Money, Schema, Version
 from insurecrm.pii import mask_id_number
 from policyholders.household import visible_relationships
 from policyholders.models import (
@@ -45,11 +45,6 @@ def Enum(enum_cls, **kwargs) -> fields.Enum:  # noqa: N802 - reads like a field 
     return fields.Enum(enum_cls, by_value=True, **kwargs)
 
 
-def Instant(**kwargs) -> fields.AwareDateTime:  # noqa: N802
-    """An instant; a time given without a zone is taken as UTC."""
-    return fields.AwareDateTime(default_timezone=UTC, **kwargs)
-
-
 class MaskedIdNumber(fields.String):
     """An ID number: read in full, written out masked (``110105********1239``), never in full."""
 
@@ -61,7 +56,8 @@ class TagList(fields.List):
     """Tags: a list of strings in and out, sorted (stored as ``PolicyholderTag`` rows)."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(fields.String(validate=validate.Length(min=1, max=48)), **kwargs)
+        super().__init__(fields.String(validate=validate.Length(min=1, max=48)), validate=validate.Length(max=50),
+                         **kwargs)
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs) -> list[str] | None:
         return None if value is None else sorted(tag.tag for tag in value)
@@ -72,7 +68,7 @@ class PolicyholderRefSchema(Schema):
 
     pii_kind = "policyholder"
 
-    id = fields.Integer()
+    id = Id()
     name = fields.String(metadata=NAME)
     kind = Enum(PartyKind)
     status = Enum(PolicyholderStatus)
@@ -81,14 +77,14 @@ class PolicyholderRefSchema(Schema):
 class PolicyholderSchema(Schema):
     pii_kind = "policyholder"
 
-    id = fields.Integer(dump_only=True)
-    version = fields.Integer(dump_only=True)
+    id = Id(dump_only=True)
+    version = Version(dump_only=True)
     kind = Enum(PartyKind, load_default=PartyKind.PERSON)
     name = fields.String(required=True, validate=validate.Length(min=1, max=120), metadata=NAME)
     gender = Enum(Gender, allow_none=True)
-    date_of_birth = fields.Date(allow_none=True, metadata=DROP)
+    date_of_birth = Date(allow_none=True, past_years=130, future_years=0, metadata=DROP)
     id_type = Enum(IdType, allow_none=True)
-    id_number = MaskedIdNumber(allow_none=True, validate=validate.Length(min=1, max=40),
+    id_number = MaskedIdNumber(allow_none=True, validate=validate.Length(min=1, max=32),
                                metadata={**DROP, "description": "Sent in full; always returned masked."})
     phone = fields.String(allow_none=True, validate=validate.Length(min=1, max=40),
                           metadata={**DROP, "description": "Any common format; stored and returned as E.164."})
@@ -106,12 +102,12 @@ class PolicyholderSchema(Schema):
     consent_marketing = fields.Boolean(load_default=False)
     consent_sms = fields.Boolean(load_default=False)
     consent_email = fields.Boolean(load_default=False)
-    owner_agent_id = fields.Integer(allow_none=True, metadata={"description": "Defaults to the acting agent."})
-    org_unit_id = fields.Integer(metadata={"description": "Defaults to the owner's unit."})
+    owner_agent_id = Id(allow_none=True, metadata={"description": "Defaults to the acting agent."})
+    org_unit_id = Id(metadata={"description": "Defaults to the owner's unit."})
     acquisition_channel = Enum(AcquisitionChannel, load_default=AcquisitionChannel.AGENCY)
     acquisition_source = fields.String(allow_none=True, validate=validate.Length(max=120))
-    bank_partner_id = fields.Integer(allow_none=True)
-    referrer_id = fields.Integer(allow_none=True)
+    bank_partner_id = Id(allow_none=True)
+    referrer_id = Id(allow_none=True)
     status = Enum(PolicyholderStatus, load_default=PolicyholderStatus.PROSPECT)
     tags = TagList(load_default=list)
     created_at = fields.DateTime(dump_only=True)
@@ -126,15 +122,15 @@ class PolicyholderSchema(Schema):
 class PolicyholderUpdateSchema(PolicyholderSchema):
     """PATCH: any field of the policyholder, plus the ``version`` the client loaded."""
 
-    version = fields.Integer(required=True, metadata={"description": "The version you loaded; stale → 409."})
+    version = Version(required=True)
 
 
 class RelationshipSchema(Schema):
     pii_kind = "relationship"
 
-    id = fields.Integer(dump_only=True)
-    from_policyholder_id = fields.Integer(dump_only=True)
-    to_policyholder_id = fields.Integer(required=True)
+    id = Id(dump_only=True)
+    from_policyholder_id = Id(dump_only=True)
+    to_policyholder_id = Id(required=True)
     kind = Enum(RelationshipKind, required=True, metadata={
         "description": "The path's policyholder is `kind` of the other: child means 'is the child of'."})
     note = fields.String(allow_none=True, validate=validate.Length(max=255), metadata=DROP)
@@ -171,9 +167,9 @@ class PolicyholderCreatedSchema(PolicyholderDetailSchema):
 
 class PolicyholderArgs(ListArgs):
     status = Enum(PolicyholderStatus)
-    region = fields.String()
-    owner_agent_id = fields.Integer()
-    org_unit_id = fields.Integer()
+    region = fields.String(validate=validate.Length(min=1, max=64))
+    owner_agent_id = Id()
+    org_unit_id = Id()
     acquisition_channel = Enum(AcquisitionChannel)
     kind = Enum(PartyKind)
     q = fields.String(validate=validate.Length(min=1, max=120),
@@ -183,30 +179,31 @@ class PolicyholderArgs(ListArgs):
 class HouseholdMemberSchema(Schema):
     policyholder = fields.Nested(PolicyholderRefSchema)
     kinds = fields.List(Enum(RelationshipKind), metadata={"description": "How the member relates to the person."})
-    policies_count = fields.Integer()
+    policies_count = Integer()
 
 
 class HouseholdSchema(Schema):
     policyholder = fields.Nested(PolicyholderRefSchema)
-    policies_count = fields.Integer()
+    policies_count = Integer()
     members = fields.List(fields.Nested(HouseholdMemberSchema))
 
 
 class InteractionSchema(Schema):
     pii_kind = "interaction"
 
-    id = fields.Integer(dump_only=True)
-    policyholder_id = fields.Integer(required=True)
-    agent_id = fields.Integer(allow_none=True, metadata={"description": "Defaults to the acting agent."})
-    user_id = fields.Integer(dump_only=True)
+    id = Id(dump_only=True)
+    policyholder_id = Id(required=True)
+    agent_id = Id(allow_none=True, metadata={"description": "Defaults to the acting agent."})
+    user_id = Id(dump_only=True, allow_none=True)
     channel = Enum(InteractionChannel, required=True)
     direction = Enum(Direction, load_default=Direction.OUTBOUND)
-    occurred_at = Instant(metadata={"description": "Defaults to now; never in the future."})
+    occurred_at = Instant(past_years=60, future_years=1,
+                          metadata={"description": "Defaults to now; never in the future."})
     summary = fields.String(required=True, validate=validate.Length(min=1, max=10_000), metadata=DROP)
     outcome = fields.String(allow_none=True, validate=validate.Length(max=255), metadata=DROP)
     cost = Money(allow_none=True, validate=NOT_NEGATIVE)
-    policy_id = fields.Integer(allow_none=True)
-    opportunity_id = fields.Integer(allow_none=True)
+    policy_id = Id(allow_none=True)
+    opportunity_id = Id(allow_none=True)
     created_at = fields.DateTime(dump_only=True)
 
 
@@ -219,9 +216,9 @@ class InteractionUpdateSchema(Schema):
 
 
 class InteractionArgs(ListArgs):
-    policyholder_id = fields.Integer()
+    policyholder_id = Id()
     channel = Enum(InteractionChannel)
-    agent_id = fields.Integer()
+    agent_id = Id()
     occurred_from = Instant(metadata={"description": "At or after this instant."})
     occurred_to = Instant(metadata={"description": "Before this instant."})
 
@@ -229,9 +226,9 @@ class InteractionArgs(ListArgs):
 class ServiceRequestSchema(Schema):
     pii_kind = "service_request"
 
-    id = fields.Integer(dump_only=True)
-    policyholder_id = fields.Integer(required=True)
-    policy_id = fields.Integer(allow_none=True)
+    id = Id(dump_only=True)
+    policyholder_id = Id(required=True)
+    policy_id = Id(allow_none=True)
     kind = Enum(ServiceKind, required=True)
     category = Enum(ServiceCategory, required=True)
     priority = Enum(ServicePriority, load_default=ServicePriority.NORMAL)
@@ -240,11 +237,12 @@ class ServiceRequestSchema(Schema):
     subject = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata=DROP)
     description = fields.String(allow_none=True, validate=validate.Length(max=10_000), metadata=DROP)
     opened_at = fields.DateTime(dump_only=True)
-    due_at = Instant(metadata={"description": "Defaults to the SLA of the kind and priority."})
-    assigned_agent_id = fields.Integer(allow_none=True,
+    due_at = Instant(past_years=60, future_years=10,
+                     metadata={"description": "Defaults to the SLA of the kind and priority."})
+    assigned_agent_id = Id(allow_none=True,
                                        metadata={"description": "Defaults to the policyholder's owner."})
-    resolved_at = fields.DateTime(dump_only=True)
-    resolution = fields.String(dump_only=True, metadata=DROP)
+    resolved_at = fields.DateTime(dump_only=True, allow_none=True)
+    resolution = fields.String(dump_only=True, allow_none=True, metadata=DROP)
     cost = Money(load_default=Decimal("0"), validate=NOT_NEGATIVE)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -258,8 +256,8 @@ class ServiceRequestUpdateSchema(Schema):
     status = Enum(ServiceStatus)
     subject = fields.String(validate=validate.Length(min=1, max=200))
     description = fields.String(allow_none=True, validate=validate.Length(max=10_000))
-    due_at = Instant()
-    assigned_agent_id = fields.Integer(allow_none=True)
+    due_at = Instant(past_years=60, future_years=10)
+    assigned_agent_id = Id(allow_none=True)
     resolution = fields.String(allow_none=True, validate=validate.Length(max=10_000))
     cost = Money(validate=NOT_NEGATIVE)
 
@@ -268,8 +266,8 @@ class ServiceRequestArgs(ListArgs):
     kind = Enum(ServiceKind)
     status = Enum(ServiceStatus)
     priority = Enum(ServicePriority)
-    policyholder_id = fields.Integer()
-    assigned_agent_id = fields.Integer()
+    policyholder_id = Id()
+    assigned_agent_id = Id()
     overdue = fields.Boolean(metadata={"description": "true: past due_at and neither resolved nor closed."})
 
 

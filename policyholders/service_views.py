@@ -14,7 +14,7 @@ from agents.models import Agent, AgentStatus
 from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.scope import get_visible_or_404, scoped_select
-from insurecrm.web import WRITERS, load_form, page_roles, paginate_page
+from insurecrm.web import WRITERS, database_id, load_form, page_roles, paginate_page
 from policies.models import Policy
 from policyholders import services
 from policyholders.models import (
@@ -137,7 +137,7 @@ def _filters() -> dict:
         "kind": choice("kind", ServiceKind), "priority": choice("priority", ServicePriority),
         "status": choice("status", [*ServiceStatus, ALL]) or UNFINISHED,
         "sla": choice("sla", services.SLA_STATES),
-        "assigned_agent_id": args.get("assigned_agent_id", type=int),
+        "assigned_agent_id": args.get("assigned_agent_id", type=database_id),
     }
 
 

@@ -6,7 +6,7 @@ import json
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from insurecrm.api import Schema
+from insurecrm.api import Id, Schema
 from insurecrm.i18n import LANGUAGES
 from insurecrm.models import OutboxChannel
 from insurecrm.outbox.defaults import TEMPLATE_CHANNELS
@@ -14,7 +14,7 @@ from insurecrm.outbox.rendering import compile_error
 
 
 class MessageTemplateSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = Id(dump_only=True)
     kind = fields.String(required=True, validate=validate.Regexp(
         r"^[a-z][a-z0-9_]{0,47}$", error="Use up to 48 lower-case letters, digits or '_', starting with a letter."))
     language = fields.String(required=True, validate=validate.OneOf(list(LANGUAGES)))
@@ -47,12 +47,14 @@ class MessageTemplateUpdateSchema(MessageTemplateSchema):
 class PreviewSchema(Schema):
     """A sample payload to preview a template with: a JSON object."""
 
-    sample = fields.String(required=True)
+    sample = fields.String(required=True, validate=validate.Length(max=20000))
 
     @validates_schema
     def _json_object(self, data, **_kwargs):
         try:
             value = json.loads(data["sample"])
+        except RecursionError:
+            raise ValidationError("The JSON is nested too deeply.", "sample") from None
         except ValueError as exc:
             raise ValidationError(f"Not valid JSON: {exc}", "sample") from None
         if not isinstance(value, dict):

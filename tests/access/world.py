@@ -113,7 +113,7 @@ def build_world(make, session) -> World:
     session.commit()
     bb1, bb2 = make.bank_branch(p1, org_unit=b1), make.bank_branch(p2, org_unit=b2)
     r1, r2 = make.referrer(bb1), make.referrer(bb2)
-    stage = make.stage()
+    stage = make.stage(position=10)  # within the API's bounds, whatever the factory counter says
     users = {
         Role.ADMIN: make.user(Role.ADMIN),
         Role.ACTUARY: make.user(Role.ACTUARY),
@@ -124,6 +124,6 @@ def build_world(make, session) -> World:
     }
     world = World(users=users)
     world.own = _side(make, session, t1, a1, p1, bb1, r1, stage, "own")
-    world.foreign = _side(make, session, b2, a2, p2, bb2, r2, make.stage(), "foreign")
+    world.foreign = _side(make, session, b2, a2, p2, bb2, r2, make.stage(position=20), "foreign")
     world.own["user"], world.foreign["user"] = users[Role.AGENT].id, users[Role.ADMIN].id
     return world

@@ -60,7 +60,8 @@ def test_a_contact_logged_now_by_default(web, org, holder, session):
 @pytest.mark.parametrize(("data", "field", "message"), [
     ({"channel": "phone"}, "summary", "Missing data for required field."),
     ({"summary": "Hello", "channel": "pigeon"}, "channel", "Must be one of"),
-    ({"summary": "Hello", "channel": "phone", "occurred_at": "2999-01-01T10:00"}, "occurred_at",
+    ({"summary": "Hello", "channel": "phone",
+      "occurred_at": (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT10:00")}, "occurred_at",
      "A contact is logged once it has happened"),
 ])
 def test_a_refused_contact_shows_the_message_by_its_field_and_writes_nothing(web, org, holder, session, data, field,

@@ -109,7 +109,7 @@ def test_clearing_the_email_is_audited(web, org, holder, session):
 
 @pytest.mark.parametrize(("changes", "field", "message"), [
     ({"date_of_birth": "1990-13-45"}, "date_of_birth", "Not a valid date."),
-    ({"date_of_birth": "2999-01-01"}, "date_of_birth", "Must not be in the future."),
+    ({"date_of_birth": "2999-01-01"}, "date_of_birth", "Must be between"),
     ({"gender": "unknown"}, "gender", "Must be one of"),
     ({"phone": "12"}, "phone", "Not a valid phone number"),
     ({"name": "x" * 121}, "name", "Length must be between 1 and 120."),

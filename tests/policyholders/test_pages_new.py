@@ -93,7 +93,7 @@ def test_a_specialists_new_record_comes_through_bancassurance_by_default(web, or
     ({"name": "X", "id_number": RIC_1990}, "id_type", "Give both the ID type and the ID number"),
     ({"name": "X", "phone": "12345"}, "phone", "Not a valid phone number"),
     ({"name": "X", "email": "nobody"}, "email", "Not a valid email address."),
-    ({"name": "X", "date_of_birth": "2999-01-01"}, "date_of_birth", "Must not be in the future."),
+    ({"name": "X", "date_of_birth": "2999-01-01"}, "date_of_birth", "Must be between"),
     ({"name": "X", "gender": "robot"}, "gender", "Must be one of"),
     ({"name": "X" * 121}, "name", "Length must be between 1 and 120."),
     ({"name": "X", "kind": "organisation", "id_type": "prc_resident", "id_number": RIC_1990}, "id_type",
@@ -199,11 +199,12 @@ def test_an_owner_number_out_of_range_is_refused_not_an_error(web, org, session,
     assert count(session, Policyholder) == before
 
 
-@pytest.mark.parametrize("query", [{"q": "a", "exclude": "99999999999999999999"}, {"q": "\x00"}, {"q": "x" * 500},
-                                   {"q": "%_\\"}])
-def test_the_lookup_survives_odd_input(web, org, query):
+@pytest.mark.parametrize("query, status", [({"q": "a", "exclude": "99999999999999999999"}, 200), ({"q": "x" * 500}, 200),
+                                           ({"q": "%_\\"}, 200), ({"q": "\x00"}, 422)])
+def test_the_lookup_survives_odd_input(web, org, query, status):
+    # a NUL is refused before any view runs (insurecrm/errors.py), like everywhere else
     response = web(org.agent_user).get("/policyholders/lookup", query_string=query)
-    assert response.status_code == 200
+    assert response.status_code == status
 
 
 @pytest.mark.parametrize("fields", [{"name": "Zhang\x00Wei"}, {"name": "X", "phone": "138\x00"},
@@ -211,7 +212,7 @@ def test_the_lookup_survives_odd_input(web, org, query):
 def test_a_nul_character_is_refused_not_an_error(web, org, session, fields):
     before = count(session, Policyholder)
     response = fill(web(org.agent_user), **fields)
-    assert response.status_code == 422 and "Must not contain a NUL character." in response.get_data(as_text=True)
+    assert response.status_code == 422 and "Must not contain the NUL character." in response.get_data(as_text=True)
     assert count(session, Policyholder) == before
 
 
