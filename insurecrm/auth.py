@@ -17,6 +17,7 @@ from flask import current_app, g, request
 from sqlalchemy import select, update
 from werkzeug.exceptions import Unauthorized
 
+from insurecrm import audit
 from insurecrm.db import db, utcnow
 from insurecrm.extensions import login_manager
 from insurecrm.models import ApiToken, Role, User
@@ -35,6 +36,7 @@ def authenticate(username: str, password: str) -> User | None:
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+        audit.not_a_change(user, "password_hash")  # the same password, hashed anew: not a change
     user.last_login_at = utcnow()
     return user
 
