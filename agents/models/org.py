@@ -27,6 +27,8 @@ class OrgUnit(TimestampMixin, Base):
 
     __tablename__ = "org_units"
     __audited__ = True
+    #: derived from ``parent_id`` (whose change the log records), rewritten in bulk for a moved subtree
+    __audit_ignore__ = frozenset({"path"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
