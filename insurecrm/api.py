@@ -129,7 +129,8 @@ def paginate(stmt: Select, args: dict) -> tuple[list, dict]:
     """Run one page of ``stmt``; returns the rows and the pagination metadata for the response."""
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     page, per_page = args["page"], args["per_page"]
-    items = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    # unique(): a collection joined-eager-loaded with the page (``joinedload(Policyholder.tags)``) repeats its rows
+    items = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique().all()
     return items, {"total": total, "page": page, "per_page": per_page, "pages": -(-total // per_page) if total else 0}
 
 

@@ -74,11 +74,12 @@ def bearer_token() -> str | None:
 
 
 def user_for_token(token: str, now: datetime | None = None) -> User | None:
-    now = now or utcnow()
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
-    if row is None or row.revoked_at is not None or row.expires_at <= now or not row.user.active:
-        return None
-    return row.user
+    """The active user of an unrevoked, unexpired token, else ``None``: one query, every check in SQL."""
+    return db.session.scalar(
+        select(User).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None),
+               ApiToken.expires_at > (now or utcnow()), User.active)
+    )
 
 
 def load_api_user() -> None:
