@@ -80,12 +80,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(app_spec: str, *, workers: int, env: dict, probe: str, headers: dict | None = None):
-    """A gunicorn serving ``app_spec`` on a free port until the block ends; yields its base URL."""
+def gunicorn(app_spec: str, *, workers: int, env: dict, probe: str, headers: dict | None = None, cwd: Path = ROOT):
+    """A gunicorn serving ``app_spec`` (imported from ``cwd``) on a free port until the block ends; yields its
+    base URL."""
     port = free_port()
     command = [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers), "--bind",
-               f"127.0.0.1:{port}", "--log-level", "warning", app_spec]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+               f"127.0.0.1:{port}", "--chdir", str(cwd), "--log-level", "warning", app_spec]
+    process = subprocess.Popen(command, cwd=cwd, env={**os.environ, "PYTHONPATH": str(cwd), **env})
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_serving(base + probe, headers or {}, process)
@@ -131,21 +132,23 @@ def wrk(url: str, *, seconds: int, connections: int, script: Path | None) -> flo
 
 
 def measure_round(prepared: dict, url: str, args, script: Path) -> dict[str, float]:
-    """One round: hello, then the two API calls; requests per second of each."""
+    """One round: hello, then the two API calls (and those of ``--compare``'s code); requests per second of each."""
     rps = {}
-    with gunicorn("hello_app:app", workers=args.workers, env={"PYTHONPATH": str(ROOT / "bench")},
-                  probe="/hello") as base:
+    with gunicorn("hello_app:app", workers=args.workers, env={}, probe="/hello", cwd=ROOT / "bench") as base:
         wrk(base + "/hello", seconds=args.warmup, connections=args.connections, script=None)
         rps["hello"] = wrk(base + "/hello", seconds=args.seconds, connections=args.connections, script=None)
     headers = {"Authorization": f"Bearer {prepared['token']}"}
     env = {"INSURECRM_ENV": "production", "INSURECRM_SECRET_KEY": "bench", "INSURECRM_DATABASE_URL": url,
            "INSURECRM_INSTANCE_PATH": args.instance}
-    with gunicorn("insurecrm:create_app()", workers=args.workers, env=env, probe=prepared["paths"]["one"],
-                  headers=headers) as base:
-        for name, path in prepared["paths"].items():
-            check(base + path, headers, items=20 if name == "list20" else None)
-            wrk(base + path, seconds=args.warmup, connections=args.connections, script=script)
-            rps[name] = wrk(base + path, seconds=args.seconds, connections=args.connections, script=script)
+    codes = [("", ROOT)] + ([(" (compared)", args.compare)] if args.compare else [])
+    for suffix, code in codes:
+        with gunicorn("insurecrm:create_app()", workers=args.workers, env=env, probe=prepared["paths"]["one"],
+                      headers=headers, cwd=code) as base:
+            for name, path in prepared["paths"].items():
+                check(base + path, headers, items=20 if name == "list20" else None)
+                wrk(base + path, seconds=args.warmup, connections=args.connections, script=script)
+                rps[name + suffix] = wrk(base + path, seconds=args.seconds, connections=args.connections,
+                                         script=script)
     return rps
 
 
@@ -157,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=10, help="length of each measurement")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of load before each measurement")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--compare", type=Path, help="another checkout of InsureCRM (e.g. the code before a change), "
+                        "measured in the same rounds: `git archive <commit> | tar -x -C DIR`")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -185,13 +190,14 @@ def main(argv: list[str] | None = None) -> int:
 def report(rounds: list[dict[str, float]], paths: dict[str, str], args) -> None:
     print(f"\ngunicorn --workers {args.workers}, wrk -t1 -c{args.connections}, {args.seconds} s per measurement, "
           f"median of {len(rounds)} rounds")
-    print(f"{'request':<48} {'req/s':>8} {'× hello':>8} {'target':>7}")
+    print(f"{'request':<60} {'req/s':>8} {'× hello':>8} {'target':>7}")
     hello = statistics.median(r["hello"] for r in rounds)
-    print(f"{'GET /hello (bare Flask)':<48} {hello:>8,.0f} {1:>8.2f}")
-    for name, path in paths.items():
-        rps = statistics.median(r[name] for r in rounds)
-        ratio = statistics.median(r[name] / r["hello"] for r in rounds)
-        print(f"{'GET ' + path:<48} {rps:>8,.0f} {ratio:>8.3f} {TARGETS[name]:>7.2f}")
+    print(f"{'GET /hello (bare Flask)':<60} {hello:>8,.0f} {1:>8.2f}")
+    for suffix in ("", " (compared)") if args.compare else ("",):
+        for name, path in paths.items():
+            rps = statistics.median(r[name + suffix] for r in rounds)
+            ratio = statistics.median(r[name + suffix] / r["hello"] for r in rounds)
+            print(f"{'GET ' + path + suffix:<60} {rps:>8,.0f} {ratio:>8.3f} {TARGETS[name]:>7.2f}")
 
 
 if __name__ == "__main__":

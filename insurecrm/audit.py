@@ -30,6 +30,8 @@ from insurecrm.db import utcnow
 from insurecrm.models import AuditLog
 
 SKIPPED = {"id", "created_at", "updated_at", "version"}
+#: what an entry of the log records: the listener's create/update/delete, and the services' own kinds of entry
+ACTIONS = ("create", "update", "delete", "reveal", "resend", "mark_sent")
 
 
 def _json_value(value: Any) -> Any:

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 
-from insurecrm import clock
+from insurecrm import audit, clock
 from insurecrm.actor import actor_display
 from insurecrm.admin_views import admin_only, bp
 from insurecrm.api import ListArgs
@@ -39,6 +39,7 @@ ENTITY_TYPES = {
     "referrals": _l("Referral"), "users": _l("User"), "message_templates": _l("Message template"),
     "outbox": _l("Outbox message"), "demo_book": _l("Demo book"),
 }
+#: the labels of :data:`insurecrm.audit.ACTIONS`
 ACTIONS = {"create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"),
            "reveal": _l("ID number revealed"), "resend": _l("Sent again"), "mark_sent": _l("Marked as sent")}
 #: the page of each kind of record that has one: (endpoint, name of its id argument)
@@ -57,7 +58,7 @@ class AuditPageArgs(ListArgs):
     entity_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1))
     actor = ma.fields.String(validate=ma.validate.Length(max=120),
                              metadata={"description": "A username, or a system actor's label such as cli:demo."})
-    action = ma.fields.String(validate=ma.validate.OneOf(list(ACTIONS)))
+    action = ma.fields.String(validate=ma.validate.OneOf(audit.ACTIONS))
     date_from = ma.fields.Date()
     date_to = ma.fields.Date()
 

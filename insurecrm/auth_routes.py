@@ -9,6 +9,7 @@ from marshmallow import fields
 from sqlalchemy import select
 from werkzeug.exceptions import Unauthorized
 
+from insurecrm import audit
 from insurecrm.api import ListArgs, Schema, api_blueprint, apply_sort, page_envelope, paginate
 from insurecrm.auth import authenticate, bearer_token, issue_token, require_roles, revoke_token
 from insurecrm.db import db
@@ -73,7 +74,7 @@ class AuditArgs(ListArgs):
     entity_type = fields.String()
     entity_id = fields.Integer()
     actor_user_id = fields.Integer()
-    action = fields.String(validate=ma.validate.OneOf(["create", "update", "delete", "reveal"]))
+    action = fields.String(validate=ma.validate.OneOf(audit.ACTIONS))
 
 
 @audit_blp.route("/audit")

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import event, insert
 
+from insurecrm import audit
 from insurecrm.actor import actor_display
-from insurecrm.audit_views import ENTITY_TYPES, PER_PAGE
+from insurecrm.audit_views import ACTIONS, ENTITY_TYPES, PER_PAGE
 from insurecrm.db import Base, db
 from insurecrm.models import AuditLog, Role
 from tests.api_client import csrf_token
@@ -158,6 +159,7 @@ def test_a_fixed_number_of_queries(admin, make):
 def test_every_audited_table_has_a_label():
     audited = {mapper.local_table.name for mapper in Base.registry.mappers if getattr(mapper.class_, "__audited__", 0)}
     assert {"products", "agents", "service_requests", "message_templates"} <= audited <= set(ENTITY_TYPES)
+    assert set(ACTIONS) == set(audit.ACTIONS)
 
 
 def test_system_actors_are_shown_by_what_they_are(app):
