@@ -120,7 +120,7 @@ def check(url: str, headers: dict, *, items: int | None = None) -> None:
 
 def wrk(url: str, *, seconds: int, connections: int, script: Path | None) -> float:
     """Requests per second of ``url`` under wrk; any non-2xx answer or socket error fails the benchmark."""
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url]
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", url]
     if script is not None:
         command[1:1] = ["-s", str(script)]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
