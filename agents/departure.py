@@ -22,6 +22,7 @@ from marshmallow import ValidationError
 from sqlalchemy import Update, insert, select, update
 
 from agents.models import Activity, ActivityStatus, Agent, AgentStatus
+from insurecrm import audit
 from insurecrm.actor import actor_label
 from insurecrm.auth import end_all_sessions
 from insurecrm.db import db, utcnow
@@ -64,6 +65,7 @@ def deactivate_agent(agent: Agent, *, rule: DepartureRule | str, target_agent: A
     if agent.status != AgentStatus.INACTIVE:
         departure["status"] = [agent.status.value, AgentStatus.INACTIVE.value]
     _audit(actor, Agent.__tablename__, [(agent.id, departure)])
+    audit.not_a_change(agent, "status")  # the row above has it, with the rule
     agent.status = AgentStatus.INACTIVE
     db.session.flush()
     return moved

@@ -43,6 +43,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 def _register_domains(app: Flask, api, csrf) -> None:
     import agents.routes
     import agents.views
+    import insurecrm.audit_views  # noqa: F401 - adds /admin/audit to the admin blueprint, before it registers
     import insurecrm.views
     import insurecrm.web
     import policies.renewal_routes

@@ -8,6 +8,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from flask import g, has_request_context
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,30 @@ def current_actor():
 
 
 def actor_label(actor) -> str:
+    """What the audit log stores of an actor: the username, or the system actor's label."""
     if actor is None:
         return "system"
     return getattr(actor, "username", None) or actor.label
+
+
+#: system actors with a name of their own; others are shown by kind (a daily job, the scheduler, the command line)
+NAMED_ACTORS = {"system": _l("System"), "cli:demo": _l("Demo loader"), "cli:simulate": _l("Simulation"),
+                "scheduler:outbox.send": _l("Scheduler (sending messages)"),
+                "cli:outbox.send": _l("Command line (sending messages)"),
+                "cli:users.create": _l("Command line (creating a user)")}
+
+
+def actor_display(label: str) -> str:
+    """How pages show a stored actor label, in the user's language: a username as it is, a system actor by what
+    it is ("Demo loader" for ``cli:demo``, "Daily job policies.grace_and_lapse" for
+    ``job:policies.grace_and_lapse``)."""
+    if label in NAMED_ACTORS:
+        return str(NAMED_ACTORS[label])
+    kind, _sep, name = label.partition(":")
+    if kind == "job" and name:
+        return _("Daily job %(job)s", job=name)
+    if kind == "scheduler" and name:
+        return _("Scheduler (%(task)s)", task=name)
+    if kind == "cli" and name:
+        return _("Command line (%(command)s)", command=name)
+    return label

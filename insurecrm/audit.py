@@ -1,9 +1,18 @@
 """The audit log: every create, update and delete of an audited model, field by field.
 
-Models opt in with ``__audited__ = True``; ``__audit_secret__`` names fields whose values are never
-written (a password hash shows as ``"***"``). The listener runs after each flush, when the new rows
-have ids and attribute history is still available, and inserts the audit rows in the same
-transaction: a rolled-back change leaves no audit row, a committed one always has its row.
+Models opt in with ``__audited__ = True``. Beside it a model may declare:
+
+- ``__audit_secret__``: fields whose values are never written (a password hash shows as ``"***"``);
+- ``__audit_ignore__``: fields that are not changes anyone made (a user's ``last_login_at``: a login is not
+  a change);
+- ``__audit_collections__``: many-to-many relationships recorded as the sorted ids of their members, under
+  a name of their own (an agent's ``bank_partners`` as ``bank_partner_ids``).
+
+The listener runs after each flush, when the new rows have ids and attribute history is still available,
+and inserts the audit rows in the same transaction: a rolled-back change leaves no audit row, a committed
+one always has its row. A service keeps a technical write out of the log with :func:`not_a_change` (a
+password hash upgraded on login), or a change it records itself. Bulk ``UPDATE`` statements bypass the
+listener: the services that issue them write their own rows (:func:`record`, ``agents/departure.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ from insurecrm.db import utcnow
 from insurecrm.models import AuditLog
 
 SKIPPED = {"id", "created_at", "updated_at", "version"}
+#: what an entry of the log records: the listener's create/update/delete, and the services' own kinds of entry
+ACTIONS = ("create", "update", "delete", "reveal", "resend", "mark_sent")
 
 
 def _json_value(value: Any) -> Any:
@@ -35,13 +46,25 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
+#: the ``InstanceState.info`` key of the fields marked by :func:`not_a_change`
+_NOT_CHANGES = "audit_not_changes"
+
+
+def not_a_change(obj, *fields: str) -> None:
+    """Keep the changes of ``fields`` of ``obj`` at the next flush out of the audit log: technical writes
+    that change nothing a person decided (a password hash upgraded to new parameters on login), or changes
+    the caller writes to the log itself."""
+    inspect(obj).info.setdefault(_NOT_CHANGES, set()).update(fields)
+
+
 def _column_changes(obj, *, created: bool = False, deleted: bool = False) -> dict[str, list]:
     state = inspect(obj)
     secret = getattr(obj, "__audit_secret__", frozenset())
+    ignored = SKIPPED | getattr(obj, "__audit_ignore__", frozenset()) | state.info.get(_NOT_CHANGES, set())
     changes: dict[str, list] = {}
     for attr in state.mapper.column_attrs:
         key = attr.key
-        if key in SKIPPED:
+        if key in ignored:
             continue
         if created or deleted:
             value = state.dict.get(key)
@@ -59,6 +82,19 @@ def _column_changes(obj, *, created: bool = False, deleted: bool = False) -> dic
         if key in secret:
             before, after = ("***" if before is not None else None), "***"
         changes[key] = [_json_value(before), _json_value(after)]
+    changes.update(_collection_changes(state, created=created, deleted=deleted))
+    return changes
+
+
+def _collection_changes(state, *, created: bool, deleted: bool) -> dict[str, list]:
+    """The members' ids before and after, of each collection whose members changed (never loads one)."""
+    changes: dict[str, list] = {}
+    for key, name in getattr(state.class_, "__audit_collections__", {}).items():
+        history = state.attrs[key].history
+        before = None if created else sorted(member.id for member in [*history.unchanged, *history.deleted])
+        after = None if deleted else sorted(member.id for member in [*history.unchanged, *history.added])
+        if before != after and (before or after):
+            changes[name] = [before, after]
     return changes
 
 
@@ -70,9 +106,8 @@ def _audit_rows(session: Session) -> list[dict]:
         for obj in objects:
             if not getattr(obj, "__audited__", False):
                 continue
-            if action == "update" and not session.is_modified(obj, include_collections=False):
-                continue
             changes = _column_changes(obj, created=action == "create", deleted=action == "delete")
+            inspect(obj).info.pop(_NOT_CHANGES, None)
             if action == "update" and not changes:
                 continue
             rows.append({**base, "action": action, "entity_type": type(obj).__tablename__,

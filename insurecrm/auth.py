@@ -21,6 +21,7 @@ from flask import current_app, g, request
 from sqlalchemy import select, update
 from werkzeug.exceptions import Unauthorized
 
+from insurecrm import audit
 from insurecrm.db import db, utcnow
 from insurecrm.extensions import login_manager
 from insurecrm.models import ApiToken, Role, User, new_session_token
@@ -43,6 +44,7 @@ def authenticate(username: str, password: str) -> User | None:
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+        audit.not_a_change(user, "password_hash")  # the same password, hashed anew: not a change
     user.last_login_at = utcnow()
     return user
 
@@ -100,11 +102,12 @@ def bearer_token() -> str | None:
 
 
 def user_for_token(token: str, now: datetime | None = None) -> User | None:
-    now = now or utcnow()
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
-    if row is None or row.revoked_at is not None or row.expires_at <= now or not row.user.active:
-        return None
-    return row.user
+    """The active user of an unrevoked, unexpired token, else ``None``: one query, every check in SQL."""
+    return db.session.scalar(
+        select(User).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None),
+               ApiToken.expires_at > (now or utcnow()), User.active)
+    )
 
 
 def load_api_user() -> None:

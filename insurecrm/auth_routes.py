@@ -9,6 +9,7 @@ from marshmallow import fields
 from sqlalchemy import select
 from werkzeug.exceptions import Unauthorized
 
+from insurecrm import audit
 from insurecrm.api import Id, ListArgs, Schema, api_blueprint, apply_sort, page_envelope, paginate
 from insurecrm.auth import (
     TokenRequired,
@@ -84,7 +85,7 @@ class AuditArgs(ListArgs):
     entity_type = fields.String(validate=ma.validate.Length(min=1, max=64))
     entity_id = Id()
     actor_user_id = Id()
-    action = fields.String(validate=ma.validate.OneOf(["create", "update", "delete", "reveal"]))
+    action = fields.String(validate=ma.validate.OneOf(audit.ACTIONS))
 
 
 @audit_blp.route("/audit")

@@ -134,6 +134,20 @@ class Database:
         def _remove_session(exc: BaseException | None) -> None:
             self.session.remove()
 
+    def read_without_transaction(self) -> None:
+        """Run the rest of this session's statements in autocommit, each in a transaction of its own, as a
+        request that only reads needs: no ``BEGIN`` before the first query and no ``ROLLBACK`` after the last,
+        two round trips to the database saved. Call it before the first query of the session (the connection
+        returns to the pool with its default isolation). Does nothing on SQLite (whose writers take a lock at
+        ``BEGIN IMMEDIATE``), or when the session is bound to a connection that is not its own (the tests' outer
+        transaction)."""
+        session = self.session()
+        if self.engine is None or self.dialect == "sqlite" or session.in_transaction():
+            return
+        if not isinstance(session.get_bind(), Engine):
+            return
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
     @property
     def dialect(self) -> str:
         assert self.engine is not None

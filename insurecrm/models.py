@@ -35,6 +35,8 @@ class User(TimestampMixin, Base):
     __tablename__ = "users"
     __audited__ = True
     __audit_secret__ = frozenset({"password_hash", "session_token"})
+    #: a login is not a change
+    __audit_ignore__ = frozenset({"last_login_at"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)

@@ -62,9 +62,11 @@ def visible_ids(model: type, user: User | None = None) -> Select:
     return select(model.id).where(visible(model, user))
 
 
-def get_visible_or_404(model: type[T], object_id: int, user: User | None = None) -> T:
-    """Load one row if ``user`` may see it; 404 otherwise, exactly as if it did not exist."""
-    obj = db.session.scalar(scoped_select(model, user).where(model.id == object_id))
+def get_visible_or_404(model: type[T], object_id: int, user: User | None = None, *, options: tuple = ()) -> T:
+    """Load one row if ``user`` may see it; 404 otherwise, exactly as if it did not exist. ``options`` load
+    what will be read of the row with it (``joinedload(Policyholder.tags)``), instead of lazily afterwards."""
+    stmt = scoped_select(model, user).where(model.id == object_id).options(*options)
+    obj = db.session.scalars(stmt).unique().one_or_none()
     if obj is None:
         abort(404, description=f"{model.__name__} {object_id} not found.")
     return obj

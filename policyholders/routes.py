@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from sqlalchemy import not_
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 import policyholders.permissions  # noqa: F401 - registers the scope rules
 from insurecrm.api import api_blueprint, apply_sort, current_user, page_envelope, paginate
@@ -38,6 +38,8 @@ service_blp = api_blueprint("service_requests_api", __name__,
 API_BLUEPRINTS = (policyholders_blp, interactions_blp, service_blp)
 # On write views the role check comes first (outermost): a role that may not write gets 403 whatever it sends.
 
+#: the tags go out with every policyholder: loaded in the record's own query
+WITH_TAGS = (joinedload(Policyholder.tags),)
 INTERACTION_SORTS = {"occurred_at", "channel", "created_at"}
 SERVICE_REQUEST_SORTS = {"due_at", "opened_at", "status", "kind", "resolved_at"}
 
@@ -48,7 +50,7 @@ class Policyholders(MethodView):
     @policyholders_blp.response(200, page_envelope(PolicyholderSchema))
     def get(self, args):
         """List policyholders; filter by status, region, owner, unit, channel, kind or text (q)."""
-        stmt = scoped_select(Policyholder).options(selectinload(Policyholder.tags))
+        stmt = scoped_select(Policyholder).options(*WITH_TAGS)
         for key in ("status", "region", "owner_agent_id", "org_unit_id", "acquisition_channel", "kind"):
             if key in args:
                 stmt = stmt.where(getattr(Policyholder, key) == args[key])
@@ -79,7 +81,7 @@ class PolicyholderItem(MethodView):
     @policyholders_blp.response(200, PolicyholderDetailSchema)
     def get(self, policyholder_id):
         """One policyholder, with tags and household relationships; the ID number masked."""
-        return get_visible_or_404(Policyholder, policyholder_id)
+        return get_visible_or_404(Policyholder, policyholder_id, options=WITH_TAGS)
 
     @require_roles(*BOOK_WRITERS)
     @policyholders_blp.arguments(patch_schema(PolicyholderUpdateSchema))

@@ -24,6 +24,7 @@ class BankPartner(TimestampMixin, Base):
     """A bank that distributes our products; ``commission_rate`` is its share of premium."""
 
     __tablename__ = "bank_partners"
+    __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -40,6 +41,7 @@ class BankBranch(TimestampMixin, Base):
     """A bank branch (网点) of a partner, served by one of our organisation units."""
 
     __tablename__ = "bank_branches"
+    __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bank_partner_id: Mapped[int] = mapped_column(ForeignKey("bank_partners.id"), index=True)
@@ -57,6 +59,7 @@ class Referrer(TimestampMixin, Base):
     """A member of a bank branch's staff who refers customers to us (银行网点员工)."""
 
     __tablename__ = "referrers"
+    __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bank_branch_id: Mapped[int] = mapped_column(ForeignKey("bank_branches.id"), index=True)
@@ -80,6 +83,7 @@ class Referral(TimestampMixin, Base):
     """A customer referred by bank staff; a specialist works it into an opportunity and a policy."""
 
     __tablename__ = "referrals"
+    __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referrer_id: Mapped[int] = mapped_column(ForeignKey("referrers.id"), index=True)

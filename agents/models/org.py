@@ -26,6 +26,9 @@ class OrgUnit(TimestampMixin, Base):
     """
 
     __tablename__ = "org_units"
+    __audited__ = True
+    #: derived from ``parent_id`` (whose change the log records), rewritten in bulk for a moved subtree
+    __audit_ignore__ = frozenset({"path"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -67,6 +70,8 @@ class Agent(TimestampMixin, Base):
     """An agent (代理人/营销员) or a bancassurance specialist: a member of one organisation unit."""
 
     __tablename__ = "agents"
+    __audited__ = True
+    __audit_collections__ = {"bank_partners": "bank_partner_ids"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)

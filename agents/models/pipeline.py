@@ -17,6 +17,7 @@ class PipelineStage(Base):
 
     __tablename__ = "pipeline_stages"
     __table_args__ = (UniqueConstraint("code", "product_line"),)
+    __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32))

@@ -43,6 +43,7 @@ class Product(TimestampMixin, Base):
     """A product with its term, premium frequencies, commission rates, grace and callback rules."""
 
     __tablename__ = "products"
+    __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)

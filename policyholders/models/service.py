@@ -83,6 +83,7 @@ class ServiceRequest(TimestampMixin, Base):
     """A service request or a complaint, with its SLA (``due_at``), resolution and cost."""
 
     __tablename__ = "service_requests"
+    __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     policyholder_id: Mapped[int] = mapped_column(ForeignKey("policyholders.id", ondelete="CASCADE"), index=True)
