@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, or_, select
 
 import agents.permissions  # noqa: F401 - registers the activity scope rule
 import policies.permissions  # noqa: F401 - the renewal case rule
@@ -104,27 +104,6 @@ def _urgency():
 def due_today_or_overdue(user: User, today: date) -> Select:
     """The open tasks of ``user`` due today or before (My day)."""
     return open_tasks(user).where(Activity.due_date <= today)
-
-
-def overdue_by_assignee(user: User, today: date) -> dict:
-    """Open tasks past their due date in ``user``'s scope, counted in one grouped query: ``{"total": n,
-    "agents": {agent_id: n}, "managers": n (assigned to a manager by name), "pool": n}``."""
-    rows = db.session.execute(
-        select(Activity.agent_id, Activity.assignee_user_id.is_not(None), func.count())
-        .where(visible(Activity, user), is_task(), Activity.status == ActivityStatus.PLANNED,
-               Activity.due_date < today)
-        .group_by(Activity.agent_id, Activity.assignee_user_id.is_not(None))
-    ).all()
-    figures = {"total": 0, "agents": {}, "managers": 0, "pool": 0}
-    for agent_id, named, count in rows:
-        figures["total"] += count
-        if agent_id is not None:
-            figures["agents"][agent_id] = figures["agents"].get(agent_id, 0) + count
-        elif named:
-            figures["managers"] += count
-        else:
-            figures["pool"] += count
-    return figures
 
 
 def complete_task(task: Activity, *, outcome: TaskOutcome | str, note: str | None = None,
