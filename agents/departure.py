@@ -88,7 +88,7 @@ def deactivate_agent(agent: Agent, *, rule: DepartureRule | str, target_agent: A
     with the ``agent`` rule a missing target, the departing agent itself, an agent who is not active or one of
     another company (on ``target_agent_id``). An agent already inactive may be deactivated again: whatever
     still hangs on them is handed on."""
-    rule = _check(agent, rule, target_agent)
+    rule = check_departure(agent, rule, target_agent)
     new_agent_id = target_agent.id if rule is DepartureRule.AGENT else None
     new_unit_id = target_agent.org_unit_id if rule is DepartureRule.AGENT else None
     moved = {key: _move(model, field, condition(), agent, new_agent_id, new_unit_id if with_unit else None, actor)
@@ -104,7 +104,8 @@ def deactivate_agent(agent: Agent, *, rule: DepartureRule | str, target_agent: A
     return moved
 
 
-def _check(agent: Agent, rule: DepartureRule | str, target: Agent | None) -> DepartureRule:
+def check_departure(agent: Agent, rule: DepartureRule | str, target: Agent | None) -> DepartureRule:
+    """The rule, checked (see :func:`deactivate_agent` for what is refused); changes nothing."""
     if rule not in set(DepartureRule):
         raise ValidationError({"rule": [f"Choose one of: {', '.join(DepartureRule)}."]})
     rule = DepartureRule(rule)

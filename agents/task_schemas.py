@@ -22,8 +22,8 @@ class TaskArgs(ListArgs):
     due = fields.String(validate=validate.OneOf(DUE_FILTERS),
                         metadata={"description": "overdue, today or upcoming (by due date in the insurer's zone)."})
     assignee = fields.String(validate=validate.OneOf(ASSIGNEE_FILTERS),
-                             metadata={"description": "Managers: mine, pool, agents or all (default: mine and the "
-                                                      "pool's)."})
+                             metadata={"description": "Managers: mine_and_pool, mine, pool, agents or all "
+                                                      "(the default: all the tasks you may see)."})
 
 
 class TaskSchema(Schema):

@@ -57,8 +57,8 @@ OUTCOME_LABELS = {TaskOutcome.REACHED: _l("Reached"), TaskOutcome.NO_ANSWER: _l(
                   TaskOutcome.CALL_BACK: _l("Call back on a date")}
 #: filters of the list: which tasks by due date
 DUE_FILTERS = ("overdue", "today", "upcoming")
-#: filters of a manager's list: whose tasks (default: theirs and the pool's, what they must work)
-ASSIGNEE_FILTERS = ("mine", "pool", "agents", "all")
+#: filters of a manager's list: whose tasks (the Tasks page starts with ``mine_and_pool``: what they must work)
+ASSIGNEE_FILTERS = ("mine_and_pool", "mine", "pool", "agents", "all")
 
 
 def is_task() -> ColumnElement[bool]:
@@ -71,13 +71,14 @@ def open_tasks(user: User) -> Select:
 
 
 def assigned_to(user: User, assignee: str | None) -> ColumnElement[bool] | None:
-    """The condition of a manager's ``assignee`` filter (``None``: no condition). An agent's list is their own
-    whatever the filter (the scope rule sees to it)."""
-    if user.role != Role.BRANCH_MANAGER or assignee == "all":
+    """The condition of a manager's ``assignee`` filter (``None``: no condition, all they may see). An agent's
+    list is their own whatever the filter (the scope rule sees to it)."""
+    if user.role != Role.BRANCH_MANAGER or assignee in (None, "all"):
         return None
     mine = Activity.assignee_user_id == user.id
     pool = and_(Activity.agent_id.is_(None), Activity.assignee_user_id.is_(None))
-    return {"mine": mine, "pool": pool, "agents": Activity.agent_id.is_not(None)}.get(assignee, or_(mine, pool))
+    return {"mine": mine, "pool": pool, "agents": Activity.agent_id.is_not(None), "mine_and_pool": or_(mine, pool)}[
+        assignee]
 
 
 def task_list(user: User, *, reason: str | None = None, due: str | None = None, assignee: str | None = None,

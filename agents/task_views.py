@@ -71,6 +71,8 @@ def _page(*, failed: dict | None = None, status: int = 200):
         filters, failed = {}, failed or {"task_id": None, "errors": flatten_messages(exc.normalized_messages())}
         status = 422
     user, today = g.user, clock.today()
+    # a manager's page starts with what they must work themselves: theirs and the pool's
+    filters.setdefault("assignee", "mine_and_pool")
     stmt = task_services.task_list(user, today=today, **filters)
     page = paginate_page(stmt, PER_PAGE)
     return render_template(

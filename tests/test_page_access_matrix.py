@@ -42,6 +42,7 @@ LIST_PAGES = {
     "/renewals": {A, M, AG, S},
     "/renewals/board": {A, M},
     "/renewals/board.csv": {A, M},
+    "/tasks": {M, AG, S},
 }
 PUBLIC = {"/", "/login", "/logout", "/language", "/vendor/plotly.min.js"}
 
@@ -140,4 +141,5 @@ def test_posts_on_foreign_records_are_refused_and_change_nothing(app, web, world
 def _post_resource(rule) -> str:
     segment = rule.rule.split("/")[1]
     return {"policyholders": "policyholder", "policies": "policy", "service-requests": "service_request",
-            "referrals": "referral", "renewals": "renewal_case", "renewal-approvals": "renewal_approval"}[segment]
+            "referrals": "referral", "renewals": "renewal_case", "renewal-approvals": "renewal_approval",
+            "tasks": "task"}[segment]
