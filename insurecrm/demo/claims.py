@@ -128,8 +128,8 @@ def _open_case(ctx: BookContext, case: dict[str, Any], policy: dict[str, Any], o
         _contacted(ctx, case, opened, ctx.today)
     if status == "quoted":
         case["quoted_premium"] = ctx.money(float(policy["premium"]) * ctx.rng.uniform(0.97, 1.1))
-    if status == "open" and (due - ctx.today).days < 14:
-        case["escalated_at"] = ctx.instant(due - timedelta(days=14))
+    # an open case near expiry is escalated by the daily job the demo runs (policies.escalate_renewals), which
+    # gives the branch manager the escalation task with it
 
 
 def _contacted(ctx: BookContext, case: dict[str, Any], opened: date, until: date) -> None:
