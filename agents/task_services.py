@@ -53,6 +53,16 @@ REASON_LABELS = {
     TaskReason.KEY_CUSTOMER_CALL: _l("Key-customer service call"),
     TaskReason.OTHER: _l("Task"),
 }
+#: what to do, by reason (the jobs' own wording of a task is stored in English with it; pages show this instead)
+REASON_HINTS = {
+    TaskReason.RENEWAL_CALL: _l("The policyholder can be reached on no channel they consented to: call them about "
+                                "the renewal."),
+    TaskReason.RENEWAL_ESCALATION: _l("Nobody has contacted this policyholder and the policy expires soon: call "
+                                      "them, or hand the case to an agent who will."),
+    TaskReason.NEW_POLICY_CALLBACK: _l("Confirm the policyholder received the policy and understood its terms and "
+                                       "cooling-off period."),
+    TaskReason.KEY_CUSTOMER_CALL: _l("Periodic service call for a key customer: review their cover and needs."),
+}
 OUTCOME_LABELS = {TaskOutcome.REACHED: _l("Reached"), TaskOutcome.NO_ANSWER: _l("No answer"),
                   TaskOutcome.CALL_BACK: _l("Call back on a date")}
 #: filters of the list: which tasks by due date

@@ -79,6 +79,7 @@ def _page(*, failed: dict | None = None, status: int = 200):
         "agents/tasks.html", page=page, rows=with_people(page.items), filters=filters, today=today,
         failed=failed or {}, values=request.form if failed else {}, manager=user.role == Role.BRANCH_MANAGER,
         reason_labels=task_services.REASON_LABELS, outcome_labels=task_services.OUTCOME_LABELS,
+        reason_hints=task_services.REASON_HINTS,
     ), status
 
 

@@ -89,6 +89,7 @@ def my_day():
         "agents/my_day.html", today=today, now=now, counts=_counts(lists),
         tasks=_with_holder(lists["tasks"], Activity, Activity.due_date), failed={}, values={},
         reason_labels=task_services.REASON_LABELS, outcome_labels=task_services.OUTCOME_LABELS,
+        reason_hints=task_services.REASON_HINTS,
         renewals=db.session.scalars(lists["renewals"].options(
             joinedload(RenewalCase.policy).joinedload(Policy.policyholder))
             .order_by(RenewalCase.due_date, RenewalCase.id).limit(LIST_LIMIT)).all(),

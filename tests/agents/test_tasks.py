@@ -236,23 +236,25 @@ def test_the_tasks_page_lists_due_reason_and_policyholder_and_completes_with_a_c
 
 
 def test_a_managers_tasks_page_starts_with_their_own_and_the_pool(web, make, office):
-    task(make, office, reason=TaskReason.RENEWAL_ESCALATION, agent=False, assignee=office.manager,
-         subject="Escalated HE-1")
-    task(make, office, subject="Agent's own call HE-2")
+    escalation = task(make, office, reason=TaskReason.RENEWAL_ESCALATION, agent=False, assignee=office.manager)
+    agents = task(make, office)
     client = web(office.manager)
     html = client.get("/tasks").get_data(as_text=True)
-    assert "Escalated HE-1" in html and "HE-2" not in html
-    assert "HE-2" in client.get("/tasks?assignee=all").get_data(as_text=True)
+    assert f'data-task="{escalation.id}"' in html and f'data-task="{agents.id}"' not in html
+    assert "Renewal escalation: not contacted" in html and "hand the case to an agent" in html
+    assert f'data-task="{agents.id}"' in client.get("/tasks?assignee=all").get_data(as_text=True)
     assert client.get("/tasks?due=someday").status_code == 422
 
 
 def test_my_day_lists_tasks_due_today_or_overdue_to_complete_there(web, make, office):
-    task(make, office, due=TODAY, subject="Call today HE-3")
-    task(make, office, due=TODAY - timedelta(days=1), subject="Call overdue HE-4")
-    task(make, office, due=TODAY + timedelta(days=1), subject="Call tomorrow HE-5")
+    today, overdue = task(make, office, due=TODAY), task(make, office, due=TODAY - timedelta(days=1))
+    tomorrow = task(make, office, due=TODAY + timedelta(days=1))
     html = web(office.agent_user).get("/my-day").get_data(as_text=True)
-    assert "HE-3" in html and "HE-4" in html and "HE-5" not in html
+    assert f'data-task="{today.id}"' in html and f'data-task="{overdue.id}"' in html
+    assert f'data-task="{tomorrow.id}"' not in html
     assert "<strong>2</strong> tasks due" in html and "Complete task" in html
+    zh = web(make.user(Role.AGENT, agent_id=office.agent.id, preferred_language="zh")).get("/my-day")
+    assert "续保提醒电话（无可用联系渠道）" in zh.get_data(as_text=True)
 
 
 def test_pages_run_a_fixed_number_of_queries(web, make, office):
