@@ -61,10 +61,10 @@ def pages_for(username: str) -> list[str]:
     """The pages to measure for a demo user, with ids of records in their book."""
     user = db.session.scalar(select(User).where(User.username == username))
     urls = {
-        "agent1": lambda: ["/my-day", "/policyholders", "/service-requests",
+        "agent1": lambda: ["/my-day", "/tasks", "/policyholders", "/service-requests",
                            f"/policyholders/{_first(Policyholder, Policyholder.owner_agent_id == user.agent_id)}",
                            f"/policies/{_first(Policy, Policy.servicing_agent_id == user.agent_id)}"],
-        "manager1": lambda: ["/dashboard", "/policyholders", "/service-requests",
+        "manager1": lambda: ["/dashboard", "/tasks", "/tasks?assignee=all", "/policyholders", "/service-requests",
                              f"/dashboard/agents/{_first(Agent, Agent.id.in_(select(Policy.servicing_agent_id)))}"],
         "admin": lambda: ["/dashboard", "/admin", "/admin/users", "/admin/products", "/admin/agents",
                           "/admin/org-units"],
