@@ -29,8 +29,9 @@ from insurecrm.models import Role, User
 from insurecrm.passwords import hash_password
 from policyholders.models import Policyholder
 
-#: the daily jobs that give people tasks, run for the last few days of a new demo book, so that its users find
-#: their tasks (some overdue) made the way the application makes them; the scheduler runs the others
+#: the daily jobs that give people tasks, run for the few days before a new demo book's date, so that its users
+#: find their tasks (some overdue) made the way the application makes them; the book's own date is left to the
+#: scheduler (or to ``insurecrm simulate``), which runs every job for it
 TASK_JOBS = ["policies.remind_renewals", "policies.escalate_renewals", "policies.new_policy_callbacks",
              "policyholders.key_customer_callbacks"]
 TASK_DAYS = 3
@@ -146,9 +147,9 @@ def build_demo_book(*, policyholders: int, seed: int, password: str, today: date
 
 
 def run_task_jobs(today: date, days: int = TASK_DAYS) -> None:
-    """Run :data:`TASK_JOBS` for each of the last ``days`` days up to ``today``, under the jobs' once-per-date
-    guard (each run commits). A date run here is never run again by the scheduler."""
-    for back in range(days - 1, -1, -1):
+    """Run :data:`TASK_JOBS` for each of the ``days`` days before ``today``, oldest first, under the jobs'
+    once-per-date guard (each run commits)."""
+    for back in range(days, 0, -1):
         logical_date = today - timedelta(days=back)
         for job in jobs.registered(TASK_JOBS):
             jobs.run_job(job, logical_date)

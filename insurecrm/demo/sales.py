@@ -207,16 +207,15 @@ def _pipeline_activities(ctx: BookContext, household: Household, person: Person,
 
 
 def add_callbacks(ctx: BookContext, household: Household, policies: list[PolicyInfo]) -> None:
-    """The new-policy callbacks (新单回访) already made, inside the cooling-off period of products that require
-    one: done tasks, with the key the daily job gives them. The callbacks still to make are planned by the job
-    itself (``policies.new_policy_callbacks``), which :func:`insurecrm.demo.build_demo_book` runs."""
+    """New-policy callbacks (新单回访) inside the cooling-off period of products that require one: tasks as the
+    daily job ``policies.new_policy_callbacks`` makes them (reason, due date and the job's key, so the job never
+    plans a second one), done when their day is past."""
     for info in policies:
         policy, product = info.row, info.product.definition
         if product.callback and policy["business_type"] == "new":
             day = policy["issue_date"] + ctx.days(1, max(1, product.cooling_off_days - 3))
-            if day < ctx.today:
-                add_activity(ctx, household, info.holder, "callback", day, done=True, policy_id=policy["id"],
-                             task=("new_policy_callback", f"new_policy_callback:policy={policy['id']}"))
+            add_activity(ctx, household, info.holder, "callback", day, done=day < ctx.today, policy_id=policy["id"],
+                         task=("new_policy_callback", f"new_policy_callback:policy={policy['id']}"))
 
 
 def add_activity(ctx: BookContext, household: Household, person: Person, kind: str, day: date, *, done: bool,
