@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort
-
 from agents import task_services
-from agents.models import Activity
 from agents.task_schemas import TaskArgs, TaskCompleted, TaskCompleteSchema, TaskSchema
 from insurecrm.api import api_blueprint, current_user, page_envelope, paginate
 from insurecrm.auth import require_roles
 from insurecrm.db import db
-from insurecrm.scope import get_visible_or_404
 
 tasks_blp = api_blueprint("tasks_api", __name__,
                           description="Tasks: what the system asks of agents and managers (calls, callbacks, "
@@ -36,7 +32,7 @@ def list_tasks(args):
 @tasks_blp.response(200, TaskSchema)
 def get_task(task_id):
     """One task you may see (open or completed)."""
-    return _task_or_404(task_id)
+    return task_services.task_or_404(task_id)
 
 
 @tasks_blp.route("/tasks/<int:task_id>/complete", methods=["POST"])
@@ -46,15 +42,9 @@ def get_task(task_id):
 def complete_task(data, task_id):
     """Complete a task with its outcome: reached (with a note), no_answer, or call_back on a date (which plans
     the follow-up task). The call is logged on the policyholder's timeline."""
-    task = _task_or_404(task_id)
+    task = task_services.task_or_404(task_id)
     follow_up = task_services.complete_task(task, outcome=data["outcome"], note=data.get("note"),
                                             call_back_on=data.get("call_back_on"), actor=current_user())
     db.session.commit()
     return {"task": task, "follow_up": follow_up}
 
-
-def _task_or_404(task_id: int) -> Activity:
-    task = get_visible_or_404(Activity, task_id)
-    if task.reason is None:  # an activity, not a task: not a resource of this API
-        abort(404, description=f"Task {task_id} not found.")
-    return task

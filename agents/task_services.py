@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask import abort
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
@@ -35,7 +36,7 @@ from agents.models import Activity, ActivityStatus, TaskOutcome, TaskReason
 from insurecrm import clock
 from insurecrm.db import db, utcnow
 from insurecrm.models import Role, User
-from insurecrm.scope import scoped_select, visible
+from insurecrm.scope import get_visible_or_404, scoped_select, visible
 from policies.models import WORKED_CASE_STATUSES, Policy, RenewalCase
 from policyholders.models import InteractionChannel, Policyholder
 
@@ -69,6 +70,14 @@ OUTCOME_LABELS = {TaskOutcome.REACHED: _l("Reached"), TaskOutcome.NO_ANSWER: _l(
 DUE_FILTERS = ("overdue", "today", "upcoming")
 #: filters of a manager's list: whose tasks (the Tasks page starts with ``mine_and_pool``: what they must work)
 ASSIGNEE_FILTERS = ("mine_and_pool", "mine", "pool", "agents", "all")
+
+
+def task_or_404(task_id: int) -> Activity:
+    """The task ``task_id`` if the current user may see it; 404 otherwise, and for an activity that is not a task."""
+    task = get_visible_or_404(Activity, task_id)
+    if task.reason is None:
+        abort(404, description=f"Task {task_id} not found.")
+    return task
 
 
 def is_task() -> ColumnElement[bool]:

@@ -40,9 +40,7 @@ def index():
 @page_roles(*task_services.TASK_ROLES)
 def complete(task_id: int):
     """Complete a task with its outcome; a call back date plans the follow-up task."""
-    from agents.task_routes import _task_or_404
-
-    task = _task_or_404(task_id)
+    task = task_services.task_or_404(task_id)
     try:
         data = load_form(TaskCompleteSchema())
         follow_up = task_services.complete_task(task, outcome=data["outcome"], note=data.get("note"),
