@@ -126,6 +126,18 @@ def due_today_or_overdue(user: User, today: date) -> Select:
     return open_tasks(user).where(Activity.due_date <= today)
 
 
+def follow_cases(case_ids: list[int], agent) -> int:
+    """The open tasks of the agents working the renewal cases ``case_ids`` go with the cases to ``agent`` (and
+    their unit); an escalation stays with the manager it was given to. Returns how many moved (audited: tasks are
+    activities)."""
+    tasks = db.session.scalars(select(Activity).where(
+        Activity.renewal_case_id.in_(case_ids), is_task(), Activity.status == ActivityStatus.PLANNED,
+        Activity.assignee_user_id.is_(None))).all()
+    for task in tasks:
+        task.agent_id, task.org_unit_id = agent.id, agent.org_unit_id
+    return len(tasks)
+
+
 def complete_task(task: Activity, *, outcome: TaskOutcome | str, note: str | None = None,
                   call_back_on: date | None = None, actor: User) -> Activity | None:
     """Complete the open task ``task`` (loaded through the scope rules) with ``outcome``; returns the follow-up

@@ -213,6 +213,17 @@ def test_a_manager_sees_an_escalation_assigned_by_name_outside_their_subtree(api
     assert api(office.other_manager).get(f"/api/v1/tasks/{escalation.id}").status_code == 200
 
 
+def test_tasks_follow_their_renewal_case_when_a_manager_reassigns_it(make, office, session):
+    from policies import renewals
+
+    call = task(make, office)
+    escalation = task(make, office, reason=TaskReason.RENEWAL_ESCALATION, agent=False, assignee=office.manager)
+    renewals.reassign([office.case.id], office.colleague.id, actor=office.manager)
+    session.expire_all()
+    assert session.get(Activity, call.id).agent_id == office.colleague.id
+    assert session.get(Activity, escalation.id).assignee_user_id == office.manager.id
+
+
 # -- pages ------------------------------------------------------------------------------------------------------
 
 def test_the_tasks_page_lists_due_reason_and_policyholder_and_completes_with_a_call_back(web, make, office, session):
