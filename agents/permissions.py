@@ -99,10 +99,13 @@ def opportunity_rule(user: User) -> ColumnElement[bool]:
 
 @register(Activity)
 def activity_rule(user: User) -> ColumnElement[bool]:
+    """Agents and specialists see the activities (and tasks) assigned to them; managers those of their subtree —
+    its pool among them — and any task assigned to them by name."""
     return by_role(user, {
         Role.ADMIN: lambda: everything(user),
         Role.ACTUARY: lambda: everything(user),
-        Role.BRANCH_MANAGER: lambda: org_subtree_condition(Activity.org_unit_id, user),
+        Role.BRANCH_MANAGER: lambda: or_(org_subtree_condition(Activity.org_unit_id, user),
+                                         Activity.assignee_user_id == user.id),
         Role.AGENT: lambda: Activity.agent_id == user.agent_id,
         Role.BANCASSURANCE_SPECIALIST: lambda: Activity.agent_id == user.agent_id,
     })

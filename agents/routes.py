@@ -162,8 +162,9 @@ class DepartureResult(Schema):
 @agents_blp.arguments(DepartureSchema)
 @agents_blp.response(200, DepartureResult)
 def agent_departure(data, agent_id):
-    """Deactivate an agent and hand their open renewal cases, policyholders, planned activities and tasks on,
-    to the unit's pool or to a named agent (admins; audited)."""
+    """Deactivate an agent and hand on everything they hold — open renewal cases, policyholders, open tasks and
+    activities, open opportunities and team places, open referrals and service requests — to the unit's pool or
+    to a named agent (admins; audited)."""
     agent = get_visible_or_404(Agent, agent_id)
     target = None
     if data.get("target_agent_id") is not None:

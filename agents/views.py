@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased, joinedload
 import agents.permissions  # noqa: F401 - registers the scope rules
 import policies.permissions  # noqa: F401
 import policyholders.permissions  # noqa: F401
-from agents import services
+from agents import services, task_services
 from agents.models import Activity, ActivityKind, ActivityStatus, PartnerStatus, Referral, ReferralStatus, Referrer
 from agents.schemas import ReferralSchema, ReferralUpdateSchema
 from insurecrm import clock
@@ -75,11 +75,13 @@ def _labels() -> dict:
 @workspace.get("/my-day")
 @page_roles(Role.AGENT, Role.BANCASSURANCE_SPECIALIST)
 def my_day():
-    """The agent's day: renewals due, today's and overdue activities, service requests due, birthdays
-    this week and recent contacts, with their counts. A fixed number of queries, whatever the book."""
+    """The agent's day: tasks due today or overdue (to complete here), renewals due, today's and overdue
+    activities, service requests due, birthdays this week and recent contacts, with their counts. A fixed number of
+    queries, whatever the book."""
     today, now = clock.today(), clock.now()
     start, end = _local_midnight(today), _local_midnight(today + timedelta(days=1))
     lists = {
+        "tasks": task_services.due_today_or_overdue(g.user, today),
         "renewals": _renewals_due(today),
         "activities_today": _planned(Activity.planned_start >= start, Activity.planned_start < end),
         "overdue": _planned(Activity.planned_start < start),
@@ -88,6 +90,9 @@ def my_day():
     }
     return render_template(
         "agents/my_day.html", today=today, now=now, counts=_counts(lists),
+        tasks=_with_holder(lists["tasks"], Activity, Activity.due_date), failed={}, values={},
+        reason_labels=task_services.REASON_LABELS, outcome_labels=task_services.OUTCOME_LABELS,
+        reason_hints=task_services.REASON_HINTS,
         renewals=db.session.scalars(lists["renewals"].options(
             joinedload(RenewalCase.policy).joinedload(Policy.policyholder))
             .order_by(RenewalCase.due_date, RenewalCase.id).limit(LIST_LIMIT)).all(),
@@ -112,7 +117,9 @@ def _renewals_due(today: date) -> Select:
 
 
 def _planned(*conditions) -> Select:
-    return scoped_select(Activity).where(Activity.status == ActivityStatus.PLANNED, *conditions)
+    """Planned activities that are not tasks (those have their own list, by due date)."""
+    return scoped_select(Activity).where(Activity.status == ActivityStatus.PLANNED, ~task_services.is_task(),
+                                         *conditions)
 
 
 def _service_due(now: datetime) -> Select:

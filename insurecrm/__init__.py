@@ -41,7 +41,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def _register_domains(app: Flask, api, csrf) -> None:
+    import agents.departure_views
     import agents.routes
+    import agents.task_routes
+    import agents.task_views
     import agents.views
     import insurecrm.audit_views  # noqa: F401 - adds /admin/audit to the admin blueprint, before it registers
     import insurecrm.views
@@ -60,10 +63,11 @@ def _register_domains(app: Flask, api, csrf) -> None:
 
     app.register_blueprint(insurecrm.views.bp)
     app.register_blueprint(insurecrm.web.bp)
-    api_modules = (auth_routes, user_routes, agents.routes, policies.routes, policies.renewal_routes,
-                   policyholders.routes, reports.routes)
-    web_modules = (admin_views, ops_views, agents.views, policies.views, policies.renewal_views, policyholders.views,
-                   policyholders.intake_views, policyholders.service_views, reports.views)
+    api_modules = (auth_routes, user_routes, agents.routes, agents.task_routes, policies.routes,
+                   policies.renewal_routes, policyholders.routes, reports.routes)
+    web_modules = (admin_views, ops_views, agents.views, agents.task_views, agents.departure_views, policies.views,
+                   policies.renewal_views, policyholders.views, policyholders.intake_views, policyholders.service_views,
+                   reports.views)
     for module in api_modules + web_modules:
         for blp in getattr(module, "API_BLUEPRINTS", ()):
             csrf.exempt(blp)  # bearer tokens only, no cookies: CSRF cannot apply

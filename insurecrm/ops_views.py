@@ -1,7 +1,8 @@
 """Operations pages for admins: daily job runs, the outbox, message templates.
 
 - ``/admin/ops/jobs``: the recent runs of the daily jobs (what each did, or why it failed), by job and status;
-- ``/admin/ops/outbox``: every message and task the jobs produced, with counts by status; a failed message
+- ``/admin/ops/outbox``: every message the jobs queued, with its recipient and subject (worded from its template
+  as the sender would word it, until it is sent) and counts by status; a failed message
   (among them the *uncertain* ones a stopped sender left, see :mod:`insurecrm.outbox.sender`) can be sent
   again or marked as sent by an admin who checked with the recipient;
 - ``/admin/ops/templates``: the wording of each kind of message per language and channel, edited with a
@@ -99,10 +100,13 @@ def outbox():
         stmt = stmt.where(Outbox.channel == filters["channel"])
     if "kind" in filters:
         stmt = stmt.where(Outbox.kind == filters["kind"])
+    from insurecrm.outbox.rendering import previews
+
     page = paginate_page(stmt.order_by(Outbox.id.desc()), PER_PAGE)
     bucket = case((_uncertain(), UNCERTAIN), else_=Outbox.status)
     counts = dict(db.session.execute(select(bucket, func.count()).group_by(bucket)).all())
     return render_template("ops/outbox.html", page=page, filters=filters, UNCERTAIN=UNCERTAIN,
+                           previews=previews(db.session, page.items),
                            counts={key: counts.get(key, 0) for key in [*OutboxStatus, UNCERTAIN]})
 
 

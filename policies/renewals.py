@@ -264,9 +264,12 @@ def reassign(case_ids: list[int], agent_id: int, *, actor: User) -> list[Renewal
         errors["agent_id"] = ["No such active agent."]
     if errors:
         raise ValidationError(errors)
+    from agents.task_services import follow_cases
+
     befores = {case.id: _snapshot(case) for case in cases}
     for case in cases:
         case.assigned_agent_id, case.org_unit_id = agent.id, agent.org_unit_id
+    follow_cases([case.id for case in cases], agent)  # the cases' open calls go with them
     db.session.flush()
     _write_audit([(case, befores[case.id]) for case in cases], actor)
     return cases

@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, Date, Select, and_, exists, func, insert, literal, null, select, update
 from sqlalchemy.orm import aliased
 
-from agents.models import Activity, ActivityKind, ActivityStatus, Agent, AgentStatus, Priority, Recurrence
+from agents.models import Activity, ActivityKind, Agent, AgentStatus, Priority, TaskReason
 from insurecrm.db import db, utcnow
 from insurecrm.jobs import daily_job
 from insurecrm.models import Outbox, OutboxChannel
@@ -30,20 +30,21 @@ from policies.models import (
 from policies.status import ALLOWED_TRANSITIONS
 from policyholders.models import Policyholder
 from policyholders.tasks import (
-    PLANNED_HOUR,
     active_agent,
     agent_field,
     days_between,
     instant_literal,
     json_payload,
     key_of,
-    local_instant,
     message_channel,
     money_text,
     pending_outbox_values,
-    plan_activities,
+    plan_tasks,
     queue_outbox,
     reachable,
+    task_exists,
+    task_row,
+    unit_manager,
 )
 
 
@@ -120,7 +121,8 @@ def remind_renewals(logical_date: date) -> dict[str, int]:
     outbox row (kind ``renewal_reminder``, key ``renewal_reminder:policy=<id>:offset=<n>``: never twice) and one
     :class:`RenewalReminder` row. It goes by email or SMS in the policyholder's language, only on a channel they
     consented to and have a contact for (see :mod:`policyholders.tasks`); a policyholder reachable on none gets
-    no message: the row is a ``task`` for the case's agent (``agent_id`` empty: the unit's pool) to call them.
+    no message: the case's agent (none: the unit's pool) gets a task (reason ``renewal_call``, the same key, due
+    on the logical date) to call them, and the reminder is recorded with channel ``task``.
     Reminders are service messages, so marketing consent is not asked. Subject and body are left to the sender,
     which words them from the payload."""
     offsets = sorted(set(current_app.config["RENEWAL_REMINDER_OFFSETS"]))
@@ -136,29 +138,44 @@ def remind_renewals(logical_date: date) -> dict[str, int]:
 def _queue_reminders(logical_date: date, offset: int, nearer: int | None) -> tuple[int, int]:
     key = key_of("renewal_reminder:policy=", Policy.id, f":offset={offset}")
     owed = [RenewalCase.status.in_(WORKED_CASE_STATUSES), Policy.expiry_date > logical_date,
-            Policy.expiry_date <= logical_date + timedelta(days=offset), ~exists().where(Outbox.idempotency_key == key)]
+            Policy.expiry_date <= logical_date + timedelta(days=offset), ~exists().where(Outbox.idempotency_key == key),
+            ~task_exists(key)]
     if nearer is not None:
         owed.append(Policy.expiry_date > logical_date + timedelta(days=nearer))
     channel, recipient = message_channel(Policyholder)
     now = utcnow()
-    common = (Policyholder.preferred_language, Policyholder.id, Policy.id, RenewalCase.assigned_agent_id, literal(""))
-    messages = _cases_with_policy(key, literal("renewal_reminder"), channel, recipient, *common,
-                                  _case_payload(logical_date, offset_days=offset), *pending_outbox_values(now))
-    tasks = _cases_with_policy(key, literal("renewal_reminder"), literal(OutboxChannel.TASK.value), null(), *common,
-                               _case_payload(logical_date, offset_days=offset, reason="no_reachable_channel"),
-                               *pending_outbox_values(now))
+    messages = _cases_with_policy(
+        key, literal("renewal_reminder"), channel, recipient, Policyholder.preferred_language, Policyholder.id,
+        Policy.id, RenewalCase.assigned_agent_id, literal(""), _case_payload(logical_date, offset_days=offset),
+        *pending_outbox_values(now))
+    calls = _cases_with_policy(*task_row(
+        source_key=key, reason=TaskReason.RENEWAL_CALL, kind=ActivityKind.CALL, priority=Priority.HIGH,
+        subject=literal(f"Renewal reminder call ({offset} days) ") + Policy.number,
+        description="The policyholder can be reached on no channel they consented to: call them about the renewal.",
+        due=logical_date, agent_id=active_agent(RenewalCase.assigned_agent_id), org_unit_id=RenewalCase.org_unit_id,
+        policyholder_id=Policyholder.id, contact_name=Policyholder.name, policy_id=Policy.id,
+        renewal_case_id=RenewalCase.id))
     queued = queue_outbox(messages.where(*owed, reachable(Policyholder)))
-    unreachable = queue_outbox(tasks.where(*owed, ~reachable(Policyholder)))
+    unreachable = plan_tasks(calls.where(*owed, ~reachable(Policyholder)))
+    _record_reminders(offset, now)
+    return queued, unreachable
+
+
+def _record_reminders(offset: int, now: datetime) -> None:
+    """One :class:`RenewalReminder` per case and offset: the message's channel and outbox row, or ``task``."""
     case_key = key_of("renewal_reminder:policy=", RenewalCase.policy_id, f":offset={offset}")
-    db.session.execute(insert(RenewalReminder).from_select(
-        ["renewal_case_id", "offset_days", "channel", "outbox_id", "created_at"],
-        select(RenewalCase.id, literal(offset), Outbox.channel, Outbox.id, instant_literal(now))
+    not_recorded = ~exists().where(RenewalReminder.renewal_case_id == RenewalCase.id,
+                                   RenewalReminder.offset_days == offset)
+    columns = ["renewal_case_id", "offset_days", "channel", "outbox_id", "created_at"]
+    db.session.execute(insert(RenewalReminder).from_select(columns, select(
+        RenewalCase.id, literal(offset), Outbox.channel, Outbox.id, instant_literal(now))
         .join(Outbox, and_(Outbox.policy_id == RenewalCase.policy_id, Outbox.kind == "renewal_reminder",
                            Outbox.idempotency_key == case_key))
-        .where(~exists().where(RenewalReminder.renewal_case_id == RenewalCase.id,
-                               RenewalReminder.offset_days == offset)),
-    ))
-    return queued, unreachable
+        .where(not_recorded)))
+    db.session.execute(insert(RenewalReminder).from_select(columns, select(
+        RenewalCase.id, literal(offset), literal(OutboxChannel.TASK.value), null(), instant_literal(now))
+        .join(Activity, and_(Activity.renewal_case_id == RenewalCase.id, Activity.source_key == case_key))
+        .where(not_recorded)))
 
 
 @daily_job("policies.escalate_renewals", order=40)
@@ -173,17 +190,18 @@ def escalate_renewals(logical_date: date) -> dict[str, int]:
     due = [RenewalCase.status == RenewalStatus.OPEN, RenewalCase.first_contacted_at.is_(None),
            RenewalCase.escalated_at.is_(None), Policy.expiry_date > logical_date, Policy.expiry_date <= window_end]
     now = utcnow()
-    rows = _cases_with_policy(
-        key, literal("renewal_escalation"), literal(OutboxChannel.TASK.value), null(), Policyholder.preferred_language,
-        Policyholder.id, Policy.id, null(), literal(""),
-        _case_payload(logical_date, org_unit_id=RenewalCase.org_unit_id, agent_id=RenewalCase.assigned_agent_id),
-        *pending_outbox_values(now),
-    ).where(*due, ~exists().where(Outbox.idempotency_key == key))
-    queue_outbox(rows)
+    plan_tasks(_cases_with_policy(*task_row(
+        source_key=key, reason=TaskReason.RENEWAL_ESCALATION, kind=ActivityKind.CALL, priority=Priority.URGENT,
+        subject=literal("Renewal not contacted, escalated: ") + Policy.number,
+        description="Nobody has contacted this policyholder and the policy expires soon: call them, or hand the "
+                    "case to an agent who will.",
+        due=logical_date, agent_id=None, assignee_user_id=unit_manager(RenewalCase.org_unit_id),
+        org_unit_id=RenewalCase.org_unit_id, policyholder_id=Policyholder.id, contact_name=Policyholder.name,
+        policy_id=Policy.id, renewal_case_id=RenewalCase.id,
+    )).where(*due, ~task_exists(key)))
     escalated = db.session.execute(
         update(RenewalCase)
-        .where(RenewalCase.status == RenewalStatus.OPEN, RenewalCase.escalated_at.is_(None),
-               exists().where(Outbox.idempotency_key == key))
+        .where(RenewalCase.status == RenewalStatus.OPEN, RenewalCase.escalated_at.is_(None), task_exists(key))
         .values(escalated_at=now, updated_at=now, version=RenewalCase.version + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -301,21 +319,25 @@ def new_policy_callbacks(logical_date: date) -> dict[str, int]:
     product with ``callback_required``, issued on or before the logical date and still inside its cooling-off
     period (``issue_date + cooling_off_days`` after the logical date: a callback after it has no purpose), and
     running (in force, grace, reinstated: not one cancelled in cooling-off). One per policy: none when the
-    policy has a callback activity already, whoever planned it. The callback goes to the servicing agent (the
-    unit's pool when that agent is not active) at 09:00 the day after the logical date — the day after issue,
-    as the job runs on every date — which lies inside the cooling-off period."""
-    now = utcnow()
+    policy has a callback activity already, whoever planned it. The callback is a task (reason
+    ``new_policy_callback``, key ``new_policy_callback:policy=<id>``) for the servicing agent (the unit's pool
+    when that agent is not active), due the day after the logical date — the day after issue, as the job runs
+    on every date — which lies inside the cooling-off period."""
+    key = key_of("new_policy_callback:policy=", Policy.id)
     rows = (
-        select(active_agent(Policy.servicing_agent_id), Policy.org_unit_id, literal(ActivityKind.CALLBACK.value),
-               literal(Priority.HIGH.value), literal("New-policy callback (新单回访) ") + Policy.number,
-               literal("Confirm the policyholder received the policy and understood its terms and cooling-off period."),
-               instant_literal(local_instant(logical_date + timedelta(days=1), PLANNED_HOUR)),
-               literal(ActivityStatus.PLANNED.value), Policy.policyholder_id, Policyholder.name, Policy.id,
-               literal(Recurrence.NONE.value), instant_literal(now), instant_literal(now))
+        select(*task_row(
+            source_key=key, reason=TaskReason.NEW_POLICY_CALLBACK, kind=ActivityKind.CALLBACK, priority=Priority.HIGH,
+            subject=literal("New-policy callback (新单回访) ") + Policy.number,
+            description="Confirm the policyholder received the policy and understood its terms and cooling-off "
+                        "period.",
+            due=logical_date + timedelta(days=1), agent_id=active_agent(Policy.servicing_agent_id),
+            org_unit_id=Policy.org_unit_id, policyholder_id=Policy.policyholder_id, contact_name=Policyholder.name,
+            policy_id=Policy.id))
         .join(Product, Product.id == Policy.product_id).join(Policyholder, Policyholder.id == Policy.policyholder_id)
         .where(Policy.business_type == BusinessType.NEW, Product.callback_required.is_(True),
                Policy.status.in_(IN_FORCE_STATUSES), Policy.issue_date <= logical_date,
                days_between(logical_date, Policy.issue_date) < Product.cooling_off_days,
-               ~exists().where(Activity.policy_id == Policy.id, Activity.kind == ActivityKind.CALLBACK))
+               ~exists().where(Activity.policy_id == Policy.id, Activity.kind == ActivityKind.CALLBACK),
+               ~task_exists(key))
     )
-    return {"callbacks_planned": plan_activities(rows)}
+    return {"callbacks_planned": plan_tasks(rows)}

@@ -4,7 +4,12 @@ every domain share: who may be messaged on which channel, outbox rows, payloads,
 **Reaching a policyholder.** A policyholder may get an email only with ``consent_email`` and an email
 address, an SMS only with ``consent_sms`` and a phone number. When both are possible, the preferred channel
 decides (``sms`` or ``phone`` → SMS, anything else → email). Nobody without the consent of a channel is
-ever messaged on it; a job that must reach someone unreachable writes a task for the agent instead.
+ever messaged on it; a job that must reach someone unreachable gives the agent a task to call them instead.
+
+**Tasks.** What the jobs ask of a person is a task: an :class:`~agents.models.Activity` with a ``reason``, a
+due date, an assignee and a unique ``source_key``. :func:`plan_tasks` inserts them set-based and exactly once:
+the jobs select only rows whose key is not there yet, and the insert skips a key that a concurrent run wrote
+first (``ON CONFLICT DO NOTHING`` on the unique key).
 """
 
 from __future__ import annotations
@@ -33,12 +38,24 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
-from agents.models import Activity, ActivityKind, ActivityStatus, Agent, AgentStatus, Priority, Recurrence
+from agents.models import (
+    Activity,
+    ActivityKind,
+    ActivityStatus,
+    Agent,
+    AgentStatus,
+    OrgUnit,
+    Priority,
+    Recurrence,
+    TaskReason,
+)
 from insurecrm import clock
 from insurecrm.db import UTCDateTime, db, utcnow
 from insurecrm.jobs import daily_job
-from insurecrm.models import Outbox, OutboxChannel, OutboxStatus
+from insurecrm.models import Outbox, OutboxChannel, OutboxStatus, Role, User
 from policies.models import IN_FORCE_STATUSES, Policy, PremiumFrequency
 from policyholders.models import ContactChannel, PartyKind, Policyholder, PolicyholderStatus
 
@@ -46,8 +63,10 @@ from policyholders.models import ContactChannel, PartyKind, Policyholder, Policy
 PLANNED_HOUR = time(9)
 OUTBOX_COLUMNS = ["idempotency_key", "kind", "channel", "recipient", "language", "policyholder_id", "policy_id",
                   "agent_id", "body", "payload", "status", "attempts", "created_at"]
-ACTIVITY_COLUMNS = ["agent_id", "org_unit_id", "kind", "priority", "subject", "description", "planned_start",
-                    "status", "policyholder_id", "contact_name", "policy_id", "recurrence", "created_at", "updated_at"]
+#: the columns of a task the jobs insert, in the order of their ``SELECT``: see :func:`task_row`
+TASK_COLUMNS = ["source_key", "reason", "kind", "priority", "subject", "description", "due_date", "planned_start",
+                "agent_id", "assignee_user_id", "org_unit_id", "policyholder_id", "contact_name", "policy_id",
+                "renewal_case_id", "status", "recurrence", "created_at", "updated_at"]
 
 
 # -- SQL building blocks shared by the jobs -----------------------------------------------------------------
@@ -131,10 +150,44 @@ def queue_outbox(rows: Select) -> int:
                               execution_options={"preserve_rowcount": True}).rowcount
 
 
-def plan_activities(rows: Select) -> int:
-    """``INSERT INTO activities … SELECT rows`` (columns in :data:`ACTIVITY_COLUMNS` order); the count inserted."""
-    return db.session.execute(insert(Activity).from_select(ACTIVITY_COLUMNS, rows),
-                              execution_options={"preserve_rowcount": True}).rowcount
+def task_row(*, source_key, reason: TaskReason, kind: ActivityKind, priority: Priority, subject, description: str,
+             due: date, agent_id, org_unit_id, policyholder_id, contact_name, assignee_user_id=None, policy_id=None,
+             renewal_case_id=None) -> tuple:
+    """The columns of one task as SQL expressions, in :data:`TASK_COLUMNS` order: planned for 09:00 on its due
+    date, in the insurer's time zone."""
+    now = instant_literal(utcnow())
+    return (source_key, literal(reason.value), literal(kind.value), literal(priority.value),
+            subject if isinstance(subject, ColumnElement) else literal(subject), literal(description),
+            literal(due, Date()), instant_literal(local_instant(due, PLANNED_HOUR)), _sql(agent_id),
+            _sql(assignee_user_id), org_unit_id, _sql(policyholder_id), _sql(contact_name), _sql(policy_id),
+            _sql(renewal_case_id), literal(ActivityStatus.PLANNED.value), literal(Recurrence.NONE.value), now, now)
+
+
+def _sql(value):
+    return null() if value is None else value
+
+
+def plan_tasks(rows: Select) -> int:
+    """``INSERT INTO activities … SELECT rows`` (columns of :func:`task_row`), skipping any ``source_key`` already
+    written (by an earlier or a concurrent run); the count inserted. ``rows`` must exclude existing keys itself
+    (``~exists(Activity.source_key == key)``): the conflict clause only settles a race."""
+    dialect_insert = sqlite.insert if db.dialect == "sqlite" else postgresql.insert
+    statement = (dialect_insert(Activity).from_select(TASK_COLUMNS, rows)
+                 .on_conflict_do_nothing(index_elements=["source_key"]))
+    return db.session.execute(statement, execution_options={"preserve_rowcount": True}).rowcount
+
+
+def task_exists(key: ColumnElement[str]) -> ColumnElement[bool]:
+    return exists().where(Activity.source_key == key)
+
+
+def unit_manager(unit_id_column) -> ColumnElement[int | None]:
+    """The active branch manager who leads the unit of ``unit_id_column`` or the nearest unit above it (the
+    lowest user id among equals), else ``NULL``: the unit's pool."""
+    unit, lead = aliased(OrgUnit), aliased(OrgUnit)
+    return (select(User.id).join(lead, lead.id == User.org_unit_id).join(unit, unit.id == unit_id_column)
+            .where(User.role == Role.BRANCH_MANAGER, User.active.is_(True), unit.path.startswith(lead.path))
+            .order_by(func.length(lead.path).desc(), User.id).limit(1).scalar_subquery())
 
 
 def pending_outbox_values(now: datetime) -> tuple:
@@ -186,9 +239,10 @@ def key_customer_callbacks(logical_date: date) -> dict[str, int]:
     """Plan a service call (定期回访, activity kind ``call``) for every active key customer: a policyholder whose
     running policies (in force, grace, reinstated) make an annualised premium of at least
     ``INSURECRM_KEY_CUSTOMER_PREMIUM``, with no call or visit still planned and none done within the last
-    ``INSURECRM_KEY_CUSTOMER_CALLBACK_DAYS`` days. The call goes to the owner agent (the unit's pool when the
-    owner is not active), at 09:00 the day after the logical date. Rerunning adds nothing: the planned call
-    is itself the proof of the next one."""
+    ``INSURECRM_KEY_CUSTOMER_CALLBACK_DAYS`` days. The call is a task (reason ``key_customer_call``, key
+    ``key_customer_call:holder=<id>:on=<date>``) for the owner agent (the unit's pool when the owner is not
+    active), due the day after the logical date. Rerunning adds nothing: the planned call is itself the proof of
+    the next one, and the key is unique."""
     config = current_app.config
     since = local_instant(logical_date - timedelta(days=config["KEY_CUSTOMER_CALLBACK_DAYS"]))
     key_customers = (select(Policy.policyholder_id).where(Policy.status.in_(IN_FORCE_STATUSES))
@@ -200,13 +254,13 @@ def key_customer_callbacks(logical_date: date) -> dict[str, int]:
             and_(Activity.status == ActivityStatus.DONE,
                  func.coalesce(Activity.actual_start, Activity.planned_start) >= instant_literal(since))),
     )
-    now = utcnow()
-    rows = select(
-        active_agent(Policyholder.owner_agent_id), Policyholder.org_unit_id, literal(ActivityKind.CALL.value),
-        literal(Priority.NORMAL.value), literal("Key-customer service call (定期回访)"),
-        literal("Periodic service call for a key customer: review their cover and needs."),
-        instant_literal(local_instant(logical_date + timedelta(days=1), PLANNED_HOUR)),
-        literal(ActivityStatus.PLANNED.value), Policyholder.id, Policyholder.name, null(),
-        literal(Recurrence.NONE.value), instant_literal(now), instant_literal(now),
-    ).where(Policyholder.status == PolicyholderStatus.ACTIVE, Policyholder.id.in_(key_customers), ~served)
-    return {"key_customer_calls": plan_activities(rows)}
+    key = key_of("key_customer_call:holder=", Policyholder.id, f":on={logical_date.isoformat()}")
+    rows = select(*task_row(
+        source_key=key, reason=TaskReason.KEY_CUSTOMER_CALL, kind=ActivityKind.CALL, priority=Priority.NORMAL,
+        subject="Key-customer service call (定期回访)",
+        description="Periodic service call for a key customer: review their cover and needs.",
+        due=logical_date + timedelta(days=1), agent_id=active_agent(Policyholder.owner_agent_id),
+        org_unit_id=Policyholder.org_unit_id, policyholder_id=Policyholder.id, contact_name=Policyholder.name,
+    )).where(Policyholder.status == PolicyholderStatus.ACTIVE, Policyholder.id.in_(key_customers), ~served,
+             ~task_exists(key))
+    return {"key_customer_calls": plan_tasks(rows)}

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import Select, case, func, literal_column, select
 
-from agents.models import Agent
+from agents.models import Activity, ActivityStatus, Agent
 from insurecrm.db import db
 from insurecrm.models import User
 from insurecrm.scope import visible
@@ -212,6 +212,39 @@ def _add_service_figures(figures: dict[int, AgentFigures], user: User, now: date
         .group_by(assignee)
     ):
         figures[agent_id].open_requests, figures[agent_id].sla_breaches = requests, breaches
+
+
+@dataclass
+class OverdueTasks:
+    """Open tasks past their due date in a user's scope: in all, per agent, assigned to a manager by name, and
+    waiting in a unit's pool (no agent, no manager)."""
+
+    total: int = 0
+    by_agent: dict[int, int] | None = None
+    managers: int = 0
+    pool: int = 0
+
+
+def overdue_tasks(user: User, today: date) -> OverdueTasks:
+    """:class:`OverdueTasks` of ``user``'s scope on ``today`` (due before it, still planned). One grouped query
+    whatever the size of the book."""
+    named = Activity.assignee_user_id.is_not(None)
+    rows = db.session.execute(
+        select(Activity.agent_id, named, func.count())
+        .where(visible(Activity, user), Activity.reason.is_not(None), Activity.status == ActivityStatus.PLANNED,
+               Activity.due_date < today)
+        .group_by(Activity.agent_id, named)
+    ).all()
+    figures = OverdueTasks(by_agent={})
+    for agent_id, by_name, count in rows:
+        figures.total += count
+        if agent_id is not None:
+            figures.by_agent[agent_id] = figures.by_agent.get(agent_id, 0) + count
+        elif by_name:
+            figures.managers += count
+        else:
+            figures.pool += count
+    return figures
 
 
 def policyholder_count(user: User, agent_id: int) -> int:

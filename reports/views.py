@@ -46,6 +46,7 @@ def index():
         "reports/dashboard.html", headline=services.dashboard_headline(user, today, now), this_month=trend[-1],
         trend=trend, agents=agents, figures=services.agent_figures(user, [a.id for a in agents.items], today, now),
         scope=_scope_label(user), trend_chart=trend_chart(trend), agents_chart=agents_chart(top), today=today,
+        overdue=services.overdue_tasks(user, today),
     )
 
 

@@ -48,6 +48,7 @@ LIST_PAGES = {
     "/policies/new": {A, M, AG, S},
     "/policies/new/frequencies": {A, M, AG, S},
     "/account": {A, ACT, M, AG, S, R},
+    "/tasks": {M, AG, S},
 }
 PUBLIC = {"/", "/login", "/logout", "/language", "/vendor/plotly.min.js"}
 
@@ -147,4 +148,4 @@ def _post_resource(rule) -> str:
     segment = rule.rule.split("/")[1]
     return {"policyholders": "policyholder", "policies": "policy", "service-requests": "service_request",
             "referrals": "referral", "renewals": "renewal_case", "renewal-approvals": "renewal_approval",
-            "claims": "claim"}[segment]
+            "claims": "claim", "tasks": "task"}[segment]

@@ -64,12 +64,13 @@ def pages_for(username: str) -> list[str]:
     user = db.session.scalar(select(User).where(User.username == username))
     own_holder, own_policy = Policyholder.owner_agent_id == user.agent_id, Policy.servicing_agent_id == user.agent_id
     urls = {
-        "agent1": lambda: ["/my-day", "/policyholders", "/policyholders/new", "/service-requests",
+        "agent1": lambda: ["/my-day", "/tasks", "/policyholders", "/policyholders/new", "/service-requests",
                            f"/policyholders/{_first(Policyholder, Policyholder.owner_agent_id == user.agent_id)}",
                            f"/policies/{_first(Policy, Policy.servicing_agent_id == user.agent_id)}",
                            f"/policies/new?policyholder_id={_first(Policyholder, own_holder)}",
                            f"/claims/{_first(Claim, Claim.policy_id.in_(select(Policy.id).where(own_policy)))}"],
-        "manager1": lambda: ["/dashboard", "/policyholders", "/policyholders/new", "/service-requests",
+        "manager1": lambda: ["/dashboard", "/tasks", "/tasks?assignee=all", "/policyholders", "/policyholders/new",
+                             "/service-requests",
                              f"/dashboard/agents/{_first(Agent, Agent.id.in_(select(Policy.servicing_agent_id)))}"],
         "admin": lambda: ["/dashboard", "/admin", "/admin/users", "/admin/products", "/admin/agents",
                           "/admin/org-units"],

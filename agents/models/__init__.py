@@ -19,6 +19,8 @@ from .pipeline import (
     PipelineStage,
     Priority,
     Recurrence,
+    TaskOutcome,
+    TaskReason,
 )
 
 __all__ = [
@@ -26,5 +28,5 @@ __all__ = [
     "BankPartner", "Competitor", "Influencer", "InfluencerRole", "Opportunity", "OpportunityProduct",
     "OpportunitySource", "OpportunityStageChange", "OpportunityStatus", "OpportunityTeamMember", "OrgUnit",
     "OrgUnitKind", "PartnerStatus", "PipelineStage", "Priority", "Recurrence", "Referral", "ReferralStatus",
-    "Referrer", "agent_bank_partners",
+    "Referrer", "TaskOutcome", "TaskReason", "agent_bank_partners",
 ]

@@ -193,10 +193,42 @@ class Recurrence(enum.StrEnum):
     YEARLY = "yearly"
 
 
+class TaskReason(enum.StrEnum):
+    """Why the system asked a person for an activity: what makes it a *task* (see ``agents.task_services``)."""
+
+    #: a renewal reminder owed to a policyholder reachable on no consented channel: the agent calls instead
+    RENEWAL_CALL = "renewal_call"
+    #: a renewal case never contacted close to expiry, for the branch manager
+    RENEWAL_ESCALATION = "renewal_escalation"
+    #: a new-policy callback (新单回访) inside the cooling-off period
+    NEW_POLICY_CALLBACK = "new_policy_callback"
+    #: a periodic service call (定期回访) for a key customer
+    KEY_CUSTOMER_CALL = "key_customer_call"
+    #: anything else the system asks of a person (e.g. the agent tasks of a campaign)
+    OTHER = "other"
+
+
+class TaskOutcome(enum.StrEnum):
+    """How a task was completed."""
+
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    #: reached, and asked to be called again on a date
+    CALL_BACK = "call_back"
+
+
 class Activity(TimestampMixin, Base):
-    """A sales or service activity (销售活动) of an agent: planned, then done and evaluated."""
+    """A sales or service activity (销售活动) of an agent: planned, then done and evaluated.
+
+    An activity with a ``reason`` is a *task* the system gave a person: it has a due date, is assigned to an agent
+    (``agent_id``) or to a user who is not an agent (``assignee_user_id``: a branch manager), or to neither (the
+    pool of its unit, which the unit's managers work), and is completed with a ``task_outcome``. ``source_key``
+    names what produced it (e.g. ``renewal_escalation:case=42``); the unique constraint on it makes a daily job
+    that inserts tasks exactly-once under reruns and concurrent runs.
+    """
 
     __tablename__ = "activities"
+    __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
@@ -218,3 +250,15 @@ class Activity(TimestampMixin, Base):
     cost: Mapped[Money | None]
     evaluation: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str | None] = mapped_column(String(255))
+    #: what produced the task, unique: the same key twice is the same task
+    source_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    reason: Mapped[TaskReason | None] = mapped_column(index=True)
+    due_date: Mapped[date | None] = mapped_column(index=True)
+    #: a user who is not an agent (a branch manager) the task is assigned to
+    assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    renewal_case_id: Mapped[int | None] = mapped_column(ForeignKey("renewal_cases.id", ondelete="SET NULL"),
+                                                        index=True)
+    #: the task this one follows up (a call back on a date)
+    follow_up_of_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id", ondelete="SET NULL"))
+    task_outcome: Mapped[TaskOutcome | None]
+    completed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -7,7 +7,7 @@ all their policies, payments, opportunities...) are held at a time.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 
 import click
 from sqlalchemy import exists, select
@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from agents.models import PipelineStage
 from agents.pipeline import ensure_default_stages
-from insurecrm import audit
+from insurecrm import audit, jobs
 from insurecrm.actor import acting_as
 from insurecrm.db import db
 from insurecrm.demo.context import BookContext, BookPlan, Rows, StageRef
@@ -28,6 +28,13 @@ from insurecrm.demo.writer import BookWriter, current_serials, first_free_ids
 from insurecrm.models import Role, User
 from insurecrm.passwords import hash_password
 from policyholders.models import Policyholder
+
+#: the daily jobs that give people tasks, run for the few days before a new demo book's date, so that its users
+#: find their tasks (some overdue) made the way the application makes them; the book's own date is left to the
+#: scheduler (or to ``insurecrm simulate``), which runs every job for it
+TASK_JOBS = ["policies.remind_renewals", "policies.escalate_renewals", "policies.new_policy_callbacks",
+             "policyholders.key_customer_callbacks"]
+TASK_DAYS = 3
 
 ROLE_LABELS = {Role.ADMIN: "admin", Role.BRANCH_MANAGER: "branch manager", Role.AGENT: "agent",
                Role.BANCASSURANCE_SPECIALIST: "bancassurance specialist", Role.BANK_REFERRER: "bank referrer",
@@ -135,7 +142,17 @@ def build_demo_book(*, policyholders: int, seed: int, password: str, today: date
         except BaseException:
             session.rollback()
             raise
+    run_task_jobs(plan.today)
     return dict(writer.counts)
+
+
+def run_task_jobs(today: date, days: int = TASK_DAYS) -> None:
+    """Run :data:`TASK_JOBS` for each of the ``days`` days before ``today``, oldest first, under the jobs'
+    once-per-date guard (each run commits)."""
+    for back in range(days, 0, -1):
+        logical_date = today - timedelta(days=back)
+        for job in jobs.registered(TASK_JOBS):
+            jobs.run_job(job, logical_date)
 
 
 def print_logins(password: str | None) -> None:

@@ -132,7 +132,9 @@ def _open_case(ctx: BookContext, case: dict[str, Any], policy: dict[str, Any], o
     if status == "quoted":
         case["quoted_premium"] = ctx.money(float(policy["premium"]) * ctx.rng.uniform(0.97, 1.1))
     if status == "open" and (due - ctx.today).days < 14:
-        case["escalated_at"] = ctx.instant(due - timedelta(days=14))
+        # escalated by the daily job the demo runs for its last days (policies.escalate_renewals), which gives the
+        # branch manager the escalation task with it; the instant is still drawn, so a seed keeps its book
+        ctx.instant(due - timedelta(days=14))
 
 
 def _contacted(ctx: BookContext, case: dict[str, Any], opened: date, until: date) -> None:

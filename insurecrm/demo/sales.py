@@ -207,17 +207,20 @@ def _pipeline_activities(ctx: BookContext, household: Household, person: Person,
 
 
 def add_callbacks(ctx: BookContext, household: Household, policies: list[PolicyInfo]) -> None:
-    """New-policy callbacks (新单回访) inside the cooling-off period of products that require one."""
+    """New-policy callbacks (新单回访) inside the cooling-off period of products that require one: tasks as the
+    daily job ``policies.new_policy_callbacks`` makes them (reason, due date and the job's key, so the job never
+    plans a second one), done when their day is past."""
     for info in policies:
         policy, product = info.row, info.product.definition
         if product.callback and policy["business_type"] == "new":
             day = policy["issue_date"] + ctx.days(1, max(1, product.cooling_off_days - 3))
-            add_activity(ctx, household, info.holder, "callback", day, done=day < ctx.today, policy_id=policy["id"])
+            add_activity(ctx, household, info.holder, "callback", day, done=day < ctx.today, policy_id=policy["id"],
+                         task=("new_policy_callback", f"new_policy_callback:policy={policy['id']}"))
 
 
 def add_activity(ctx: BookContext, household: Household, person: Person, kind: str, day: date, *, done: bool,
                  opportunity_id: int | None = None, policy_id: int | None = None, recurrence: str = "none",
-                 subject: str | None = None) -> None:
+                 subject: str | None = None, task: tuple[str, str] | None = None) -> None:
     """A sales or service activity of the household's owner with ``person``: done (in the past) or planned
     (nothing is planned for an owner who has left)."""
     owner = household.owner
@@ -237,5 +240,8 @@ def add_activity(ctx: BookContext, household: Household, person: Person, kind: s
         "outcome": ("Customer confirmed the terms were explained" if kind == "callback" else "Next step agreed")
         if done else None,
         "created_at": ctx.instant(min(day, ctx.today)), "updated_at": ctx.instant(min(day, ctx.today)),
+        # a task (reason, source key) the daily jobs would have made; every row has the keys (bulk COPY needs them)
+        "reason": task[0] if task else None, "source_key": task[1] if task else None,
+        "due_date": day if task else None, "task_outcome": "reached" if task and done else None,
     }
     ctx.rows.add("activities", row)

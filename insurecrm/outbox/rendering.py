@@ -112,13 +112,41 @@ def resolve(session: Session, kind: str, language: str, channel: str) -> tuple[s
         .where(MessageTemplate.channel == channel, MessageTemplate.kind.in_({k for k, _ in chain}),
                MessageTemplate.language.in_({lang for _, lang in chain}))
     ).all()
-    found = {(row.kind, row.language): (row.subject, row.body) for row in rows}
-    for source in (found, {(k, lang): text for (k, lang, ch), text in DEFAULT_TEMPLATES.items() if ch == channel}):
-        for key in chain:
-            if key in source:
-                subject, body = source[key]
-                return f"{key[0]}/{key[1]}/{channel}", subject, body
+    return _choose({(row.kind, row.language, channel): (row.subject, row.body) for row in rows}, kind, language,
+                   channel)
+
+
+def _choose(found: dict, kind: str, language: str, channel: str) -> tuple[str, str | None, str]:
+    """The first of the fallback chain in ``found`` ((kind, language, channel) → (subject, body)), else in the
+    built-in defaults."""
+    chain = candidates(kind, language)
+    for source in (found, DEFAULT_TEMPLATES):
+        for key_kind, key_language in chain:
+            if (key_kind, key_language, channel) in source:
+                subject, body = source[(key_kind, key_language, channel)]
+                return f"{key_kind}/{key_language}/{channel}", subject, body
     raise RenderError(f"no template for {kind}/{language}/{channel} and no generic one")
+
+
+def previews(session: Session, rows) -> dict[int, tuple[str | None, str]]:
+    """What each outbox row not worded yet (no body) would say if sent now: ``{id: (subject, body)}`` — for the
+    outbox page, so every row shows its subject (an SMS has none: its text stands in). One query for the
+    templates, whatever the number of rows; a row that does not render gets ``(None, "⚠ <why>")``."""
+    pending = [row for row in rows if not row.body and row.channel in ("email", "sms")]
+    if not pending:
+        return {}
+    kinds = {row.kind for row in pending} | {GENERIC}
+    found = {(t.kind, t.language, t.channel.value if hasattr(t.channel, "value") else t.channel): (t.subject, t.body)
+             for t in session.execute(select(MessageTemplate).where(MessageTemplate.kind.in_(kinds))).scalars()}
+    worded = {}
+    for row in pending:
+        channel = row.channel.value if hasattr(row.channel, "value") else row.channel
+        try:
+            name, subject, body = _choose(found, row.kind, row.language, channel)
+            worded[row.id] = render(subject, body, row.payload or {}, name.split("/")[1])
+        except RenderError as exc:
+            worded[row.id] = (None, f"⚠ {exc}")
+    return worded
 
 
 def render_message(session: Session, *, kind: str, language: str, channel: str, payload: dict) -> RenderedMessage:

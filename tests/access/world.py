@@ -18,6 +18,7 @@ from agents.models import (
     AgentChannel,
     Opportunity,
     OrgUnitKind,
+    TaskReason,
 )
 from insurecrm.models import Role, User
 from policies.models import (
@@ -77,6 +78,9 @@ def _side(make, session, unit, agent, partner, bank_branch, referrer, stage, tag
                                    bank_partner_id=partner.id),
         "activity": Activity(agent_id=agent.id, org_unit_id=unit.id, kind=ActivityKind.CALL, subject=f"Call {tag}",
                              planned_start=datetime.now(UTC)),
+        "task": Activity(agent_id=agent.id, org_unit_id=unit.id, kind=ActivityKind.CALL, subject=f"Task {tag}",
+                         planned_start=datetime.now(UTC), reason=TaskReason.RENEWAL_CALL, due_date=date(2026, 12, 1),
+                         policyholder_id=holder.id, source_key=f"access:{tag}"),
         "renewal_case": RenewalCase(policy_id=policy.id, due_date=policy.expiry_date, opened_on=date(2026, 11, 1),
                                     assigned_agent_id=agent.id, org_unit_id=unit.id),
     }

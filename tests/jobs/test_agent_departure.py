@@ -1,4 +1,5 @@
-"""Agent departure: the book goes to the pool or to a named agent, audited; a refusal changes nothing."""
+"""Agent departure: everything the agent held goes to the pool or to a named agent, audited; a refusal changes
+nothing."""
 
 from __future__ import annotations
 
@@ -8,12 +9,23 @@ import pytest
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from agents.departure import deactivate_agent
-from agents.models import Activity, ActivityKind, ActivityStatus, AgentStatus, OrgUnitKind
+from agents.departure import deactivate_agent, holdings
+from agents.models import (
+    Activity,
+    ActivityKind,
+    ActivityStatus,
+    AgentStatus,
+    Opportunity,
+    OpportunityStatus,
+    OpportunityTeamMember,
+    OrgUnitKind,
+    ReferralStatus,
+    TaskReason,
+)
 from insurecrm.auth import issue_token
-from insurecrm.models import ApiToken, AuditLog, OutboxChannel, Role
-from insurecrm.models import Outbox as OutboxRow
+from insurecrm.models import ApiToken, AuditLog, Role
 from policies.models import RenewalCase, RenewalStatus
+from policyholders.models import ServiceCategory, ServiceKind, ServiceRequest, ServiceStatus
 from tests.helpers import saved
 
 SOON = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
@@ -33,19 +45,47 @@ def book(make):
         return saved(make, RenewalCase(policy_id=policy.id, due_date=policy.expiry_date, opened_on=date(2026, 11, 1),
                                        assigned_agent_id=agent.id, org_unit_id=branch.id, status=status))
 
-    def activity(status):
+    def activity(status, **task):
         return saved(make, Activity(agent_id=agent.id, org_unit_id=branch.id, kind=ActivityKind.CALL,
-                                    subject="Call", planned_start=SOON, status=status, policyholder_id=holders[0].id))
+                                    subject="Call", planned_start=SOON, status=status, policyholder_id=holders[0].id,
+                                    **task))
 
+    def opportunity(status, teammate=None):
+        record = saved(make, Opportunity(title="Family cover", owner_agent_id=agent.id, org_unit_id=branch.id,
+                                         stage_id=stage.id, probability=5, status=status,
+                                         policyholder_id=holders[0].id))
+        saved(make, OpportunityTeamMember(opportunity_id=record.id, agent_id=teammate or agent.id, role="member"))
+        return record
+
+    def request(status):
+        return saved(make, ServiceRequest(policyholder_id=holders[1].id, kind=ServiceKind.SERVICE,
+                                          category=ServiceCategory.POLICY_CHANGE, subject="Change address",
+                                          due_at=SOON, status=status, assigned_agent_id=agent.id))
+
+    stage = make.stage()
+    colleague = make.agent(branch)
     login = make.user(Role.AGENT, agent_id=agent.id)
     issue_token(login)
-    task = saved(make, OutboxRow(idempotency_key="task:1", kind="renewal_reminder", channel=OutboxChannel.TASK,
-                                 agent_id=agent.id))
+    referrer = make.referrer()
     make.session.commit()
-    return {"company": company, "branch": branch, "agent": agent, "holders": holders, "login": login, "task": task,
+    teamed = opportunity(OpportunityStatus.OPEN, teammate=colleague.id)  # the agent owns it and is on its team
+    saved(make, OpportunityTeamMember(opportunity_id=teamed.id, agent_id=agent.id, role="lead"))
+    return {"company": company, "branch": branch, "agent": agent, "holders": holders, "login": login,
             "open_case": case(policy, RenewalStatus.QUOTED), "closed_case": case(other, RenewalStatus.RENEWED),
             "planned": activity(ActivityStatus.PLANNED), "done": activity(ActivityStatus.DONE),
+            "task": activity(ActivityStatus.PLANNED, reason=TaskReason.RENEWAL_CALL, due_date=SOON.date(),
+                             source_key="renewal_reminder:policy=1:offset=30"),
+            "done_task": activity(ActivityStatus.DONE, reason=TaskReason.KEY_CUSTOMER_CALL, due_date=SOON.date()),
+            "open_opportunity": opportunity(OpportunityStatus.OPEN), "teamed": teamed,
+            "won": opportunity(OpportunityStatus.WON), "colleague": colleague,
+            "referral": make.referral(referrer, specialist_agent_id=agent.id, status=ReferralStatus.ACCEPTED),
+            "converted": make.referral(referrer, specialist_agent_id=agent.id, status=ReferralStatus.CONVERTED),
+            "open_request": request(ServiceStatus.IN_PROGRESS), "resolved": request(ServiceStatus.RESOLVED),
             "admin": make.user(Role.ADMIN)}
+
+
+EVERYTHING = {"renewal_cases": 1, "policyholders": 2, "tasks": 1, "activities": 1, "opportunities": 2,
+              "referrals": 1, "service_requests": 1, "team_memberships": 2}
 
 
 def audit_rows(session, entity_type) -> list[AuditLog]:
@@ -54,10 +94,15 @@ def audit_rows(session, entity_type) -> list[AuditLog]:
                                 .order_by(AuditLog.id)))
 
 
+def test_the_departure_page_counts_what_the_agent_holds(book):
+    assert holdings(book["agent"]) == EVERYTHING
+
+
 def test_the_pool_rule_leaves_the_book_in_the_unit_without_an_agent(book, session):
     agent, admin = book["agent"], book["admin"]
     moved = deactivate_agent(agent, rule="pool", actor=admin)
-    assert moved == {"renewal_cases": 1, "policyholders": 2, "activities": 1, "tasks": 1, "logins": 1}
+    assert moved == {**EVERYTHING, "logins": 1}
+    assert holdings(agent) == dict.fromkeys(EVERYTHING, 0)
     session.expire_all()
     assert agent.status == AgentStatus.INACTIVE
     for holder in book["holders"]:
@@ -65,7 +110,18 @@ def test_the_pool_rule_leaves_the_book_in_the_unit_without_an_agent(book, sessio
     assert (book["open_case"].assigned_agent_id, book["open_case"].org_unit_id) == (None, book["branch"].id)
     assert book["closed_case"].assigned_agent_id == agent.id  # history stays as it was
     assert book["planned"].agent_id is None and book["done"].agent_id == agent.id
-    assert book["task"].agent_id is None
+    assert (book["task"].agent_id, book["task"].org_unit_id) == (None, book["branch"].id)
+    assert book["done_task"].agent_id == agent.id
+    assert book["open_opportunity"].owner_agent_id is None and book["won"].owner_agent_id == agent.id
+    assert book["open_opportunity"].version == 2
+    assert [m.agent_id for m in session.scalars(select(OpportunityTeamMember).where(
+        OpportunityTeamMember.opportunity_id == book["teamed"].id))] == [book["colleague"].id]
+    assert book["referral"].specialist_agent_id is None and book["converted"].specialist_agent_id == agent.id
+    assert book["open_request"].assigned_agent_id is None and book["resolved"].assigned_agent_id == agent.id
+    for kind, expected in (("activities", {book["planned"].id, book["task"].id}),
+                           ("opportunities", {book["open_opportunity"].id, book["teamed"].id}),
+                           ("service_requests", {book["open_request"].id}), ("referrals", {book["referral"].id})):
+        assert {row.entity_id for row in audit_rows(session, kind)} == expected, kind
     assert book["login"].active is False
     assert all(t.revoked_at is not None for t in session.scalars(select(ApiToken).where(
         ApiToken.user_id == book["login"].id)))
@@ -89,13 +145,24 @@ def test_the_agent_rule_hands_everything_to_the_named_agent_and_their_unit(book,
     other_branch = make.org_unit(book["company"], kind=OrgUnitKind.BRANCH)
     successor = make.agent(other_branch)
     moved = deactivate_agent(agent, rule="agent", target_agent=successor, actor=admin)
-    assert (moved["policyholders"], moved["renewal_cases"], moved["activities"]) == (2, 1, 1)
+    assert moved == {**EVERYTHING, "logins": 1}
     session.expire_all()
     for holder in book["holders"]:
         assert (holder.owner_agent_id, holder.org_unit_id) == (successor.id, other_branch.id)
     assert (book["open_case"].assigned_agent_id, book["open_case"].org_unit_id) == (successor.id, other_branch.id)
     assert (book["planned"].agent_id, book["planned"].org_unit_id) == (successor.id, other_branch.id)
-    assert book["task"].agent_id == successor.id
+    assert (book["task"].agent_id, book["task"].org_unit_id) == (successor.id, other_branch.id)
+    opportunity = book["open_opportunity"]
+    assert (opportunity.owner_agent_id, opportunity.org_unit_id) == (successor.id, other_branch.id)
+    teams = {(m.opportunity_id, m.agent_id, m.role) for m in session.scalars(select(OpportunityTeamMember).where(
+        OpportunityTeamMember.opportunity_id.in_([opportunity.id, book["teamed"].id])))}
+    assert teams == {(opportunity.id, successor.id, "member"), (book["teamed"].id, book["colleague"].id, "member"),
+                     (book["teamed"].id, successor.id, "lead")}
+    assert book["referral"].specialist_agent_id == successor.id
+    assert book["open_request"].assigned_agent_id == successor.id and book["resolved"].assigned_agent_id == agent.id
+    [team_audit] = [row for row in audit_rows(session, "opportunities")
+                    if row.entity_id == book["teamed"].id and "team" in row.changes]
+    assert team_audit.changes == {"team": [agent.id, successor.id]}
     assert all(row.changes == {"owner_agent_id": [agent.id, successor.id],
                                "org_unit_id": [book["branch"].id, other_branch.id]}
                for row in audit_rows(session, "policyholders"))
@@ -106,7 +173,7 @@ def test_deactivating_again_hands_on_only_what_is_left(book, make, session):
     deactivate_agent(book["agent"], rule="pool", actor=book["admin"])
     late = make.policyholder(owner=book["agent"])  # e.g. imported with the departed agent as owner
     moved = deactivate_agent(book["agent"], rule="pool", actor=book["admin"])
-    assert moved == {"renewal_cases": 0, "policyholders": 1, "activities": 0, "tasks": 0, "logins": 1}
+    assert moved == {**dict.fromkeys(EVERYTHING, 0), "policyholders": 1, "logins": 1}
     session.expire_all()
     assert late.owner_agent_id is None and len(audit_rows(session, "policyholders")) == 3
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from agents.models import Activity, ActivityKind, ActivityStatus, AgentStatus
+from agents.models import Activity, ActivityKind, ActivityStatus, AgentStatus, TaskReason
 from insurecrm import jobs
 from insurecrm.models import Outbox, OutboxChannel
 from policies.models import BusinessType, PolicyStatus, PremiumFrequency
@@ -46,6 +46,8 @@ def test_a_new_policy_of_a_product_requiring_it_gets_one_callback_inside_cooling
         new.id, new.policyholder_id, new.servicing_agent_id, new.org_unit_id)
     assert (callback.status, callback.planned_start) == (ActivityStatus.PLANNED, NEXT_MORNING)
     assert new.number in callback.subject and callback.contact_name == new.policyholder.name
+    assert (callback.reason, callback.due_date, callback.source_key) == (
+        TaskReason.NEW_POLICY_CALLBACK, DAY + timedelta(days=1), f"new_policy_callback:policy={new.id}")
 
     assert run("policies.new_policy_callbacks") is None
     assert new_policy_callbacks(DAY) == {"callbacks_planned": 0}
@@ -155,6 +157,8 @@ def test_key_customers_get_a_service_call_when_none_was_done_or_planned_lately(m
                                                     pooled.id}
     mine = next(a for a in planned if a.policyholder_id == due.id)
     assert (mine.agent_id, mine.org_unit_id, mine.planned_start) == (due.owner_agent_id, due.org_unit_id, NEXT_MORNING)
+    assert (mine.reason, mine.due_date, mine.source_key) == (
+        TaskReason.KEY_CUSTOMER_CALL, DAY + timedelta(days=1), f"key_customer_call:holder={due.id}:on={DAY}")
     assert next(a for a in planned if a.policyholder_id == pooled.id).agent_id is None
 
     assert run("policyholders.key_customer_callbacks") is None

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from agents.models import Activity, ActivityKind, ActivityStatus, OrgUnitKind, Priority, TaskReason
 from insurecrm import jobs
-from insurecrm.models import Outbox, OutboxChannel, OutboxStatus
+from insurecrm.models import Outbox, OutboxStatus, Role
 from policies.models import RenewalCase, RenewalReminder, RenewalStatus
 from policies.tasks import escalate_renewals, remind_renewals
 from policyholders.models import ContactChannel
@@ -35,6 +36,10 @@ def rows(session, policy_id=None) -> list[Outbox]:
     if policy_id is not None:
         query = query.where(Outbox.policy_id == policy_id)
     return list(session.scalars(query))
+
+
+def tasks(session, **where) -> list[Activity]:
+    return list(session.scalars(select(Activity).filter_by(**where).order_by(Activity.id)))
 
 
 def offsets_sent(session, case) -> list[int]:
@@ -65,10 +70,16 @@ def test_each_policyholder_is_reminded_by_a_channel_they_consented_to(make, sess
         assert (row.channel, row.recipient) == (channel, holder.email if channel == "email" else holder.phone)
         assert row.language == holder.preferred_language and row.policyholder_id == holder.id
     assert only(email).language == "en" and only(sms).language == "zh"
-    for case in (no_consent, no_address):  # no message to anyone without consent and a contact: a task instead
-        row = only(case)
-        assert (row.channel, row.recipient, row.agent_id) == (OutboxChannel.TASK, None, case.assigned_agent_id)
-        assert row.payload["reason"] == "no_reachable_channel"
+    for case in (no_consent, no_address):  # no message to anyone without consent and a contact: a call instead
+        assert rows(session, case.policy_id) == []
+        [task] = tasks(session, policy_id=case.policy_id)
+        assert (task.reason, task.kind, task.status, task.due_date) == (
+            TaskReason.RENEWAL_CALL, ActivityKind.CALL, ActivityStatus.PLANNED, DAY)
+        assert (task.agent_id, task.assignee_user_id, task.org_unit_id) == (
+            case.assigned_agent_id, None, case.org_unit_id)
+        assert (task.renewal_case_id, task.policyholder_id) == (case.id, case.policy.policyholder_id)
+        assert task.source_key == f"renewal_reminder:policy={case.policy_id}:offset=30"
+        assert task.priority == Priority.HIGH and case.policy.number in task.subject
     row = only(email)
     assert row.idempotency_key == f"renewal_reminder:policy={email.policy_id}:offset=30"
     assert (row.kind, row.status, row.subject, row.body) == ("renewal_reminder", OutboxStatus.PENDING, None, "")
@@ -79,9 +90,21 @@ def test_each_policyholder_is_reminded_by_a_channel_they_consented_to(make, sess
         "policyholder_name": policy.policyholder.name, "agent_name": policy.servicing_agent.name,
         "agent_phone": None, "offset_days": 30}
     reminders = session.scalars(select(RenewalReminder).order_by(RenewalReminder.id)).all()
-    cases = (email, sms, prefers_sms, both, no_consent, no_address)
+    messaged = (email, sms, prefers_sms, both)
     assert sorted((r.renewal_case_id, r.outbox_id, r.channel) for r in reminders) == sorted(
-        (case.id, only(case).id, only(case).channel) for case in cases)
+        [(case.id, only(case).id, only(case).channel) for case in messaged]
+        + [(case.id, None, "task") for case in (no_consent, no_address)])
+
+
+def test_a_reminder_call_is_planned_once_whatever_reruns_happen(make, session):
+    case = case_expiring(make, DAY + timedelta(days=30), make.policyholder())
+    assert run("policies.remind_renewals").counts == {"reminders_queued": 0, "reminder_tasks": 1}
+    assert remind_renewals(DAY) == {"reminders_queued": 0, "reminder_tasks": 0}
+    assert remind_renewals(DAY + timedelta(days=3)) == {"reminders_queued": 0, "reminder_tasks": 0}
+    assert len(tasks(session, renewal_case_id=case.id)) == 1 and offsets_sent(session, case) == [30]
+    assert remind_renewals(DAY + timedelta(days=23)) == {"reminders_queued": 0, "reminder_tasks": 1}  # 7 days
+    assert [t.due_date for t in tasks(session, renewal_case_id=case.id)] == [DAY, DAY + timedelta(days=23)]
+    assert session.scalar(select(func.count(Outbox.id))) == 0
 
 
 def test_reminders_go_out_at_each_offset_and_on_no_other_date(make, session):
@@ -145,9 +168,10 @@ def test_the_offsets_are_configurable(make, session, app, monkeypatch):
 def test_an_unreachable_policyholder_in_the_pool_gets_a_task_for_the_pool(make, session):
     case = case_expiring(make, DAY + timedelta(days=7), make.policyholder(), assigned_agent_id=None)
     assert remind_renewals(DAY) == {"reminders_queued": 0, "reminder_tasks": 1}
-    [row] = rows(session)
-    assert (row.channel, row.agent_id, row.policy_id) == (OutboxChannel.TASK, None, case.policy_id)
-    assert row.payload["agent_name"] is None
+    assert rows(session) == []
+    [task] = tasks(session)
+    assert (task.agent_id, task.assignee_user_id, task.org_unit_id, task.policy_id) == (
+        None, None, case.org_unit_id, case.policy_id)
 
 
 # -- escalation ----------------------------------------------------------------------------------------------
@@ -175,15 +199,33 @@ def test_an_uncontacted_case_is_escalated_to_the_branch_manager_once(make, sessi
     assert due.escalated_at == frozen_now and overdue.escalated_at == frozen_now and due.version == 2
     assert later.escalated_at is None and contacted.escalated_at is None and lost.escalated_at is None
     assert done.escalated_at == frozen_now - timedelta(days=1)
-    tasks = rows(session)
-    assert [(t.policy_id, t.kind, t.channel, t.agent_id) for t in tasks] == [
-        (due.policy_id, "renewal_escalation", OutboxChannel.TASK, None),
-        (overdue.policy_id, "renewal_escalation", OutboxChannel.TASK, None)]
-    assert tasks[0].idempotency_key == f"renewal_escalation:case={due.id}"
-    assert tasks[0].payload["org_unit_id"] == due.org_unit_id and tasks[0].payload["agent_id"] == due.assigned_agent_id
-    assert tasks[0].payload["days_left"] == 14
+    escalations = tasks(session)
+    assert [(t.policy_id, t.reason, t.agent_id, t.renewal_case_id, t.due_date) for t in escalations] == [
+        (due.policy_id, TaskReason.RENEWAL_ESCALATION, None, due.id, DAY),
+        (overdue.policy_id, TaskReason.RENEWAL_ESCALATION, None, overdue.id, DAY)]
+    assert escalations[0].source_key == f"renewal_escalation:case={due.id}"
+    assert escalations[0].org_unit_id == due.org_unit_id and escalations[0].priority == Priority.URGENT
+    assert rows(session) == []  # nothing left for the outbox
 
     assert run("policies.escalate_renewals") is None
     assert escalate_renewals(DAY) == {"escalations": 0}
     assert escalate_renewals(DAY + timedelta(days=1)) == {"escalations": 1}  # ``later`` enters the window
-    assert len(rows(session)) == 3
+    assert len(tasks(session)) == 3
+
+
+def test_an_escalation_goes_to_the_manager_leading_the_unit_or_the_nearest_above(make, session, frozen_now):
+    company = make.org_unit()
+    branch = make.org_unit(company, kind=OrgUnitKind.BRANCH)
+    team = make.org_unit(branch, kind=OrgUnitKind.TEAM)
+    other_branch = make.org_unit(company, kind=OrgUnitKind.BRANCH)
+    make.user(Role.BRANCH_MANAGER, org_unit_id=company.id)  # leads the company: only for units without a nearer
+    branch_manager = make.user(Role.BRANCH_MANAGER, org_unit_id=branch.id)
+    make.user(Role.BRANCH_MANAGER, org_unit_id=branch.id, active=False)
+    make.user(Role.BRANCH_MANAGER, org_unit_id=other_branch.id)
+    in_team = case_expiring(make, DAY + timedelta(days=10), make.policyholder(make.agent(team)))
+    in_branch = case_expiring(make, DAY + timedelta(days=10), make.policyholder(make.agent(branch)))
+    lonely = make.org_unit(kind=OrgUnitKind.COMPANY)  # another company, nobody leads it
+    unled = case_expiring(make, DAY + timedelta(days=10), make.policyholder(make.agent(lonely)))
+    assert escalate_renewals(DAY) == {"escalations": 3}
+    assignees = {t.renewal_case_id: t.assignee_user_id for t in tasks(session)}
+    assert assignees == {in_team.id: branch_manager.id, in_branch.id: branch_manager.id, unled.id: None}

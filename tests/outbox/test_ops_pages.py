@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from insurecrm.outbox.models import MessageTemplate
 from insurecrm.outbox.sender import UNCERTAIN_ERROR
 from tests.api_client import csrf_token
 from tests.helpers import counted_queries
-from tests.outbox.conftest import NOW, queue
+from tests.outbox.conftest import NOW, REMINDER, queue
 
 PAGES = ["/admin/ops/jobs", "/admin/ops/outbox", "/admin/ops/templates", "/admin/ops/templates/edit"]
 OTHERS = [Role.BRANCH_MANAGER, Role.AGENT, Role.ACTUARY, Role.BANK_REFERRER, Role.BANCASSURANCE_SPECIALIST]
@@ -88,6 +89,23 @@ def test_outbox_lists_rows_with_counts_by_status_and_filters(admin, session):
     assert "new_policy_callback" in tasks and "pending@" not in tasks
     assert "failed@" in admin.get("/admin/ops/outbox?status=failed").get_data(as_text=True)
     assert admin.get("/admin/ops/outbox?status=lost").status_code == 422
+
+
+def test_every_row_shows_its_recipient_and_subject_worded_before_it_is_sent(admin, session):
+    queue(session, key="mail", recipient="pending@example.com")  # not worded yet: no subject stored
+    queue(session, key="text", channel=OutboxChannel.SMS, recipient="+8613800000000")
+    queue(session, key="broken", recipient="broken@example.com", payload={})  # lacks what the template needs
+    sent = queue(session, key="done", status=OutboxStatus.SENT, recipient="sent@example.com",
+                 subject="Your policy was renewed", body="Thank you.")
+    html = admin.get("/admin/ops/outbox").get_data(as_text=True)
+    rows = {key: re.search(rf"<tr>(?:(?!</tr>).)*{re.escape(address)}(?:(?!</tr>).)*</tr>", html, re.S).group(0)
+            for key, address in (("mail", "pending@"), ("text", "+8613800000000"), ("broken", "broken@"),
+                                 ("done", "sent@"))}
+    assert f"Your policy {REMINDER['policy_number']} expires on" in rows["mail"]
+    assert "as it will be worded" in rows["mail"]
+    assert REMINDER["policyholder_name"] in rows["text"] and "as it will be worded" in rows["text"]
+    assert "⚠" in rows["broken"]
+    assert sent.subject in rows["done"] and "as it will be worded" not in rows["done"]
 
 
 def test_pages_run_a_fixed_number_of_queries(admin, session, runs):
