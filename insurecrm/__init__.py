@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the Flask application. ``overrides`` replace settings read from the environment."""
-    from insurecrm import audit, errors, i18n, navigation, registry, web  # noqa: F401 - registry loads models
+    from insurecrm import audit, contact_links, errors, i18n, labels, navigation, registry, web  # noqa: F401 - registry loads models
     from insurecrm.api import Api
     from insurecrm.config import load_config
     from insurecrm.db import db
@@ -29,6 +29,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     api = Api(app)
     errors.init_app(app)
     i18n.init_app(app)
+    labels.init_app(app)
+    contact_links.init_app(app)
     navigation.init_app(app)
     web.init_app(app)
 
