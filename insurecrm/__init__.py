@@ -55,14 +55,14 @@ def _register_domains(app: Flask, api, csrf) -> None:
     import policyholders.views
     import reports.routes
     import reports.views
-    from insurecrm import admin_views, auth_routes, ops_views, user_routes
+    from insurecrm import admin_views, auth_routes, help_views, ops_views, user_routes
 
     app.register_blueprint(insurecrm.views.bp)
     app.register_blueprint(insurecrm.web.bp)
     api_modules = (auth_routes, user_routes, agents.routes, policies.routes, policies.renewal_routes,
                    policyholders.routes, reports.routes)
-    web_modules = (admin_views, ops_views, agents.views, policies.views, policies.renewal_views, policyholders.views,
-                   policyholders.service_views, reports.views)
+    web_modules = (admin_views, ops_views, help_views, agents.views, policies.views, policies.renewal_views,
+                   policyholders.views, policyholders.service_views, reports.views)
     for module in api_modules + web_modules:
         for blp in getattr(module, "API_BLUEPRINTS", ()):
             csrf.exempt(blp)  # bearer tokens only, no cookies: CSRF cannot apply

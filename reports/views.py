@@ -130,7 +130,8 @@ def count_axis(values, most_ticks: int = 6) -> dict:
     """An axis of counts: whole numbers only, each once (0, 1, 2 — never 0, 1, 1, 2 from ticks at 0.5 rounded),
     from zero, with at most ``most_ticks`` steps of 1, 2 or 5 × 10ⁿ."""
     top = max([0, *values])
-    step = next(base * 10 ** power for power in range(20) for base in (1, 2, 5) if top <= most_ticks * base * 10 ** power)
+    steps = (base * 10**power for power in range(20) for base in (1, 2, 5))
+    step = next(step for step in steps if top <= most_ticks * step)
     return {"tickmode": "linear", "tick0": 0, "dtick": step, "tickformat": ",d",
             "range": [0, max(top, 1) * 1.05], "rangemode": "tozero"}
 

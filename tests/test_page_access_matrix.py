@@ -42,6 +42,7 @@ LIST_PAGES = {
     "/renewals": {A, M, AG, S},
     "/renewals/board": {A, M},
     "/renewals/board.csv": {A, M},
+    "/help": {A, ACT, M, AG, S},
 }
 PUBLIC = {"/", "/login", "/logout", "/language", "/vendor/plotly.min.js"}
 
