@@ -41,7 +41,7 @@ def _column_changes(obj, *, created: bool = False, deleted: bool = False) -> dic
     changes: dict[str, list] = {}
     for attr in state.mapper.column_attrs:
         key = attr.key
-        if key in SKIPPED:
+        if key in SKIPPED or key in getattr(obj, "__audit_ignore__", ()):
             continue
         if created or deleted:
             value = state.dict.get(key)

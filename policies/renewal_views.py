@@ -174,7 +174,7 @@ def _page_of_cases(stmt: Select) -> Page:
 
 def _agent_choices() -> list[Agent]:
     return list(db.session.scalars(scoped_select(Agent).where(Agent.status == AgentStatus.ACTIVE)
-                                   .order_by(Agent.name, Agent.id)))
+                                   .order_by(Agent.name_sort_key, Agent.id)))
 
 
 def _query_args(names) -> dict:

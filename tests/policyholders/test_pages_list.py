@@ -98,6 +98,13 @@ def test_sort_by_name_both_ways(web, org, book):
         return sorted(("Wang Fang", "李娜", "张伟", "张小明"), key=html.index)
 
     assert order("desc") == list(reversed(order("asc")))
+    # by pinyin: li3 na4, wang fang, zhang1 wei3, zhang1 xiao3 ming2 (not by code point: 张 < 李 there)
+    assert order("asc") == ["李娜", "Wang Fang", "张伟", "张小明"]
+
+
+def test_the_api_sorts_names_by_pinyin_too(api, org, book):
+    response = api(org.agent_user).get("/api/v1/policyholders?sort=name")
+    assert [item["name"] for item in response.json["items"]] == ["李娜", "Wang Fang", "张伟", "张小明"]
 
 
 def test_paging_keeps_the_filters(web, org, make):
