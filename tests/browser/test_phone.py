@@ -76,6 +76,7 @@ def test_an_agents_day_on_a_phone(phone, live_server):
 
     open_menu(page)
     assert_no_sideways_scrolling(page)  # the open menu pushes the page down, never sideways
+    shoot(page, "phone-menu")
     page.locator("#topmenu").get_by_role("link", name="Renewals").click()
     expect(page).to_have_url(re.compile(r"/renewals$"))
     assert_fits_a_phone(page)
