@@ -130,6 +130,30 @@ SYSTEM_ACTOR: Labels = {
     "scheduler:outbox.send": _l("Scheduler: outbox sender"),
 }
 
+# -- the audit timeline of a policyholder: the audited fields and the labels of their values ---------------------
+FIELD: Labels = {
+    "name": _l("Name"), "kind": _l("Kind"), "gender": _l("Gender"), "date_of_birth": _l("Date of birth"),
+    "id_type": _l("ID type"), "id_number": _l("ID number"), "phone": _l("Phone"), "phone_alt": _l("Other phone"),
+    "email": _l("Email"), "address": _l("Address"), "region": _l("Region"), "occupation": _l("Occupation"),
+    "industry": _l("Industry"), "income_band": _l("Income band"), "marital_status": _l("Marital status"),
+    "preferred_channel": _l("Preferred channel"), "preferred_language": _l("Preferred language"),
+    "consent_marketing": _l("Marketing consent"), "consent_sms": _l("SMS consent"),
+    "consent_email": _l("Email consent"), "owner_agent_id": _l("Owner agent"), "org_unit_id": _l("Unit"),
+    "acquisition_channel": _l("Acquired through"), "status": _l("Status"), "number": _l("Number"),
+    "product_id": _l("Product"), "servicing_agent_id": _l("Servicing agent"), "channel": _l("Channel"),
+    "business_type": _l("Business type"), "effective_date": _l("Effective date"), "expiry_date": _l("Expiry"),
+    "sum_insured": _l("Sum insured"), "premium": _l("Premium"), "frequency": _l("Frequency"),
+    "status_date": _l("Status date"), "cancellation_reason": _l("Cancellation reason"),
+}
+#: per audited table, the label set naming each coded field's values
+FIELD_VALUES: dict[str, dict[str, str]] = {
+    "policyholders": {"kind": "party_kind", "gender": "gender", "id_type": "id_type", "income_band": "income_band",
+                      "marital_status": "marital_status", "preferred_channel": "contact_channel",
+                      "preferred_language": "language", "acquisition_channel": "acquisition_channel",
+                      "status": "holder_status"},
+    "policies": {"status": "policy_status", "frequency": "frequency", "channel": "sales_channel"},
+}
+
 LABELS: dict[str, Labels] = {
     "yes_no": YES_NO, "language": LANGUAGE, "org_kind": ORG_KIND, "sales_channel": SALES_CHANNEL,
     "agent_status": AGENT_STATUS, "partner_status": PARTNER_STATUS, "product_line": PRODUCT_LINE,
@@ -143,6 +167,7 @@ LABELS: dict[str, Labels] = {
     "service_category": SERVICE_CATEGORY, "service_priority": SERVICE_PRIORITY, "service_status": SERVICE_STATUS,
     "sla": SLA, "policy_status": POLICY_STATUS, "claim_status": CLAIM_STATUS, "payment_method": PAYMENT_METHOD,
     "opportunity_status": OPPORTUNITY_STATUS, "audit_action": AUDIT_ACTION, "policyholder_sort": POLICYHOLDER_SORT,
+    "field": FIELD,
 }
 
 
@@ -156,6 +181,17 @@ def label(code, kind: str) -> str:
     value = str(getattr(code, "value", code))
     text = LABELS[kind].get(value)
     return value if text is None else str(text)
+
+
+def audit_value(entity_type: str, field: str, value) -> str:
+    """A value of the audit log's ``{"field": [before, after]}`` for a reader: a code by its label, yes/no for a
+    flag, "—" for none, anything else as recorded."""
+    if isinstance(value, bool):
+        return label(value, "yes_no")
+    kind = FIELD_VALUES.get(entity_type, {}).get(field)
+    if kind is not None or value is None:
+        return label(value, kind or "yes_no")
+    return str(value)
 
 
 def actor_display(actor_label: str | None) -> str:
@@ -176,4 +212,4 @@ def actor_display(actor_label: str | None) -> str:
 
 def init_app(app) -> None:
     app.jinja_env.filters.update(label=label, actor=actor_display)
-    app.jinja_env.globals.update(labels=LABELS)
+    app.jinja_env.globals.update(labels=LABELS, audit_value=audit_value)
