@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the Flask application. ``overrides`` replace settings read from the environment."""
     # registry loads the models; ratelimit registers the database:// storage of the rate limits
-    from insurecrm import audit, errors, i18n, navigation, ratelimit, registry, web  # noqa: F401
+    from insurecrm import audit, contact_links, errors, i18n, labels, navigation, ratelimit, registry, web  # noqa: F401
     from insurecrm.api import Api
     from insurecrm.config import load_config
     from insurecrm.db import db
@@ -30,6 +30,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     api = Api(app)
     errors.init_app(app)
     i18n.init_app(app)
+    labels.init_app(app)
+    contact_links.init_app(app)
     navigation.init_app(app)
     web.init_app(app)
 
@@ -59,15 +61,15 @@ def _register_domains(app: Flask, api, csrf) -> None:
     import policyholders.views
     import reports.routes
     import reports.views
-    from insurecrm import admin_views, auth_routes, ops_views, user_routes
+    from insurecrm import admin_views, auth_routes, help_views, ops_views, user_routes
 
     app.register_blueprint(insurecrm.views.bp)
     app.register_blueprint(insurecrm.web.bp)
     api_modules = (auth_routes, user_routes, agents.routes, agents.task_routes, policies.routes,
                    policies.renewal_routes, policyholders.routes, reports.routes)
-    web_modules = (admin_views, ops_views, agents.views, agents.task_views, agents.departure_views, policies.views,
-                   policies.renewal_views, policyholders.views, policyholders.intake_views, policyholders.service_views,
-                   reports.views)
+    web_modules = (admin_views, ops_views, help_views, agents.views, agents.task_views, agents.departure_views,
+                   policies.views, policies.renewal_views, policyholders.views, policyholders.intake_views,
+                   policyholders.service_views, reports.views)
     for module in api_modules + web_modules:
         for blp in getattr(module, "API_BLUEPRINTS", ()):
             csrf.exempt(blp)  # bearer tokens only, no cookies: CSRF cannot apply

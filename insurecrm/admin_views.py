@@ -16,6 +16,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -40,6 +41,23 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 WEB_BLUEPRINTS = (bp,)
 admin_only = page_roles(Role.ADMIN)
 PER_PAGE = 50
+#: the sections of the admin pages: (resource name, title, what it holds), lazy strings translated when printed
+SECTIONS = (
+    ("users", _l("Users and roles"), _l("Logins, their role and the record each role is linked to.")),
+    ("org_units", _l("Organisation"), _l("Company, branches, sub-branches and teams.")),
+    ("agents", _l("Agents"), _l("Agents and bancassurance specialists, their unit, status and bank partners.")),
+    ("products", _l("Products"), _l("Terms, frequencies, commission rates, grace and cooling-off periods.")),
+    ("bank_partners", _l("Bank partners"), _l("Banks distributing our products and their commission.")),
+    ("bank_branches", _l("Bank branches"), _l("The branches (网点) of each bank partner.")),
+    ("referrers", _l("Referrers"), _l("Bank staff who refer customers.")),
+    ("audit", _l("Audit log"), _l("Who changed what, when, from which value to which.")),
+)
+
+
+@bp.record_once
+def _sections(state) -> None:
+    # a global, not a context processor: admin/_labels.html is imported without context
+    state.app.jinja_env.globals.update(admin_sections=SECTIONS)
 
 
 @bp.context_processor

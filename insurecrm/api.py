@@ -374,7 +374,7 @@ def apply_sort(stmt: Select, model: type, sort: str | None, allowed: set[str], d
         name = key.lstrip("-")
         if name not in allowed:
             raise ValidationError({"sort": [f"Cannot sort by '{name}'. Allowed: {', '.join(sorted(allowed))}."]})
-        column = getattr(model, name)
+        column = getattr(model, getattr(model, "__sort_columns__", {}).get(name, name))
         stmt = stmt.order_by(desc(column) if key.startswith("-") else asc(column))
     return stmt.order_by(model.id)
 

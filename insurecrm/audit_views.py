@@ -37,7 +37,8 @@ ENTITY_TYPES = {
     "renewal_discount_approvals": _l("Renewal discount approval"), "products": _l("Product"),
     "pipeline_stages": _l("Pipeline stage"), "org_units": _l("Organisation unit"), "agents": _l("Agent"),
     "bank_partners": _l("Bank partner"), "bank_branches": _l("Bank branch"), "referrers": _l("Referrer"),
-    "referrals": _l("Referral"), "activities": _l("Task or activity"), "users": _l("User"), "message_templates": _l("Message template"),
+    "referrals": _l("Referral"), "activities": _l("Task or activity"),
+    "users": _l("User"), "message_templates": _l("Message template"),
     "outbox": _l("Outbox message"), "demo_book": _l("Demo book"),
 }
 #: the labels of :data:`insurecrm.audit.ACTIONS`

@@ -30,6 +30,7 @@ from insurecrm.api import ListArgs
 from insurecrm.db import db
 from insurecrm.errors import flatten_messages
 from insurecrm.i18n import LANGUAGES
+from insurecrm.labels import label
 from insurecrm.models import JobRun, JobRunStatus, Outbox, OutboxChannel, OutboxStatus, Role
 from insurecrm.outbox.defaults import TEMPLATE_CHANNELS, sample_payload
 from insurecrm.outbox.gateways import UNCERTAIN_PREFIX
@@ -78,7 +79,7 @@ def job_runs():
     page = paginate_page(stmt.order_by(JobRun.started_at.desc(), JobRun.id.desc()), PER_PAGE)
     known = set(db.session.scalars(select(JobRun.job_id).distinct())) | {job.id for job in jobs.registered()}
     return render_template("ops/jobs.html", page=page, filters=filters,
-                           job_choices=[(job_id, job_id) for job_id in sorted(known)])
+                           job_choices=[(job_id, label(job_id, "job")) for job_id in sorted(known)])
 
 
 def _uncertain():
@@ -174,7 +175,7 @@ def template_form():
     except ma.ValidationError as exc:
         db.session.rollback()
         return _show(template, _posted(template), flatten_messages(exc.normalized_messages()), 422)
-    flash(_("Template %(name)s saved.", name=f"{saved.kind}/{saved.language}/{saved.channel.value}"), "success")
+    flash(_("Template %(name)s saved.", name=template_name(saved)), "success")
     return redirect(url_for(".message_templates"))
 
 
@@ -229,9 +230,15 @@ def _posted(template) -> dict:
     return values
 
 
+def template_name(template) -> str:
+    """A template named for a reader: "Renewal reminder · English · Email", never its codes."""
+    return " · ".join((label(template.kind, "message_kind"), label(template.language, "language"),
+                       label(template.channel, "outbox_channel")))
+
+
 def _show(template, values: dict, errors: dict | None = None, status: int = 200, preview=None):
     errors = errors or {}
-    name = f"{template.kind}/{template.language}/{template.channel.value}" if template else None
+    name = template_name(template) if template else None
     return render_template("ops/template_form.html", template=template, name=name, values=values, errors=errors,
                            other_errors={key: messages for key, messages in errors.items() if key not in FORM_FIELDS},
                            preview=preview, channels=TEMPLATE_CHANNELS), status

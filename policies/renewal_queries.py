@@ -317,11 +317,12 @@ def lost_reasons(user: User, start: date, end: date) -> list[tuple[LostReason, i
 def export_rows(user: User, start: date, end: date) -> Select:
     """One row per case due in the period, with everything the board's numbers are computed from:
     (case, policy, policyholder, agent, unit name, renewing policy number, expiring annualised premium,
-    renewing annualised premium, counted, renewed)."""
+    renewing annualised premium, counted, renewed, renewing premium per installment, renewing frequency)."""
     renewing, on = renewal_join()
     renewed = renewing.id.is_not(None)
     return (select(RenewalCase, Policy, Policyholder, Agent, OrgUnit.name, renewing.number, annualised(Policy),
-                   annualised(renewing), or_(Policy.status.not_in(INSURER_ENDED), renewed), renewed)
+                   annualised(renewing), or_(Policy.status.not_in(INSURER_ENDED), renewed), renewed,
+                   renewing.premium, renewing.frequency)
             .join(Policy, Policy.id == RenewalCase.policy_id)
             .join(Policyholder, Policyholder.id == Policy.policyholder_id)
             .join(OrgUnit, OrgUnit.id == RenewalCase.org_unit_id)

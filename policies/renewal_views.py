@@ -175,7 +175,7 @@ def _page_of_cases(stmt: Select) -> Page:
 
 def _agent_choices() -> list[Agent]:
     return list(db.session.scalars(scoped_select(Agent).where(Agent.status == AgentStatus.ACTIVE)
-                                   .order_by(Agent.name, Agent.id)))
+                                   .order_by(Agent.name_sort_key, Agent.id)))
 
 
 def _query_args(names) -> dict:
@@ -309,9 +309,14 @@ def _agent_label(agent: Agent | None) -> str:
 
 # -- the CSV export ----------------------------------------------------------------------------------------------
 
+#: every premium is named for what it is: the amount of each installment (at the policy's frequency), or that
+#: amount × installments per year (annualised, what the renewal rate by premium sums); a quote is per installment
+#: at the expiring policy's frequency, which the renewal keeps
 EXPORT_COLUMNS = (_l("Case"), _l("Policy"), _l("Policyholder"), _l("Agent"), _l("Unit"), _l("Due date"),
-                  _l("Status"), _l("Counted as due"), _l("Renewed"), _l("Expiring annualised premium"),
-                  _l("Renewing policy"), _l("Renewing annualised premium"), _l("Quoted premium"), _l("Lost reason"),
+                  _l("Status"), _l("Counted as due"), _l("Renewed"), _l("Expiring frequency"),
+                  _l("Expiring premium per installment"), _l("Expiring annualised premium"), _l("Renewing policy"),
+                  _l("Renewing frequency"), _l("Renewing premium per installment"), _l("Renewing annualised premium"),
+                  _l("Quoted premium per installment"), _l("Quoted annualised premium"), _l("Lost reason"),
                   _l("Risk: premium change"), _l("Risk: no reachable channel"), _l("Risk: missed payments"))
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -342,11 +347,15 @@ def _csv_chunks(stmt: Select) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def _export_row(case, policy, holder, agent, unit, renewing_number, premium, renewing_premium, counted, renewed,
-                *flags) -> list:
+def _export_row(case, policy, holder, agent, unit, renewing_number, annual, renewing_annual, counted, renewed,
+                renewing_premium, renewing_frequency, *flags) -> list:
+    quoted = case.quoted_premium
     return [case.id, policy.number, name_of(holder), name_of(agent, "agent") if agent else "", unit,
-            case.due_date.isoformat(), case.status.value, _yes(counted), _yes(renewed), _amount(premium),
-            renewing_number or "", _amount(renewing_premium), _amount(case.quoted_premium),
+            case.due_date.isoformat(), case.status.value, _yes(counted), _yes(renewed), policy.frequency.value,
+            _amount(policy.premium), _amount(annual), renewing_number or "",
+            renewing_frequency.value if renewing_frequency else "", _amount(renewing_premium),
+            _amount(renewing_annual), _amount(quoted),
+            _amount(None if quoted is None else quoted * policy.frequency.per_year),
             case.lost_reason.value if case.lost_reason else "", *(_yes(flag) for flag in flags)]
 
 

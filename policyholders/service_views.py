@@ -162,5 +162,5 @@ def _by_id(model: type, ids: set[int]) -> dict:
 
 def _assignable_agents() -> list[Agent]:
     return list(db.session.scalars(scoped_select(Agent).where(Agent.status == AgentStatus.ACTIVE)
-                                   .order_by(Agent.name, Agent.id)))
+                                   .order_by(Agent.name_sort_key, Agent.id)))
 

@@ -150,7 +150,7 @@ def _regions() -> list[str]:
 def _owner_choices() -> list[Agent]:
     if g.user.role == Role.AGENT:
         return []  # an agent's book is their own: nothing to choose
-    order = Agent.id if must_pseudonymise() else Agent.name
+    order = Agent.id if must_pseudonymise() else Agent.name_sort_key
     return list(db.session.scalars(scoped_select(Agent).order_by(order, Agent.id)))
 
 

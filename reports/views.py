@@ -121,10 +121,20 @@ def trend_chart(trend: list[dict]) -> Markup:
     ])
     figure.update_layout(
         yaxis={"title": {"text": _("Annualised premium")}, "rangemode": "tozero"},
-        yaxis2={"title": {"text": _("Lapses")}, "overlaying": "y", "side": "right", "rangemode": "tozero",
-                "tickformat": ",d", "nticks": 5},
+        yaxis2={"title": {"text": _("Lapses")}, "overlaying": "y", "side": "right",
+                **count_axis(row["lapses"] for row in trend)},
     )
     return embed(figure)
+
+
+def count_axis(values, most_ticks: int = 6) -> dict:
+    """An axis of counts: whole numbers only, each once (0, 1, 2 — never 0, 1, 1, 2 from ticks at 0.5 rounded),
+    from zero, with at most ``most_ticks`` steps of 1, 2 or 5 × 10ⁿ."""
+    top = max([0, *values])
+    steps = (base * 10**power for power in range(20) for base in (1, 2, 5))
+    step = next(step for step in steps if top <= most_ticks * step)
+    return {"tickmode": "linear", "tick0": 0, "dtick": step, "tickformat": ",d",
+            "range": [0, max(top, 1) * 1.05], "rangemode": "tozero"}
 
 
 def agents_chart(top: list[dict]) -> Markup:

@@ -49,6 +49,7 @@ LIST_PAGES = {
     "/policies/new/frequencies": {A, M, AG, S},
     "/account": {A, ACT, M, AG, S, R},
     "/tasks": {M, AG, S},
+    "/help": {A, ACT, M, AG, S},
 }
 PUBLIC = {"/", "/login", "/logout", "/language", "/vendor/plotly.min.js"}
 

@@ -9,6 +9,7 @@ from sqlalchemy import Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from insurecrm.db import Base, TimestampMixin
+from insurecrm.name_sort import SortedByName
 
 
 class OrgUnitKind(enum.StrEnum):
@@ -66,7 +67,7 @@ agent_bank_partners = Table(
 )
 
 
-class Agent(TimestampMixin, Base):
+class Agent(SortedByName, TimestampMixin, Base):
     """An agent (代理人/营销员) or a bancassurance specialist: a member of one organisation unit."""
 
     __tablename__ = "agents"

@@ -16,6 +16,7 @@ from sqlalchemy import JSON, Integer, Table, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from insurecrm.demo.context import Rows
+from insurecrm.name_sort import name_sort_key
 from insurecrm.registry import metadata
 from policies.models import NumberSequence
 
@@ -57,6 +58,9 @@ class BookWriter:
 
     def _write(self, table: Table, batch: list[dict[str, Any]]) -> None:
         defaults = _defaults(table)
+        if "name_sort_key" in table.c:  # what the ORM's mapper event does for one record (insurecrm.name_sort)
+            for row in batch:
+                row.setdefault("name_sort_key", name_sort_key(row["name"]))
         if self.use_copy and len(batch) >= COPY_MIN_ROWS and not any(isinstance(c.type, JSON) for c in table.c):
             self._copy(table, batch, defaults)
         else:

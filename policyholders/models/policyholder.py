@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from insurecrm.db import Base, TimestampMixin, VersionedMixin
+from insurecrm.name_sort import SortedByName
 
 
 class PartyKind(enum.StrEnum):
@@ -72,7 +73,7 @@ class AcquisitionChannel(enum.StrEnum):
     TRANSFER_IN = "transfer_in"
 
 
-class Policyholder(VersionedMixin, TimestampMixin, Base):
+class Policyholder(SortedByName, VersionedMixin, TimestampMixin, Base):
     """A policyholder or prospect, owned by an agent within an organisation unit.
 
     ``org_unit_id`` is the unit whose book the policyholder belongs to; it stays when the owner agent
@@ -84,6 +85,8 @@ class Policyholder(VersionedMixin, TimestampMixin, Base):
     __audited__ = True
     #: the audit log is API output too, and the full ID number never leaves the database through the API
     __audit_secret__ = frozenset({"id_number"})
+    #: derived from the name, which is audited itself
+    __audit_ignore__ = frozenset({"name_sort_key"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[PartyKind] = mapped_column(default=PartyKind.PERSON)

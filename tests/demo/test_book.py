@@ -109,3 +109,13 @@ def test_print_logins_without_users(session, capsys):
 def test_book_as_of_another_day_is_dated_accordingly(session):
     build_demo_book(policyholders=10, seed=5, password=PASSWORD, today=date(2024, 3, 1), progress=False)
     assert session.scalar(select(func.max(Policy.issue_date))) <= date(2024, 3, 1)
+
+
+def test_every_name_has_its_pinyin_sort_key(book, session):
+    from agents.models import Agent
+    from insurecrm.name_sort import name_sort_key
+    from policyholders.models import Policyholder
+
+    for model in (Policyholder, Agent):
+        rows = session.execute(select(model.name, model.name_sort_key)).all()
+        assert rows and all(key == name_sort_key(name) for name, key in rows)

@@ -61,7 +61,8 @@ def test_the_list_shows_the_seeded_templates(admin, session):
     page = admin.get("/admin/ops/templates")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "renewal_escalation" in html and "Your policy {{ policy_number }}" in html
+    assert "Your policy {{ policy_number }}" in html
+    assert "Renewal escalation" in html and ">renewal_escalation<" not in html  # the kind's label, not its code
     assert count(session) == 16
     assert admin.get("/admin/ops/templates?language=zh&channel=sms").get_data(as_text=True).count("<tr>") == 1 + 4
     assert admin.get("/admin/ops/templates?channel=pigeon").status_code == 422

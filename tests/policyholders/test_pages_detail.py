@@ -3,6 +3,7 @@ a fixed number of queries whatever the size of the record."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -169,3 +170,13 @@ def test_the_number_of_queries_does_not_grow_with_the_record(web, org, make, rec
         html = client.get(f"/policyholders/{big.id}").get_data(as_text=True)
     assert "Family health plan B5" in html
     assert len(big_queries) == len(small_queries)
+
+
+def test_log_a_contact_opens_the_form_at_once(web, org, record):
+    client = web(org.agent_user)
+    html = client.get(f"/policyholders/{record.holder.id}").get_data(as_text=True)
+    link = re.search(r'<a href="([^"]+)">Log a contact</a>', html).group(1)
+    assert link == f"/policyholders/{record.holder.id}?log=contact#log-contact"
+    assert '<details id="log-contact">' in html  # folded while the agent reads the page
+    opened = client.get(link.split("#")[0]).get_data(as_text=True)
+    assert '<details id="log-contact" open>' in opened

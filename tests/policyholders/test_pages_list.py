@@ -85,8 +85,9 @@ def test_rows_show_status_owner_region_in_force_policies_and_phone(web, org, boo
     html = web(org.agent_user).get("/policyholders", query_string={"q": "李娜"}).get_data(as_text=True)
     row = html[html.index(f'href="/policyholders/{book.li.id}"'):]
     row = row[:row.index("</tr>")]
-    assert "Active" in row and org.agent.name in row and "上海" in row and "+8613900139000" in row
-    assert '<td class="num">1</td>' in row  # one in force, the lapsed one not counted
+    assert "Active" in row and org.agent.name in row and "上海" in row
+    assert '<a href="tel:+8613900139000" class="contact">+86 139 0013 9000</a>' in row  # a phone calls on a tap
+    assert 'data-label="Policies in force">1</td>' in row  # one in force, the lapsed one not counted
 
 
 def test_sort_by_name_both_ways(web, org, book):
@@ -97,6 +98,13 @@ def test_sort_by_name_both_ways(web, org, book):
         return sorted(("Wang Fang", "李娜", "张伟", "张小明"), key=html.index)
 
     assert order("desc") == list(reversed(order("asc")))
+    # by pinyin: li3 na4, wang fang, zhang1 wei3, zhang1 xiao3 ming2 (not by code point: 张 < 李 there)
+    assert order("asc") == ["李娜", "Wang Fang", "张伟", "张小明"]
+
+
+def test_the_api_sorts_names_by_pinyin_too(api, org, book):
+    response = api(org.agent_user).get("/api/v1/policyholders?sort=name")
+    assert [item["name"] for item in response.json["items"]] == ["李娜", "Wang Fang", "张伟", "张小明"]
 
 
 def test_paging_keeps_the_filters(web, org, make):

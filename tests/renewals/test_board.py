@@ -28,6 +28,7 @@ import pytest
 
 from agents.models import AgentStatus
 from insurecrm import clock
+from insurecrm.db import db
 from policies import renewal_queries as queries
 from policies import renewals
 from policies.models import BusinessType, LostReason, PolicyStatus, PremiumFrequency, RenewalStatus
@@ -120,6 +121,13 @@ def test_the_csv_export_lists_every_case_of_the_period(web, org, book):
         "F": ("no", "no"), "G": ("yes", "yes"), "H": ("yes", "no")}
     assert by_policy[numbers["B"]]["Expiring annualised premium"] == "1200.00"
     assert by_policy[numbers["B"]]["Renewing annualised premium"] == "1320.00"
+    # each premium says what it is: per installment at its frequency, or annualised
+    b = by_policy[numbers["B"]]
+    assert (b["Expiring frequency"], b["Expiring premium per installment"]) == ("monthly", "100.00")
+    assert (b["Renewing frequency"], b["Renewing premium per installment"]) == ("monthly", "110.00")
+    a = by_policy[numbers["A"]]
+    assert (a["Renewing premium per installment"], a["Renewing annualised premium"]) == ("950.00", "950.00")
+    assert "Quoted premium" not in b and "Premium" not in b
     assert by_policy[numbers["C"]]["Lost reason"] == "price"
     counted = [row for row in table if row["Counted as due"] == "yes"]
     renewed = [row for row in counted if row["Renewed"] == "yes"]
@@ -171,3 +179,17 @@ def test_board_arguments_are_checked(web, org):
     assert client.get("/renewals/board?from=2000-01-01&to=2026-09-01").status_code == 422
     assert client.get("/renewals/board?focus=everything").status_code == 422
     assert client.get("/renewals/board.csv?from=yesterday").status_code == 422
+
+
+def test_the_csv_export_names_each_premium_per_installment_or_annualised(web, org, renewal_case):
+    monthly = renewal_case(premium=Decimal("100.00"), frequency=PremiumFrequency.MONTHLY,
+                           **due(date(2026, 10, 20)))
+    renewals.quote(monthly, premium=Decimal("95.00"), actor=org.agent_user)
+    db.session.commit()
+    response = web(org.manager).get(f"/renewals/board.csv?{PERIOD}")
+    (row,) = csv.DictReader(io.StringIO(response.get_data(as_text=True).removeprefix("\ufeff")))
+    assert (row["Expiring frequency"], row["Expiring premium per installment"], row["Expiring annualised premium"]) \
+        == ("monthly", "100.00", "1200.00")
+    assert (row["Quoted premium per installment"], row["Quoted annualised premium"]) == ("95.00", "1140.00")
+    assert (row["Renewing policy"], row["Renewing premium per installment"], row["Renewing annualised premium"]) \
+        == ("", "", "")

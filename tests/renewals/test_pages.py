@@ -46,7 +46,7 @@ def test_the_worklist_shows_the_users_cases_with_their_figures(web, org, cases):
     html = web(org.agent_user).get("/renewals").get_data(as_text=True)
     mine = cases["mine"]
     assert mine.policy.number in html and "Missed payments" in html and "CN¥1,000.00" in html
-    assert '<td class="num">28</td>' in html  # days left
+    assert '<td class="num" data-label="Days left">28</td>' in html  # days left
     assert cases["colleague"].policy.number not in html and cases["foreign"].policy.number not in html
     assert "Discounts waiting for your approval" not in html
     manager = web(org.manager).get("/renewals").get_data(as_text=True)
