@@ -40,6 +40,7 @@ def summary_lines(result: dict) -> list[str]:
     outbox_rows = [(f"{kind}  {channel}", count) for kind, channels in result["outbox"].items()
                    for channel, count in channels.items()]
     lines += _section("Outbox by kind and channel", outbox_rows)
+    lines += _section("Tasks by reason and status", result.get("tasks", {}).items())
     return lines
 
 

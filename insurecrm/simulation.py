@@ -27,6 +27,7 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from tqdm import tqdm
 
+from agents.models import Activity
 from insurecrm import clock, jobs
 from insurecrm.actor import acting_as
 from insurecrm.db import db
@@ -150,13 +151,17 @@ def _simulate_day(day: date, payers: PremiumPayers, totals: dict[str, Counter[st
 
 def summary() -> dict:
     """The state of the whole book: policies by status, renewal cases by status, outbox rows by kind and
-    channel (``{kind: {channel: count}}``)."""
+    channel (``{kind: {channel: count}}``) and the tasks the jobs gave people, by reason and status."""
     policies = db.session.execute(select(Policy.status, func.count()).group_by(Policy.status)).all()
     cases = db.session.execute(select(RenewalCase.status, func.count()).group_by(RenewalCase.status)).all()
     outbox: dict[str, dict[str, int]] = defaultdict(dict)
     for kind, channel, count in db.session.execute(
             select(Outbox.kind, Outbox.channel, func.count()).group_by(Outbox.kind, Outbox.channel)):
         outbox[kind][str(channel)] = count
+    tasks = db.session.execute(
+        select(Activity.reason, Activity.status, func.count()).where(Activity.reason.is_not(None))
+        .group_by(Activity.reason, Activity.status)).all()
     return {"policies": {str(status): count for status, count in sorted(policies)},
             "renewal_cases": {str(status): count for status, count in sorted(cases)},
-            "outbox": {kind: dict(sorted(channels.items())) for kind, channels in sorted(outbox.items())}}
+            "outbox": {kind: dict(sorted(channels.items())) for kind, channels in sorted(outbox.items())},
+            "tasks": {f"{reason}  {status}": count for reason, status, count in sorted(tasks)}}

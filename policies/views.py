@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 import policies.permissions  # noqa: F401 - registers the scope rules
 from agents.models import BankBranch, BankPartner, Referrer
-from insurecrm import clock
+from insurecrm import clock, labels
 from insurecrm.db import db
 from insurecrm.i18n import money
 from insurecrm.scope import get_visible_or_404, scoped_select
@@ -38,7 +38,6 @@ from policies.models import (
     PaymentMethod,
     Policy,
     PolicyStatus,
-    PremiumFrequency,
     SalesChannel,
 )
 from policies.payments import NO_PAYMENT_STATUSES, apply_payment
@@ -63,9 +62,8 @@ BUSINESS_TYPE_LABELS = {BusinessType.NEW: _l("New business"), BusinessType.TRANS
                         BusinessType.RENEWAL: _l("Renewal")}
 CHANNEL_LABELS = {SalesChannel.AGENCY: _l("Agency"), SalesChannel.BANCASSURANCE: _l("Bancassurance"),
                   SalesChannel.DIRECT: _l("Direct"), SalesChannel.TELESALES: _l("Telesales")}
-FREQUENCY_LABELS = {PremiumFrequency.SINGLE: _l("Single premium"), PremiumFrequency.ANNUAL: _l("Annual"),
-                    PremiumFrequency.SEMIANNUAL: _l("Semi-annual"), PremiumFrequency.QUARTERLY: _l("Quarterly"),
-                    PremiumFrequency.MONTHLY: _l("Monthly")}
+#: one name per frequency across the pages (the catalogue's; its keys are the enum's values)
+FREQUENCY_LABELS = labels.FREQUENCY
 INSTALLMENT_LABELS = {InstallmentStatus.DUE: _l("Due"), InstallmentStatus.PARTIALLY_PAID: _l("Partially paid"),
                       InstallmentStatus.PAID: _l("Paid"), InstallmentStatus.WAIVED: _l("Waived")}
 INSTALLMENT_BADGES = {InstallmentStatus.PAID: "good", InstallmentStatus.PARTIALLY_PAID: "warn"}

@@ -6,6 +6,8 @@ server answers, unless ``INSURECRM_REQUIRE_PG=1`` (as in CI), where they fail in
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from flask import g
 
@@ -17,6 +19,11 @@ from tests import databases
 from tests.factories import Factory
 
 pytest_plugins = ["tests.api_client"]
+
+# Every app a test builds in this process counts logins in memory: the limiter is one object that the last app built
+# binds, and database counters commit apart from the test's rolled-back transaction (on SQLite they wait for its lock).
+# The database storage has tests of its own; real servers started by tests choose theirs (tests/test_rate_limit.py).
+os.environ["INSURECRM_RATELIMIT_STORAGE_URI"] = "memory://"
 
 
 def pytest_generate_tests(metafunc):

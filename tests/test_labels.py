@@ -85,7 +85,7 @@ PAGES = {
                      ["cli:demo", "<dd>en</dd>", "<code>gender</code>", "→ female", "→ prospect"]),
     "policy": ("admin", "/policies/{policy}", ["Daily job: Grace, lapse and expiry"], ["每日任务：宽限、失效与满期"],
                ["job:policies.grace_and_lapse"]),
-    "worklist": ("agent", "/renewals", ["Still to work", "Semi-annual"], ["半年交"], []),
+    "worklist": ("agent", "/renewals", ["Still to work", "Half-yearly"], ["半年交"], []),
     "board": ("manager", "/renewals/board", ["Not contacted", "How is each number computed?"],
               ["每个数字是如何计算的？"], ["docs/metrics.md"]),
     "dashboard": ("manager", "/dashboard", ["How is this computed?"], ["这是如何计算的？"], []),

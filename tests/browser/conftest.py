@@ -155,9 +155,17 @@ def login(page, username: str, password: str = DEMO_PASSWORD, language: str = "e
     page.goto("/login")
     page.locator("#username").fill(username)
     page.locator("#password").fill(password)
-    page.locator("form button[type=submit]").click()
+    with page.expect_navigation():  # the page after the login, not the login page still idle
+        page.locator("form button[type=submit]").click()
     page.wait_for_load_state("networkidle")
     expected = {"en": "en", "zh": "zh-CN"}[language]
     if page.locator("html").get_attribute("lang") != expected:
-        page.locator("#lang-switch").select_option(language)
+        # the switch's own form, posted by the test rather than by the page's script (tests/browser/test_security.py
+        # drives the switch itself): no navigation of the page's own can then race the test's next step
+        form = page.locator("form.lang")
+        token = form.locator("input[name=csrf_token]").get_attribute("value")
+        answer = page.request.post("/language", form={"csrf_token": token, "lang": language, "next": "/"})
+        assert answer.ok, answer.status
+        page.goto("/")
+        page.wait_for_function("lang => document.documentElement.lang === lang", arg=expected)
         page.wait_for_load_state("networkidle")

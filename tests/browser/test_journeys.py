@@ -45,8 +45,9 @@ def test_agent_finds_a_policyholder_by_phone_logs_a_contact_and_records_a_paymen
     page.locator(f"a[href='/policies/{case.policy_id}']").first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(case.number)
     shoot(page, "agent-policy")
-    page.get_by_label("Amount").fill("1.00")
-    page.get_by_label("Reference").fill("BROWSER-1")
+    payment = page.locator("form:has(#amount)")  # the payment form (the claim form has an amount of its own)
+    payment.get_by_label("Amount", exact=True).fill("1.00")
+    payment.get_by_label("Reference").fill("BROWSER-1")
     page.get_by_role("button", name="Record payment").click()
     expect(page.get_by_text("BROWSER-1").first).to_be_visible()
 

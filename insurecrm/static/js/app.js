@@ -8,7 +8,12 @@
 
   function autosubmit() {
     document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
-      select.addEventListener("change", function () { select.form.submit(); });
+      // the option the server rendered selected: a change event that leaves it (a browser restoring the form's
+      // state on a page loaded again) is no choice of the user's and submits nothing
+      var rendered = select.querySelector("option[selected]");
+      select.addEventListener("change", function () {
+        if (!rendered || select.value !== rendered.value) { select.form.submit(); }
+      });
     });
   }
 
