@@ -52,3 +52,28 @@ def drop_pg_database(url: str) -> None:
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
     admin.dispose()
+
+
+def empty_engine(backend: str, tmp_path, prefix: str):
+    """Yields an engine on a new, empty database of ``backend`` ("sqlite" or "postgresql"), dropped afterwards: for
+    tests of migrations, which build the schema themselves. Skips (or fails, when PostgreSQL is required) without a
+    PostgreSQL server."""
+    import pytest
+
+    from insurecrm.db import Database
+
+    database = Database()
+    if backend == "sqlite":
+        yield database.configure(f"sqlite:///{tmp_path / (prefix + '.sqlite3')}")
+        database.engine.dispose()
+        return
+    if not pg_available():
+        if pg_required():
+            pytest.fail("PostgreSQL is required (INSURECRM_REQUIRE_PG=1) but does not answer")
+        pytest.skip("PostgreSQL not reachable")
+    url = create_pg_database(prefix)
+    try:
+        yield database.configure(url)
+    finally:
+        database.engine.dispose()
+        drop_pg_database(url)

@@ -6,28 +6,12 @@ import pytest
 import sqlalchemy as sa
 
 from insurecrm import migrate
-from insurecrm.db import Database
 from tests import databases
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_engine(request, tmp_path):
-    if request.param == "sqlite":
-        database = Database()
-        yield database.configure(f"sqlite:///{tmp_path / 'migrated.sqlite3'}")
-        database.engine.dispose()
-        return
-    if not databases.pg_available():
-        if databases.pg_required():
-            pytest.fail("PostgreSQL is required (INSURECRM_REQUIRE_PG=1) but does not answer")
-        pytest.skip("PostgreSQL not reachable")
-    url = databases.create_pg_database("insurecrm_migrate")
-    database = Database()
-    try:
-        yield database.configure(url)
-    finally:
-        database.engine.dispose()
-        databases.drop_pg_database(url)
+    yield from databases.empty_engine(request.param, tmp_path, "insurecrm_migrate")
 
 
 def test_upgrade_builds_schema_equal_to_models(empty_engine):

@@ -8,7 +8,6 @@ import pytest
 import sqlalchemy as sa
 
 from insurecrm import migrate
-from insurecrm.db import Database
 from tests import databases
 
 BEFORE = "81ac00d6c865"  # the revision before it
@@ -17,22 +16,7 @@ TASKS = "f63178090349"
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request, tmp_path):
-    if request.param == "sqlite":
-        database = Database()
-        yield database.configure(f"sqlite:///{tmp_path / 'tasks.sqlite3'}")
-        database.engine.dispose()
-        return
-    if not databases.pg_available():
-        if databases.pg_required():
-            pytest.fail("PostgreSQL is required (INSURECRM_REQUIRE_PG=1) but does not answer")
-        pytest.skip("PostgreSQL not reachable")
-    url = databases.create_pg_database("insurecrm_task_migration")
-    database = Database()
-    try:
-        yield database.configure(url)
-    finally:
-        database.engine.dispose()
-        databases.drop_pg_database(url)
+    yield from databases.empty_engine(request.param, tmp_path, "insurecrm_task_migration")
 
 
 def _insert(connection, table: str, **values) -> int:
