@@ -41,11 +41,17 @@ def login(page, username: str, language: str = "en") -> None:
     page.goto("/login")
     page.locator("#username").fill(username)
     page.locator("#password").fill(DEMO_PASSWORD)
-    page.locator("form button[type=submit]").click()
+    with page.expect_navigation():  # the page after the login, not the login page still idle
+        page.locator("form button[type=submit]").click()
     page.wait_for_load_state("networkidle")
-    if page.locator("html").get_attribute("lang") != {"en": "en", "zh": "zh-CN"}[language]:
+    expected = {"en": "en", "zh": "zh-CN"}[language]
+    if page.locator("html").get_attribute("lang") != expected:
         open_menu(page)  # on a phone the language switch sits in the folded menu
-        page.locator("#lang-switch").select_option(language)
+        # the switch posts /language and comes back: wait for the page in the new language, or the test's next
+        # tap lands on the page being left
+        with page.expect_navigation(url=re.compile(r"/my-day$")):
+            page.locator("#lang-switch").select_option(language)
+        page.wait_for_function("lang => document.documentElement.lang === lang", arg=expected)
         page.wait_for_load_state("networkidle")
 
 
