@@ -6,9 +6,11 @@
 Builds a demo book (``insurecrm demo``) on a fresh PostgreSQL database (on the server of
 ``INSURECRM_TEST_DATABASE_URL``, default ``postgres`` at 127.0.0.1:5432, dropped afterwards) and gives the demo
 agent ``agent1`` a real bearer token. Each round then starts gunicorn (``--workers 2``, sync workers) with the
-bare Flask app of ``bench/hello_app.py`` and measures ``GET /hello``; stops it, starts the same gunicorn with
-InsureCRM (``insurecrm:create_app()``) and measures, as the agent, ``GET /api/v1/policyholders/<id>`` (one of
-the agent's policyholders) and ``GET /api/v1/policyholders?per_page=20``. The servers never run together.
+bare Flask app of ``bench/hello_app.py`` and measures ``GET /hello``; then the floor of ``bench/floor_app.py``
+(the least an authenticated read of one record costs on Flask, SQLAlchemy Core and this database); then the same
+gunicorn with InsureCRM (``insurecrm:create_app()``) and measures, as the agent,
+``GET /api/v1/policyholders/<id>`` (one of the agent's policyholders) and
+``GET /api/v1/policyholders?per_page=20``. The servers never run together.
 
 The load comes from ``wrk`` (Debian: ``apt-get install wrk``): one thread of C, so that on a machine of two
 cores the client takes as little as possible from the server; a small Lua script adds the Authorization
@@ -155,6 +157,11 @@ def measure_round(prepared: dict, url: str, args, script: Path) -> dict[str, flo
         wrk(base + "/hello", seconds=args.warmup, connections=args.connections, script=None)
         rps["hello"] = wrk(base + "/hello", seconds=args.seconds, connections=args.connections, script=None)
     headers = {"Authorization": f"Bearer {prepared['token']}"}
+    floor_path = prepared["paths"]["one"].replace("/api/v1/policyholders/", "/floor/")
+    with gunicorn("floor_app:app", workers=args.workers, env={"INSURECRM_DATABASE_URL": url}, probe=floor_path,
+                  headers=headers, cwd=ROOT / "bench") as base:
+        wrk(base + floor_path, seconds=args.warmup, connections=args.connections, script=script)
+        rps["floor"] = wrk(base + floor_path, seconds=args.seconds, connections=args.connections, script=script)
     env = {"INSURECRM_ENV": "production", "INSURECRM_SECRET_KEY": BENCH_SECRET_KEY, "INSURECRM_DATABASE_URL": url,
            "INSURECRM_INSTANCE_PATH": args.instance}
     codes = [("", ROOT)] + ([(" (compared)", args.compare)] if args.compare else [])
@@ -215,6 +222,9 @@ def report(rounds: list[dict[str, float]], paths: dict[str, str], args) -> None:
     print(f"{'request':<60} {'req/s':>8} {'× hello':>8} {'target':>7}")
     hello = statistics.median(r["hello"] for r in rounds)
     print(f"{'GET /hello (bare Flask)':<60} {hello:>8,.0f} {1:>8.2f}")
+    floor = statistics.median(r["floor"] for r in rounds)
+    floor_ratio = statistics.median(r["floor"] / r["hello"] for r in rounds)
+    print(f"{'GET /floor/<id> (Flask + Core: token query, record query)':<60} {floor:>8,.0f} {floor_ratio:>8.3f}")
     for suffix in ("", " (compared)") if args.compare else ("",):
         for name, path in paths.items():
             rps = statistics.median(r[name + suffix] for r in rounds)

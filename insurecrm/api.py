@@ -28,6 +28,7 @@ from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.routing import IntegerConverter
 
 from insurecrm import clock
+from insurecrm.api_dump import FastDump
 from insurecrm.auth import load_api_user
 from insurecrm.db import db
 from insurecrm.errors import handle_http_exception
@@ -48,12 +49,24 @@ class DatabaseIdConverter(IntegerConverter):
         super().__init__(map, *args, min=min, max=max, **kwargs)
 
 
+@cache
+def _schema_instance(schema_class: type[ma.Schema]) -> ma.Schema:
+    return schema_class()
+
+
 class ArgumentsParser(FlaskParser):
     """webargs' parser, stricter about bodies: an operation that takes a body needs a JSON object sent as
     ``application/json`` (no body, a form or text is a 422, not an empty update), and JSON that Python cannot
     read — nested 100,000 deep, a number of 5,000 digits — is a 422 like any other broken JSON."""
 
     NEEDS_JSON = "Send the body as a JSON object with Content-Type: application/json."
+
+    def _get_schema(self, argmap, req) -> ma.Schema:
+        # webargs makes a schema from a schema class at every request (560 calls for a list's arguments); one
+        # instance per class serves every request: loading keeps no state in the schema
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            return _schema_instance(argmap)
+        return super()._get_schema(argmap, req)
 
     def load_json(self, req, schema):
         body = req.get_data(cache=True)
@@ -228,7 +241,7 @@ def _reads_in_autocommit() -> None:
         db.read_without_transaction()
 
 
-class Schema(ma.Schema):
+class Schema(FastDump, ma.Schema):
     """Base of every API schema: unknown fields are an error; every string is checked by :class:`Text`;
     personal data is pseudonymised for roles that must not see it (see :mod:`insurecrm.pii`)."""
 

@@ -18,11 +18,11 @@ from datetime import datetime
 from functools import cache, wraps
 
 from flask import current_app, g, request
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from werkzeug.exceptions import Unauthorized
 
 from insurecrm import audit
-from insurecrm.db import db, utcnow
+from insurecrm.db import UTCDateTime, db, utcnow
 from insurecrm.extensions import login_manager
 from insurecrm.models import ApiToken, Role, User, new_session_token
 from insurecrm.passwords import hash_password, needs_rehash, verify_password
@@ -101,13 +101,17 @@ def bearer_token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+@cache
+def _user_for_token_statement() -> Select:
+    # built once per process: every API request runs it, and building the expression costs more than its execution
+    return (select(User).join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+                   ApiToken.expires_at > bindparam("now", type_=UTCDateTime()), User.active))
+
+
 def user_for_token(token: str, now: datetime | None = None) -> User | None:
     """The active user of an unrevoked, unexpired token, else ``None``: one query, every check in SQL."""
-    return db.session.scalar(
-        select(User).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None),
-               ApiToken.expires_at > (now or utcnow()), User.active)
-    )
+    return db.session.scalar(_user_for_token_statement(), {"token_hash": _digest(token), "now": now or utcnow()})
 
 
 def load_api_user() -> None:

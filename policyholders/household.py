@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import NotFound
 
 from insurecrm.db import db
-from insurecrm.scope import visible, visible_ids
+from insurecrm.scope import scoped_select, visible, visible_ids
 from policies.models import Policy
 from policyholders.models import PartyKind, Policyholder, PolicyholderRelationship, RelationshipKind
 from policyholders.services import refuse, row_exists
@@ -39,13 +39,35 @@ PARTY_KINDS = {
 
 
 def visible_relationships(policyholder: Policyholder) -> list[PolicyholderRelationship]:
-    """The policyholder's relationships whose other end the current user may see too."""
+    """The policyholder's relationships whose other end the current user may see too (those loaded with the
+    record by :func:`get_with_visible_relationships_or_404`, else one query)."""
+    loaded = getattr(policyholder, "loaded_visible_relationships", None)
+    if loaded is not None:
+        return loaded
     stmt = (select(PolicyholderRelationship)
             .where(PolicyholderRelationship.from_policyholder_id == policyholder.id,
                    PolicyholderRelationship.to_policyholder_id.in_(visible_ids(Policyholder)))
             .options(joinedload(PolicyholderRelationship.to_policyholder))
             .order_by(PolicyholderRelationship.kind, PolicyholderRelationship.id))
     return list(db.session.scalars(stmt))
+
+
+def get_with_visible_relationships_or_404(policyholder_id: int, *options) -> Policyholder:
+    """The policyholder (404 unless the current user may see it) with its visible relationships and their other
+    ends loaded in the same query, for a page or answer that shows them: one round trip instead of two."""
+    visible_relationships_out = Policyholder.relationships_out.and_(
+        PolicyholderRelationship.to_policyholder_id.in_(visible_ids(Policyholder)))
+    with_other_ends = joinedload(visible_relationships_out).joinedload(PolicyholderRelationship.to_policyholder)
+    stmt = (scoped_select(Policyholder).where(Policyholder.id == policyholder_id).options(*options, with_other_ends)
+            # a collection loaded earlier in the session (whole) is replaced by the visible part
+            .execution_options(populate_existing=True))
+    policyholder = db.session.scalars(stmt).unique().one_or_none()
+    if policyholder is None:
+        raise NotFound(f"Policyholder {policyholder_id} not found.")
+    # the collection holds only the visible relationships now; they are read through this attribute
+    policyholder.loaded_visible_relationships = sorted(policyholder.relationships_out,
+                                                       key=lambda relationship: (relationship.kind, relationship.id))
+    return policyholder
 
 
 def visible_relationship_or_404(policyholder: Policyholder, relationship_id: int) -> PolicyholderRelationship:

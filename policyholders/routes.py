@@ -81,7 +81,7 @@ class PolicyholderItem(MethodView):
     @policyholders_blp.response(200, PolicyholderDetailSchema)
     def get(self, policyholder_id):
         """One policyholder, with tags and household relationships; the ID number masked."""
-        return get_visible_or_404(Policyholder, policyholder_id, options=WITH_TAGS)
+        return household.get_with_visible_relationships_or_404(policyholder_id, *WITH_TAGS)
 
     @require_roles(*BOOK_WRITERS)
     @policyholders_blp.arguments(patch_schema(PolicyholderUpdateSchema))
