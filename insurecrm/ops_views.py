@@ -101,7 +101,7 @@ def _still_skipped(runs) -> set[int]:
         return set()
     done = set(db.session.execute(select(JobRun.job_id, JobRun.logical_date).where(
         JobRun.attempt_key == "", JobRun.job_id.in_({run.job_id for run in skipped}),
-        JobRun.logical_date.in_({run.logical_date for run in skipped}))).tuples())
+        JobRun.logical_date.in_({run.logical_date for run in skipped}))).all())
     return {run.id for run in skipped if (run.job_id, run.logical_date) not in done}
 
 
