@@ -138,8 +138,8 @@ def run_owed(through: date, job_ids: list[str] | None = None, *, hand: bool = Fa
     if through > clock.today():
         raise ValueError(f"{through} is after today ({clock.today()}): a date is run on or after its day, never ahead")
     db.session.commit()  # wait for the lock outside any transaction (on SQLite one would hold the write lock)
+    jobs.flush_unrecorded()  # failures kept while the database was down: recorded first, lock or not
     with joblock.held(lock_timeout, on_wait):
-        jobs.flush_unrecorded()
         selected = jobs.registered(job_ids, with_dependencies=True)
         owed = plan(through, selected, hand=hand)
         outcome = Outcome()

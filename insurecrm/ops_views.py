@@ -77,7 +77,8 @@ class RunDateForm(ma.Schema):
 @bp.get("/jobs")
 @admin_only
 def job_runs():
-    """The jobs failing now (since which date, attempts, last error, the jobs they hold back), then the recent runs
+    """The jobs failing now (since which date, attempts, last error, the jobs they hold back; of the job filtered
+    by, if any), then the recent runs
     of the daily jobs, newest first: date, job, status, host, counts, error or why it was skipped; a skipped date
     not run since has a button to run it."""
     filters = _filters(JobRunArgs)
@@ -88,7 +89,8 @@ def job_runs():
         stmt = stmt.where(JobRun.status == filters["status"])
     page = paginate_page(stmt.order_by(JobRun.started_at.desc(), JobRun.id.desc()), PER_PAGE)
     known = set(db.session.scalars(select(JobRun.job_id).distinct())) | {job.id for job in jobs.registered()}
-    return render_template("ops/jobs.html", page=page, filters=filters, failing=jobplan.failing(),
+    failing = [job for job in jobplan.failing() if filters.get("job", job.job_id) == job.job_id]
+    return render_template("ops/jobs.html", page=page, filters=filters, failing=failing,
                            runnable=_still_skipped(page.items),
                            job_choices=[(job_id, label(job_id, "job")) for job_id in sorted(known)])
 
