@@ -1,6 +1,7 @@
 """Operations pages for admins: daily job runs, the outbox, message templates.
 
-- ``/admin/ops/jobs``: the recent runs of the daily jobs (what each did, or why it failed), by job and status;
+- ``/admin/ops/jobs``: the jobs failing now, and the recent runs of the daily jobs (what each did, why it failed or
+  was skipped), by job and status; an admin runs a skipped date by hand (``/admin/ops/jobs/run``, docs/operations.md);
 - ``/admin/ops/outbox``: every message the jobs queued, with its recipient and subject (worded from its template
   as the sender would word it, until it is sent) and counts by status; a failed message
   (among them the *uncertain* ones a stopped sender left, see :mod:`insurecrm.outbox.sender`) can be sent
