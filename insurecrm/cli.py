@@ -9,6 +9,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from marshmallow import ValidationError
 
 from insurecrm import create_app
+from insurecrm.jobs_cli import jobs_group
 from insurecrm.models import Role
 from insurecrm.simulate_cli import simulate
 
@@ -115,54 +116,6 @@ def scheduler_command() -> None:
     scheduler.run(current_app._get_current_object())
 
 
-@main.group("jobs")
-def jobs_group() -> None:
-    """Daily jobs: run them by hand, see their runs."""
-
-
-@jobs_group.command("run")
-@click.option("--date", "logical_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="The logical date to run for (default: today in the insurer's time zone).")
-@click.argument("job_ids", nargs=-1)
-@with_appcontext
-def jobs_run(logical_date, job_ids) -> None:
-    """Run JOB_IDS (default: every job) for one date, under the same once-per-date guard as the scheduler."""
-    from insurecrm import clock, jobs
-
-    day = logical_date.date() if logical_date else clock.today()
-    try:
-        selected = jobs.registered(list(job_ids) or None)
-    except KeyError as exc:
-        known = ", ".join(job.id for job in jobs.registered())
-        raise click.ClickException(f"unknown job {exc.args[0]}; known: {known}") from None
-    for job in selected:
-        run = jobs.run_job(job, day)
-        if run is None:
-            click.echo(f"{job.id} {day}: already done")
-        else:
-            counts = ", ".join(f"{key}={value}" for key, value in run.counts.items()) or "nothing to do"
-            click.echo(f"{job.id} {day}: {counts}")
-
-
-@jobs_group.command("status")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@with_appcontext
-def jobs_status(limit: int) -> None:
-    """The latest runs with their results."""
-    from sqlalchemy import select
-
-    from insurecrm.db import db
-    from insurecrm.models import JobRun
-
-    runs = db.session.scalars(select(JobRun).order_by(JobRun.id.desc()).limit(limit)).all()
-    if not runs:
-        click.echo("No job has run yet.")
-    for run in runs:
-        counts = ", ".join(f"{key}={value}" for key, value in run.counts.items())
-        outcome = counts if run.status == "succeeded" else (run.error or "").strip().splitlines()[-1:]
-        click.echo(f"{run.logical_date}  {run.job_id:<36} {run.status.value:<9} {run.host:<16} {outcome}")
-
-
 @main.command("demo")
 @click.option("--policyholders", "n_policyholders", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
@@ -207,6 +160,7 @@ def outbox_send(limit: int) -> None:
     click.echo(", ".join(f"{key}={value}" for key, value in counts.items()))
 
 
+main.add_command(jobs_group)
 main.add_command(simulate)
 
 

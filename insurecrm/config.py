@@ -33,6 +33,18 @@ def _days_list(name: str, default: str) -> tuple[int, ...]:
     return tuple(sorted(days, reverse=True))
 
 
+def _int_in(name: str, default: str, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high`` (refused otherwise, rather than given another meaning)."""
+    raw = os.environ.get(name, default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high} (got {raw!r})") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high} (got {raw!r})")
+    return value
+
+
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     """Build the Flask config mapping from the environment, then ``overrides`` (tests use them)."""
     env = os.environ.get("INSURECRM_ENV", "development")
@@ -66,9 +78,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "RENEWAL_WINDOW_DAYS": int(os.environ.get("INSURECRM_RENEWAL_WINDOW_DAYS", "60")),
         #: how many outbox rows one sender run delivers at most
         "OUTBOX_BATCH_SIZE": int(os.environ.get("INSURECRM_OUTBOX_BATCH_SIZE", "200")),
-        "JOBS_MAX_CATCH_UP_DAYS": int(os.environ.get("INSURECRM_JOBS_MAX_CATCH_UP_DAYS", "30")),
+        #: owed dates of the daily jobs at most this many days old are caught up; older ones are recorded as skipped
+        "JOBS_MAX_CATCH_UP_DAYS": _int_in("INSURECRM_JOBS_MAX_CATCH_UP_DAYS", "30", 1, 3660),
         #: the hour (insurer's time zone) at which the scheduler runs the day's jobs
-        "JOBS_HOUR": int(os.environ.get("INSURECRM_JOBS_HOUR", "1")),
+        "JOBS_HOUR": _int_in("INSURECRM_JOBS_HOUR", "1", 0, 23),
         #: renewal reminders go out this many days before expiry (a missed offset is caught up)
         "RENEWAL_REMINDER_OFFSETS": _days_list("INSURECRM_RENEWAL_REMINDER_OFFSETS", "30,7"),
         #: an open case never contacted this many days before expiry is escalated to the branch manager

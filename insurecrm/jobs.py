@@ -1,40 +1,47 @@
-"""Daily jobs: registered by id, run exactly once per logical date under a claim in the database.
+"""Daily jobs: registered by id, each run once per logical date, one run at a time, under the jobs lock.
 
 APScheduler 3 only promises to run a job once when a single process schedules it. We keep that promise
-ourselves, in the database, so that any number of scheduler processes on any number of hosts may run:
+ourselves, so that any number of scheduler processes on any number of hosts, hand runs and an admin's button may
+run the jobs side by side:
 
 - every run is for a *logical date* (the day it stands for, not the moment it runs);
-- :func:`run_job` inserts the claim ``(job, date)`` (:class:`~insurecrm.models.JobRun`) in the same
-  transaction as the job's work. A second process inserting the same claim waits on the unique index
-  until the first commits, then fails and skips: the work is done once. A crash rolls claim and work back
-  together, so the next run does both;
-- :func:`catch_up` runs, date by date in order, every date since the last claimed one up to today (at
-  most ``INSURECRM_JOBS_MAX_CATCH_UP_DAYS``), so days missed while every scheduler was down are not lost.
+- whoever runs jobs holds the one jobs lock (:mod:`insurecrm.joblock`) for as long as it runs them, across
+  transactions: a second runner waits for it (a hand run) or skips its turn (a scheduler's tick);
+- :func:`run_job`, under the lock, checks the claim ``(job, date)`` (:class:`~insurecrm.models.JobRun`), runs the
+  job, then inserts the claim and commits. A job may commit its work in batches (short row locks for the users),
+  so every job is idempotent for its date: a rerun after a crash between batches finishes what is left. The unique
+  ``(job, date, attempt_key="")`` stays as the last line of defence: a claim inserted twice fails, never doubles;
+- :mod:`insurecrm.jobplan` decides which dates are owed (every date without a claim since the job's first record,
+  up to ``INSURECRM_JOBS_MAX_CATCH_UP_DAYS`` back; older ones are recorded as skipped) and runs them in order,
+  keeping a failure to the job and the jobs that depend on it.
 
-Jobs are defined in each domain's ``tasks.py`` with :func:`daily_job` and return the counts of what they
-did (``{"cases_opened": 12}``), which the run records.
+Jobs are defined in each domain's ``tasks.py`` with :func:`daily_job` and return the counts of what they did
+(``{"cases_opened": 12}``), which the run records.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import threading
 import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime
 
-from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from insurecrm import joblock
 from insurecrm.actor import acting_as
 from insurecrm.db import db, utcnow
 from insurecrm.models import JobRun, JobRunStatus
 
 log = logging.getLogger(__name__)
 JobFunction = Callable[[date], dict[str, int] | None]
+#: set by SIGTERM/SIGINT in the scheduler: a catch-up in progress stops before its next job
+STOP = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -43,25 +50,55 @@ class Job:
     run: JobFunction
     #: jobs of one date run in this order (e.g. open renewal cases before sending their reminders)
     order: int
+    #: jobs whose run for the same date must have succeeded before this one runs for it (they have lower orders)
+    depends_on: tuple[str, ...] = ()
 
 
 _registry: dict[str, Job] = {}
 
 
-def daily_job(job_id: str, *, order: int = 100) -> Callable[[JobFunction], JobFunction]:
-    """Register ``function(logical_date) -> counts`` as the daily job ``job_id`` (``"<domain>.<name>"``)."""
+class DatabaseUnavailable(RuntimeError):
+    """A job failed and the database could not even record it: the failure is kept in memory (see
+    :func:`flush_unrecorded`) and nothing more can run now."""
+
+
+def daily_job(job_id: str, *, order: int = 100,
+              depends_on: tuple[str, ...] = ()) -> Callable[[JobFunction], JobFunction]:
+    """Register ``function(logical_date) -> counts`` as the daily job ``job_id`` (``"<domain>.<name>"``), run for a
+    date only once each of ``depends_on`` has succeeded for it (each must have a lower ``order``)."""
 
     def register(function: JobFunction) -> JobFunction:
-        _registry[job_id] = Job(job_id, function, order)
+        _registry[job_id] = Job(job_id, function, order, tuple(depends_on))
         return function
 
     return register
 
 
-def registered(job_ids: list[str] | None = None) -> list[Job]:
-    """The jobs, in run order; ``job_ids`` selects some (an unknown id raises :class:`KeyError`)."""
-    jobs = [_registry[job_id] for job_id in job_ids] if job_ids else list(_registry.values())
-    return sorted(jobs, key=lambda job: (job.order, job.id))
+def registered(job_ids: list[str] | None = None, *, with_dependencies: bool = False) -> list[Job]:
+    """The jobs, in run order; ``job_ids`` selects some (an unknown id raises :class:`KeyError`), with the jobs they
+    depend on when ``with_dependencies``. Refuses (``RuntimeError``) a dependency that is unknown or does not run
+    before its dependant."""
+    for job in _registry.values():
+        for dependency in job.depends_on:
+            if dependency not in _registry or (_registry[dependency].order, dependency) >= (job.order, job.id):
+                raise RuntimeError(f"{job.id} depends on {dependency}, which must be a job with a lower order")
+    selected = {job_id: _registry[job_id] for job_id in job_ids} if job_ids else dict(_registry)
+    pending = list(selected.values()) if with_dependencies else []
+    while pending:
+        for dependency in pending.pop().depends_on:
+            if dependency not in selected:
+                selected[dependency] = _registry[dependency]
+                pending.append(_registry[dependency])
+    return sorted(selected.values(), key=lambda job: (job.order, job.id))
+
+
+def dependants(job_id: str) -> list[str]:
+    """The jobs that wait, directly or not, when ``job_id`` has not run for a date."""
+    found: list[str] = []
+    for job in registered():  # in run order, so a dependant's dependants come after it
+        if any(dependency == job_id or dependency in found for dependency in job.depends_on):
+            found.append(job.id)
+    return found
 
 
 def is_done(job_id: str, logical_date: date) -> bool:
@@ -69,76 +106,94 @@ def is_done(job_id: str, logical_date: date) -> bool:
         JobRun.job_id == job_id, JobRun.logical_date == logical_date, JobRun.attempt_key == "")) is not None
 
 
-def run_job(job: Job, logical_date: date) -> JobRun | None:
-    """Run ``job`` for ``logical_date`` unless it has run for that date; returns the run, or ``None`` when
-    another run (earlier, or in another process right now) has it. A failing job is rolled back, recorded
-    as failed and re-raised."""
-    if is_done(job.id, logical_date):
-        return None
-    claim = JobRun(job_id=job.id, logical_date=logical_date, attempt_key="", status=JobRunStatus.SUCCEEDED,
-                   started_at=utcnow(), host=socket.gethostname())
-    db.session.add(claim)
-    try:
-        db.session.flush()  # the claim: waits for, then loses to, a concurrent claim of the same (job, date)
-    except IntegrityError:
-        db.session.rollback()
-        return None
-    try:
-        with acting_as(f"job:{job.id}"):
-            claim.counts = dict(job.run(logical_date) or {})
-        claim.finished_at = utcnow()
-        db.session.commit()
-    except Exception as exc:
-        db.session.rollback()
-        _record_failure(job, logical_date, exc)
-        raise
+def run_job(job: Job, logical_date: date, *, lock_timeout: float | None = None) -> JobRun | None:
+    """Run ``job`` for ``logical_date`` unless it has run for that date, holding the jobs lock (waiting for it up
+    to ``lock_timeout`` seconds, ``None``: as long as it takes; :class:`~insurecrm.joblock.JobsBusy` after that).
+    Returns the run, or ``None`` when it had run. A failing job is rolled back (what it committed in earlier
+    batches stays: its rerun finishes it), recorded as failed and re-raised; when not even the failure can be
+    written, :class:`DatabaseUnavailable` is raised and the failure is kept in memory. Does not check the date's
+    order or the job's dependencies: :mod:`insurecrm.jobplan` does."""
+    with joblock.held(lock_timeout):
+        if is_done(job.id, logical_date):
+            return None
+        started = utcnow()
+        try:
+            with acting_as(f"job:{job.id}"):
+                counts = dict(job.run(logical_date) or {})
+            claim = JobRun(job_id=job.id, logical_date=logical_date, attempt_key="", status=JobRunStatus.SUCCEEDED,
+                           started_at=started, finished_at=utcnow(), host=socket.gethostname(), counts=counts)
+            db.session.add(claim)
+            db.session.commit()
+        except IntegrityError as exc:
+            _rollback()
+            if not is_done(job.id, logical_date):
+                _fail(job.id, logical_date, started, exc)
+            # only a runner that ignored the lock can have claimed it meanwhile: the unique key kept it once
+            log.warning("job %s for %s was claimed by another run meanwhile", job.id, logical_date)
+            return None
+        except Exception as exc:
+            _rollback()
+            _fail(job.id, logical_date, started, exc)
     log.info("job %s for %s: %s", job.id, logical_date, claim.counts)
     return claim
 
 
-def _record_failure(job: Job, logical_date: date, exc: Exception) -> None:
-    db.session.add(JobRun(job_id=job.id, logical_date=logical_date, attempt_key=uuid.uuid4().hex,
-                          status=JobRunStatus.FAILED, started_at=utcnow(), finished_at=utcnow(),
-                          host=socket.gethostname(), error="".join(traceback.format_exception(exc))[-4000:]))
-    db.session.commit()
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - a dead connection: the session starts anew on its next use
+        log.exception("rollback failed")
 
 
-def dates_to_run(today: date, jobs: list[Job] | None = None, max_days: int | None = None) -> list[date]:
-    """The logical dates the scheduler owes: from the day after the date up to which *every* job has run,
-    up to ``today``.
-
-    A database on which no job has ever run starts with ``today``. At most the ``max_days`` most recent
-    dates are returned (older ones are past helping, and a warning says so).
-    """
-    max_days = max_days or current_app.config["JOBS_MAX_CATCH_UP_DAYS"]
-    ids = [job.id for job in (jobs or registered())]
-    last_by_job = dict(db.session.execute(
-        select(JobRun.job_id, func.max(JobRun.logical_date))
-        .where(JobRun.attempt_key == "", JobRun.job_id.in_(ids)).group_by(JobRun.job_id)
-    ).all())
-    if not last_by_job:
-        return [today]
-    # a job that never ran (new, or failed from the start) is owed from where the others stand
-    first = min(last_by_job.get(job_id, max(last_by_job.values())) for job_id in ids) + timedelta(days=1)
-    first = min(first, today)
-    dates = [first + timedelta(days=n) for n in range((today - first).days + 1)]
-    if len(dates) > max_days:
-        log.warning("%d days were missed; catching up the last %d only", len(dates), max_days)
-        dates = dates[-max_days:]
-    return dates
+def _fail(job_id: str, logical_date: date, started: datetime, exc: Exception):
+    if not record_failure(job_id, logical_date, exc, started):
+        raise DatabaseUnavailable(f"{job_id} for {logical_date} failed and the database could not record it") from exc
+    raise exc
 
 
-def catch_up(today: date, job_ids: list[str] | None = None) -> list[JobRun]:
-    """Run every owed date, oldest first, each date's jobs in order. A job that fails stops the catch-up
-    (later dates would build on its missing work); the next start resumes from there."""
-    runs = []
-    jobs = registered(job_ids)
-    for logical_date in dates_to_run(today, jobs):
-        for job in jobs:
-            run = run_job(job, logical_date)
-            if run is not None:
-                runs.append(run)
-    return runs
+# Failures the database could not take when they happened (it was what failed): written at the next chance.
+_unrecorded: list[dict] = []
+_unrecorded_lock = threading.Lock()
+
+
+def record_failure(job_id: str, logical_date: date, exc: BaseException, started: datetime) -> bool:
+    """Record that ``job_id`` failed for ``logical_date`` (with the traceback and when it happened). Returns
+    ``False`` when the database cannot take it now: it is then kept in memory for :func:`flush_unrecorded`."""
+    with _unrecorded_lock:
+        _unrecorded.append({
+            "job_id": job_id, "logical_date": logical_date, "attempt_key": uuid.uuid4().hex,
+            "status": JobRunStatus.FAILED, "started_at": started, "finished_at": utcnow(),
+            "host": socket.gethostname(), "error": "".join(traceback.format_exception(exc))[-4000:]})
+    return flush_unrecorded()
+
+
+def flush_unrecorded() -> bool:
+    """Write the failures kept in memory; ``True`` when none is left (each keeps the time it happened)."""
+    with _unrecorded_lock:
+        if not _unrecorded:
+            return True
+        try:
+            db.session.add_all([JobRun(**row) for row in _unrecorded])
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - the database still does not answer: keep them for the next try
+            log.exception("%d job failure(s) could not be recorded yet", len(_unrecorded))
+            _rollback()
+            return False
+        log.info("recorded %d job failure(s) kept since the database was unavailable", len(_unrecorded))
+        _unrecorded.clear()
+        return True
+
+
+def unrecorded_count() -> int:
+    return len(_unrecorded)
+
+
+def catch_up(through: date, job_ids: list[str] | None = None) -> list[JobRun]:
+    """Run every owed date up to ``through`` (see :func:`insurecrm.jobplan.run_owed`, waiting for the jobs lock as
+    long as it takes); returns the runs that did work. A failing job holds back only itself and its dependants."""
+    from insurecrm import jobplan
+
+    return jobplan.run_owed(through, job_ids, lock_timeout=None).runs
 
 
 def add_to_daily_record(record_id: str, day: date, counts: dict[str, int]) -> JobRun:

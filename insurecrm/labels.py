@@ -89,7 +89,7 @@ AUDIT_ACTION: Labels = {"create": _l("Created"), "update": _l("Changed"), "delet
                         "reveal": _l("ID number revealed")}
 
 # -- operations: daily jobs and the outbox -------------------------------------------------------------------
-JOB_STATUS: Labels = {"succeeded": _l("Succeeded"), "failed": _l("Failed")}
+JOB_STATUS: Labels = {"succeeded": _l("Succeeded"), "failed": _l("Failed"), "skipped": _l("Skipped")}
 #: each daily job (insurecrm.jobs registry) and each daily record (insurecrm.jobs.add_to_daily_record)
 JOB: Labels = {
     "policies.open_renewal_cases": _l("Open renewal cases"),

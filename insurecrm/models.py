@@ -155,15 +155,18 @@ class Outbox(Base):
 class JobRunStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    #: an owed date older than the catch-up limit, not run by the scheduler (``error`` says why); run by hand
+    SKIPPED = "skipped"
 
 
 class JobRun(Base):
     """One run of a daily job for one logical date: the claim that makes it happen once.
 
-    The row is inserted in the same transaction as the job's work. Two processes claiming the same
-    (job, date) collide on the unique constraint, so only one of them does the work; a crash rolls back
-    claim and work together, so a later run redoes both. A failure is recorded in a transaction of its
-    own with status ``failed`` and does not count as a claim: the date is tried again.
+    The claim (``attempt_key=""``) is inserted when the job's work is done, under the jobs lock
+    (:mod:`insurecrm.jobs`); the unique constraint makes a second claim of the same (job, date) fail. A failure
+    is recorded with status ``failed`` and a key of its own and does not count as a claim: the date is tried
+    again. A date the scheduler did not run because it was too old is recorded once with status ``skipped``
+    (``attempt_key="skipped"``) and the reason in ``error``; it is not a claim either.
     """
 
     __tablename__ = "job_runs"
@@ -172,7 +175,7 @@ class JobRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[str] = mapped_column(String(64), index=True)
     logical_date: Mapped[date] = mapped_column(index=True)
-    #: "" for the one successful run of (job, date); a unique value for each recorded failure
+    #: "" for the one successful run of (job, date); "skipped" for its skip record; a unique value for each failure
     attempt_key: Mapped[str] = mapped_column(String(40), default="")
     status: Mapped[JobRunStatus]
     started_at: Mapped[datetime]

@@ -1,6 +1,7 @@
 """Operations pages for admins: daily job runs, the outbox, message templates.
 
-- ``/admin/ops/jobs``: the recent runs of the daily jobs (what each did, or why it failed), by job and status;
+- ``/admin/ops/jobs``: the jobs failing now, and the recent runs of the daily jobs (what each did, why it failed or
+  was skipped), by job and status; an admin runs a skipped date by hand (``/admin/ops/jobs/run``, docs/operations.md);
 - ``/admin/ops/outbox``: every message the jobs queued, with its recipient and subject (worded from its template
   as the sender would word it, until it is sent) and counts by status; a failed message
   (among them the *uncertain* ones a stopped sender left, see :mod:`insurecrm.outbox.sender`) can be sent
@@ -19,23 +20,26 @@ that loading the web pages adds on the side.
 from __future__ import annotations
 
 import json
+import logging
 
 import marshmallow as ma
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, select
 
-from insurecrm import jobs
+from insurecrm import jobplan, jobs
 from insurecrm.api import ListArgs
 from insurecrm.db import db
 from insurecrm.errors import flatten_messages
 from insurecrm.i18n import LANGUAGES
+from insurecrm.i18n import day as format_day
 from insurecrm.labels import label
 from insurecrm.models import JobRun, JobRunStatus, Outbox, OutboxChannel, OutboxStatus, Role
 from insurecrm.outbox.defaults import TEMPLATE_CHANNELS, sample_payload
 from insurecrm.outbox.gateways import UNCERTAIN_PREFIX
 from insurecrm.web import id_or_404, is_safe_redirect, load_form, page_roles, paginate_page
 
+log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__, url_prefix="/admin/ops")
 WEB_BLUEPRINTS = (bp,)
 admin_only = page_roles(Role.ADMIN)
@@ -66,10 +70,18 @@ def _filters(schema: type[ma.Schema]) -> dict:
     return schema().load({key: value for key, value in request.args.items() if value.strip()})
 
 
+class RunDateForm(ma.Schema):
+    job = ma.fields.String(required=True, validate=ma.validate.Length(max=64))
+    date = ma.fields.Date(required=True)
+
+
 @bp.get("/jobs")
 @admin_only
 def job_runs():
-    """The recent runs of the daily jobs, newest first: date, job, status, host, counts, error."""
+    """The jobs failing now (since which date, attempts, last error, the jobs they hold back; of the job filtered
+    by, if any), then the recent runs
+    of the daily jobs, newest first: date, job, status, host, counts, error or why it was skipped; a skipped date
+    not run since has a button to run it."""
     filters = _filters(JobRunArgs)
     stmt = select(JobRun)
     if "job" in filters:
@@ -78,8 +90,51 @@ def job_runs():
         stmt = stmt.where(JobRun.status == filters["status"])
     page = paginate_page(stmt.order_by(JobRun.started_at.desc(), JobRun.id.desc()), PER_PAGE)
     known = set(db.session.scalars(select(JobRun.job_id).distinct())) | {job.id for job in jobs.registered()}
-    return render_template("ops/jobs.html", page=page, filters=filters,
+    failing = [job for job in jobplan.failing() if filters.get("job", job.job_id) == job.job_id]
+    return render_template("ops/jobs.html", page=page, filters=filters, failing=failing,
+                           runnable=_still_skipped(page.items),
                            job_choices=[(job_id, label(job_id, "job")) for job_id in sorted(known)])
+
+
+def _still_skipped(runs) -> set[int]:
+    """The ids of the skipped rows among ``runs`` whose (job, date) has not run since (one query)."""
+    known = {job.id for job in jobs.registered()}
+    skipped = [run for run in runs if run.status == JobRunStatus.SKIPPED and run.job_id in known]
+    if not skipped:
+        return set()
+    done = set(db.session.execute(select(JobRun.job_id, JobRun.logical_date).where(
+        JobRun.attempt_key == "", JobRun.job_id.in_({run.job_id for run in skipped}),
+        JobRun.logical_date.in_({run.logical_date for run in skipped}))).all())
+    return {run.id for run in skipped if (run.job_id, run.logical_date) not in done}
+
+
+@bp.post("/jobs/run")
+@admin_only
+def job_run_date():
+    """Run a job for a date by hand (a date the scheduler skipped): as ``insurecrm jobs run --date D JOB`` does,
+    with the earlier dates it still owes and the jobs it depends on first. Refuses an unknown job and a date after
+    today (422), and says so when another run of the jobs holds the lock. Logged with the admin's name."""
+    from flask_login import current_user
+
+    from insurecrm import clock, joblock
+
+    form = RunDateForm().load({key: request.form.get(key, "") for key in ("job", "date")})
+    if form["job"] not in {job.id for job in jobs.registered()}:
+        raise ma.ValidationError(_("There is no such job."), "job")
+    if form["date"] > clock.today():
+        raise ma.ValidationError(_("A date after today cannot be run."), "date")
+    log.info("%s runs %s for %s by hand", current_user.username, form["job"], form["date"])
+    try:
+        outcome = jobplan.run_owed(form["date"], [form["job"]], hand=True, lock_timeout=0)
+    except joblock.JobsBusy:
+        flash(_("The daily jobs are running now; try again in a few minutes."), "error")
+        return redirect(url_for(".job_runs"))
+    if outcome.failed or outcome.waiting:
+        flash(_("Not every run succeeded: see the failing jobs below."), "error")
+    else:
+        flash(_("%(job)s ran for %(date)s (%(count)s run(s)).", job=label(form["job"], "job"),
+                date=format_day(form["date"]), count=len(outcome.runs)), "success")
+    return redirect(url_for(".job_runs"))
 
 
 def _uncertain():

@@ -110,7 +110,8 @@ def _cases_with_policy(*columns) -> Select:
             .join(Policyholder, Policyholder.id == Policy.policyholder_id))
 
 
-@daily_job("policies.remind_renewals", order=30)
+@daily_job("policies.remind_renewals", order=30,
+           depends_on=("policies.open_renewal_cases", "policies.grace_and_lapse"))
 def remind_renewals(logical_date: date) -> dict[str, int]:
     """Remind the policyholder of every worked renewal case (open, contacted, quoted) at the offsets of
     ``INSURECRM_RENEWAL_REMINDER_OFFSETS`` (days before expiry; 30 and 7 by default).
@@ -178,7 +179,8 @@ def _record_reminders(offset: int, now: datetime) -> None:
         .where(not_recorded)))
 
 
-@daily_job("policies.escalate_renewals", order=40)
+@daily_job("policies.escalate_renewals", order=40,
+           depends_on=("policies.open_renewal_cases", "policies.grace_and_lapse"))
 def escalate_renewals(logical_date: date) -> dict[str, int]:
     """Escalate to the branch manager every case still ``open`` and never contacted when its policy expires
     within ``INSURECRM_RENEWAL_ESCALATION_DAYS`` (14 by default) and not escalated yet: ``escalated_at`` is set

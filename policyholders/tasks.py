@@ -234,7 +234,7 @@ def annualised_premium() -> ColumnElement:
     return Policy.premium * per_year
 
 
-@daily_job("policyholders.key_customer_callbacks", order=70)
+@daily_job("policyholders.key_customer_callbacks", order=70, depends_on=("policies.grace_and_lapse",))
 def key_customer_callbacks(logical_date: date) -> dict[str, int]:
     """Plan a service call (定期回访, activity kind ``call``) for every active key customer: a policyholder whose
     running policies (in force, grace, reinstated) make an annualised premium of at least

@@ -1,16 +1,18 @@
-"""The once-per-date guard of daily jobs, in one process (both databases)."""
+"""The once-per-date guard of daily jobs and the owed dates, in one process (both databases)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from insurecrm import jobs
+from insurecrm import clock, jobs
 from insurecrm.models import JobRun, JobRunStatus, Outbox, OutboxChannel
 
 DAY = date(2026, 11, 22)
+#: 11:00 in Shanghai on DAY: after the default run hour
+NOW = datetime(2026, 11, 22, 3, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -31,11 +33,16 @@ def ledger(app, monkeypatch):
 
     make_job("test.first", 1)
     make_job("test.second", 2)
-    return calls
+    with clock.frozen(NOW):
+        yield calls
 
 
 def outbox_count(session) -> int:
     return session.scalar(select(func.count(Outbox.id)))
+
+
+def claimed(session, job_id: str) -> list[date]:
+    return sorted(session.scalars(select(JobRun.logical_date).where(JobRun.job_id == job_id, JobRun.attempt_key == "")))
 
 
 def test_a_job_runs_once_per_date(ledger, session):
@@ -44,10 +51,10 @@ def test_a_job_runs_once_per_date(ledger, session):
     assert run.counts == {"rows": 1} and run.status == JobRunStatus.SUCCEEDED
     assert jobs.run_job(job, DAY) is None
     assert outbox_count(session) == 1
-    assert jobs.run_job(job, DAY + timedelta(days=1)) is not None
+    assert jobs.run_job(job, DAY - timedelta(days=1)) is not None
 
 
-def test_a_failing_job_leaves_no_work_and_no_claim(ledger, session):
+def test_a_failing_job_leaves_no_claim_and_is_recorded_as_failed(ledger, session):
     calls = ledger
 
     @jobs.daily_job("test.broken", order=3)
@@ -60,7 +67,7 @@ def test_a_failing_job_leaves_no_work_and_no_claim(ledger, session):
     job = jobs.registered(["test.broken"])[0]
     with pytest.raises(RuntimeError):
         jobs.run_job(job, DAY)
-    assert outbox_count(session) == 0
+    assert outbox_count(session) == 0  # what it had not committed is rolled back
     failed = session.scalars(select(JobRun).where(JobRun.job_id == "test.broken")).all()
     assert [r.status for r in failed] == [JobRunStatus.FAILED] and "half-way" in failed[0].error
     assert not jobs.is_done("test.broken", DAY)
@@ -77,16 +84,30 @@ def test_catch_up_runs_missed_dates_in_order_date_by_date(ledger, session):
     assert jobs.catch_up(DAY) == []
 
 
-def test_a_job_behind_the_others_is_caught_up(ledger, session):
+def test_a_gap_before_the_latest_run_is_owed_too(ledger, session):
+    # hand runs claimed T-5 and T-2 alone (as the old `jobs run --date` did): T-4 and T-3 must not be forgotten
+    for job in jobs.registered():
+        jobs.run_job(job, DAY - timedelta(days=5))
+        jobs.run_job(job, DAY - timedelta(days=2))
+    jobs.catch_up(DAY)
+    for job_id in ("test.first", "test.second"):
+        assert claimed(session, job_id) == [DAY - timedelta(days=n) for n in range(5, -1, -1)]
+
+
+def test_a_job_behind_the_others_is_caught_up_and_a_new_job_starts_where_they_stand(ledger, session):
     first, second = jobs.registered()
     jobs.run_job(first, DAY - timedelta(days=1))
     jobs.run_job(second, DAY - timedelta(days=2))
-    assert jobs.dates_to_run(DAY) == [DAY - timedelta(days=1), DAY]
+
+    @jobs.daily_job("test.new", order=3)
+    def new(logical_date):
+        return {}
+
+    jobs.catch_up(DAY)
+    assert claimed(session, "test.first") == [DAY - timedelta(days=1), DAY]
+    assert claimed(session, "test.second") == [DAY - timedelta(days=2), DAY - timedelta(days=1), DAY]
+    assert claimed(session, "test.new") == [DAY]
 
 
-def test_first_ever_start_runs_today_only_and_catch_up_is_bounded(ledger, session, app):
-    assert jobs.dates_to_run(DAY) == [DAY]
-    for job in jobs.registered():
-        jobs.run_job(job, DAY - timedelta(days=100))
-    owed = jobs.dates_to_run(DAY)
-    assert len(owed) == app.config["JOBS_MAX_CATCH_UP_DAYS"] and owed[-1] == DAY
+def test_first_ever_start_runs_today_only(ledger, session):
+    assert {run.logical_date for run in jobs.catch_up(DAY)} == {DAY}

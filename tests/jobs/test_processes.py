@@ -2,12 +2,13 @@
 
 Each test gets a database of its own with a small demo book, and runs ``insurecrm jobs run`` in separate
 processes. A test connection holds a lock on ``renewal_cases`` to stop a job half-way, deterministically:
-the job has claimed its date and is waiting to write its cases.
+the job holds the jobs lock and is waiting to write its cases.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -75,6 +76,13 @@ def wait_for_blocked(engine, count: int, timeout: float = 30) -> None:
     raise AssertionError(f"expected {count} blocked job processes")
 
 
+def read_line(process: subprocess.Popen, timeout: float = 30) -> str:
+    """The next line the process prints, waiting at most ``timeout`` seconds for it."""
+    ready, _w, _x = select.select([process.stdout], [], [], timeout)
+    assert ready, "the process printed nothing in time"
+    return process.stdout.readline()
+
+
 def claims(engine) -> list[tuple]:
     with engine.connect() as connection:
         return connection.execute(sa.text(
@@ -92,14 +100,16 @@ def test_three_processes_started_together_do_the_work_once(pg_book):
     blocker = engine.connect()
     transaction = blocker.begin()
     blocker.execute(sa.text("LOCK TABLE renewal_cases IN EXCLUSIVE MODE"))
-    processes = [start_job(env) for _ in range(3)]
-    wait_for_blocked(engine, 3)  # one waits to write its cases, two wait on its claim
+    first = start_job(env)
+    wait_for_blocked(engine, 1)  # holds the jobs lock, waits to write its cases
+    others = [start_job(env) for _ in range(2)]
+    assert all("Waiting for the scheduler's run to finish" in read_line(other) for other in others)
     transaction.commit()
     blocker.close()
-    outputs = [process.communicate(timeout=60) for process in processes]
-    assert [process.returncode for process in processes] == [0, 0, 0], outputs
-    said = sorted(out.strip().split(": ", 1)[1].split("=")[0] for out, _err in outputs)
-    assert said == ["already done", "already done", "cases_opened"], outputs
+    outputs = [process.communicate(timeout=60) for process in [first, *others]]
+    assert [process.returncode for process in [first, *others]] == [0, 0, 0], outputs
+    assert f"{JOB} {DAY}: cases_opened=" in outputs[0][0]
+    assert all(f"{JOB} {DAY}: already done" in out for out, _err in outputs[1:]), outputs
     assert claims(engine) == [("succeeded", "")]
     assert missing(engine) == 0
 
