@@ -33,7 +33,7 @@ from agents.models import Activity, ActivityKind, Agent, AgentStatus, Priority, 
 from insurecrm import clock
 from insurecrm.batches import in_batches
 from insurecrm.db import db, utcnow
-from insurecrm.jobs import daily_job
+from insurecrm.jobs import daily_job, is_done
 from insurecrm.models import Outbox, OutboxChannel
 from policies.models import (
     IN_FORCE_STATUSES,
@@ -59,6 +59,7 @@ from policyholders.tasks import (
     instant_literal,
     json_payload,
     key_of,
+    local_instant,
     message_channel,
     money_text,
     pending_outbox_values,
@@ -276,9 +277,26 @@ def unpaid_as_of(day: date, installment=Installment) -> ColumnElement[bool]:
 
 
 def _unpaid_installments(day: date) -> Select:
-    """The policies with an installment due before ``day`` and unpaid on it, from the installments' indexes
-    (``status, due_date`` and ``paid_date``): what starts the search for policies entering grace."""
-    return select(Installment.policy_id).where(Installment.due_date < day, unpaid_as_of(day))
+    """The running policies with an installment due before ``day`` and unpaid on it, from the installments'
+    indexes (``status, due_date`` and ``paid_date``): where the search for policies entering grace starts. Its
+    cost follows the unpaid installments past due (the arrears, mostly of lapsed policies), not the book. The
+    policy's status is a correlated subquery on purpose: looked up by id for each of these few installments,
+    where a join would tempt the planner into reading every policy."""
+    status = select(Policy.status).where(Policy.id == Installment.policy_id).correlate(Installment).scalar_subquery()
+    return select(Installment.policy_id).where(Installment.due_date < day, unpaid_as_of(day),
+                                               status.in_(IN_FORCE_STATUSES))
+
+
+def _renewed_lately(day: date):
+    """The expired policies whose renewal may have been written (a quote put in force) since the day before:
+    those renewed by a policy changed from the start of the day before to the end of ``day`` — or, when the job
+    did not run for the day before (its first run, a gap), every expired policy."""
+    if not is_done(STATUS_JOB, day - timedelta(days=1)):
+        return Policy.status == PolicyStatus.EXPIRED
+    renewal = aliased(Policy)
+    start, end = (instant_literal(local_instant(day + timedelta(days=n))) for n in (-1, 1))
+    return Policy.id.in_(select(renewal.renews_policy_id).where(
+        renewal.updated_at >= start, renewal.updated_at < end, renewal.renews_policy_id.is_not(None)))
 
 
 @daily_job(STATUS_JOB, order=20)
@@ -331,19 +349,26 @@ def grace_and_lapse(logical_date: date) -> dict[str, int]:
         Installment.due_date < Policy.status_date, Installment.paid_date > Policy.status_date,
         Installment.paid_date <= logical_date)
 
-    def move(target, condition, reason, also_from=(), start=None) -> int:
-        return _move_policies(logical_date, now, target, condition, reason, also_from, start)
+    def move(target, condition, reason, start, sources=IN_FORCE_STATUSES) -> int:
+        return _move_policies(logical_date, now, target, condition, reason, sources, start)
 
+    # each move starts from an index bounded by the day's work (``start``); its batches check every condition
+    running_ended = Policy.status.in_(IN_FORCE_STATUSES) & ended
+    in_grace = Policy.status == PolicyStatus.GRACE
     counts = {
         "renewed": move(PolicyStatus.RENEWED, and_(ended, renewed_by), "Renewed by its renewal policy.",
-                        also_from=(PolicyStatus.EXPIRED,)),
-        "expired": move(PolicyStatus.EXPIRED, and_(ended, ~renewed_by, renewable), "Expired without renewal."),
-        "matured": move(PolicyStatus.MATURED, and_(ended, ~renewed_by, ~renewable), "Term ended."),
-        "lapses": move(PolicyStatus.LAPSED, unpaid(grace_days), "Premium unpaid beyond the grace period."),
+                        running_ended)
+        + move(PolicyStatus.RENEWED, renewed_by, "Renewed by its renewal policy.",
+               _renewed_lately(logical_date), sources=(PolicyStatus.EXPIRED,)),
+        "expired": move(PolicyStatus.EXPIRED, and_(ended, ~renewed_by, renewable), "Expired without renewal.",
+                        running_ended),
+        "matured": move(PolicyStatus.MATURED, and_(ended, ~renewed_by, ~renewable), "Term ended.", running_ended),
+        "lapses": move(PolicyStatus.LAPSED, unpaid(grace_days), "Premium unpaid beyond the grace period.", in_grace,
+                       sources=(PolicyStatus.GRACE,)),
         "back_in_force": move(PolicyStatus.IN_FORCE, and_(~unpaid(0), paid_in_grace),
-                              "Overdue premium paid within the grace period."),
+                              "Overdue premium paid within the grace period.", in_grace, sources=(PolicyStatus.GRACE,)),
         "to_grace": move(PolicyStatus.GRACE, and_(~ended, unpaid(0)), "Premium unpaid after its due date.",
-                         start=Policy.id.in_(_unpaid_installments(logical_date))),
+                         _unpaid_installments(logical_date)),
     }
     if not counts["back_in_force"]:
         del counts["back_in_force"]  # reported when a catch-up made some
@@ -352,12 +377,13 @@ def grace_and_lapse(logical_date: date) -> dict[str, int]:
 
 
 def _move_policies(logical_date: date, now: datetime, target: PolicyStatus, condition: ColumnElement[bool],
-                   reason: str, also_from: tuple[PolicyStatus, ...] = (), start=None) -> int:
-    """Move every policy meeting ``condition`` whose status (running, grace, or ``also_from``) may become
-    ``target`` to it, as of the logical date (never before its last change, and out of a status this job set
-    only from the day after), batch by batch: the history rows of the batch (its policies locked), then the
-    policies that got one. ``start`` narrows the search to an indexed set of candidates."""
-    sources = [status for status in (*IN_FORCE_STATUSES, *also_from) if target in ALLOWED_TRANSITIONS[status]]
+                   reason: str, sources: tuple[PolicyStatus, ...], start) -> int:
+    """Move every policy meeting ``condition`` whose status (one of ``sources``) may become ``target`` to it, as
+    of the logical date (never before its last change, and out of a status this job set only from the day
+    after), batch by batch: the history rows of the batch (its policies locked), then the policies that got one.
+    The candidates are ``start`` (a condition on policies, or a ``SELECT`` of policy ids), a cheap superset read
+    from an index; each batch checks every condition on its few ids, where the planner probes by id."""
+    sources = [status for status in sources if target in ALLOWED_TRANSITIONS[status]]
     settled = or_(and_(Policy.status.in_(SET_BY_THE_JOB), Policy.status_date < logical_date),
                   and_(Policy.status.not_in(SET_BY_THE_JOB), Policy.status_date <= logical_date))
     movable = [Policy.status.in_(sources), settled, condition]
@@ -377,7 +403,7 @@ def _move_policies(logical_date: date, now: datetime, target: PolicyStatus, cond
                 .execution_options(synchronize_session=False))
         return len(moved)
 
-    keys = select(Policy.id).where(*movable, *([start] if start is not None else []))
+    keys = start if isinstance(start, Select) else select(Policy.id).where(Policy.status.in_(sources), start)
     return in_batches(keys, step)
 
 

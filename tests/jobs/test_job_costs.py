@@ -83,3 +83,25 @@ def test_after_a_gap_the_job_looks_at_every_policyholder_once(make, session):
         assert not jobs.is_done(KEY_CUSTOMER_JOB, DAY - timedelta(days=1))
         assert key_customer_callbacks(DAY) == {"key_customer_calls": 1}
     assert planned_for(session) == {forgotten.id}
+
+
+def test_after_a_successful_day_a_late_renewal_is_found_from_the_renewals_changed_lately(make, session):
+    from policies.models import PolicyStatus
+    from policies.tasks import STATUS_JOB, grace_and_lapse
+
+    with clock.frozen(at_nine(DAY - timedelta(days=120))):
+        expired = make.policy(expiry_date=DAY - timedelta(days=30), status=PolicyStatus.EXPIRED,
+                              status_date=DAY - timedelta(days=30))
+        renewal = make.policy(renews_policy_id=expired.id, status=PolicyStatus.QUOTED,
+                              effective_date=DAY - timedelta(days=30))
+        long_ago = make.policy(expiry_date=DAY - timedelta(days=60), status=PolicyStatus.EXPIRED,
+                                status_date=DAY - timedelta(days=60))
+        make.policy(renews_policy_id=long_ago.id, effective_date=DAY - timedelta(days=60))  # written long ago
+    with clock.frozen(at_nine(DAY - timedelta(days=1))):  # the first run looks at every expired policy
+        assert jobs.run_job(jobs.registered([STATUS_JOB])[0], DAY - timedelta(days=1)).counts["renewed"] == 1
+    with clock.frozen(at_nine(DAY)):
+        renewal.status = PolicyStatus.IN_FORCE  # the quote is put in force today
+        session.commit()
+        assert grace_and_lapse(DAY)["renewed"] == 1
+    session.expire_all()
+    assert expired.status == PolicyStatus.RENEWED and expired.status_date == DAY
