@@ -90,6 +90,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "KEY_CUSTOMER_PREMIUM": Decimal(os.environ.get("INSURECRM_KEY_CUSTOMER_PREMIUM", "50000")),
         #: a key customer gets a service call planned when none was done or planned within this many days
         "KEY_CUSTOMER_CALLBACK_DAYS": int(os.environ.get("INSURECRM_KEY_CUSTOMER_CALLBACK_DAYS", "90")),
+        #: a birthday greeting is still sent by a job run this many days late at most; later it is skipped
+        "BIRTHDAY_LATE_DAYS": int(os.environ.get("INSURECRM_BIRTHDAY_LATE_DAYS", "3")),
+        #: the daily jobs commit their work this many rows at a time (short row locks for the users' edits)
+        "JOBS_BATCH_SIZE": max(int(os.environ.get("INSURECRM_JOBS_BATCH_SIZE", "500")), 1),
         #: the outbox sender (insurecrm/outbox, docs/outbox.md): attempts before a message is failed for good
         "OUTBOX_MAX_ATTEMPTS": int(os.environ.get("INSURECRM_OUTBOX_MAX_ATTEMPTS", "5")),
         #: a message left in "sending" longer than this is uncertain: failed, for a human to check

@@ -110,9 +110,12 @@ JOB_COUNT: Labels = {
     "cases_closed": _l("renewal cases closed"), "callbacks_planned": _l("callbacks planned"),
     "greetings_queued": _l("greetings queued"), "key_customer_calls": _l("key-customer calls planned"),
     "sent": _l("sent"), "failed": _l("failed"), "retrying": _l("retrying"), "uncertain": _l("uncertain"),
+    "reminders_skipped": _l("reminders skipped (too late)"), "greetings_skipped": _l("greetings skipped (too late)"),
+    "back_in_force": _l("back in force"), "skipped": _l("skipped (too late)"),
 }
 OUTBOX_STATUS: Labels = {"pending": _l("Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
-                         "failed": _l("Failed"), "uncertain": _l("Uncertain: needs a human")}
+                         "failed": _l("Failed"), "skipped": _l("Skipped: too late to send"),
+                         "uncertain": _l("Uncertain: needs a human")}
 OUTBOX_CHANNEL: Labels = {"email": _l("Email"), "sms": _l("SMS"), "task": _l("Agent task")}
 #: kinds of messages and tasks (outbox rows and message templates)
 MESSAGE_KIND: Labels = {

@@ -124,6 +124,9 @@ class OutboxStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    #: never sent, and never will be: the work was owed on a day it could no longer be done (the reason is in
+    #: ``last_error``); the row keeps its idempotency key so nothing queues it later
+    SKIPPED = "skipped"
 
 
 class Outbox(Base):

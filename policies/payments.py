@@ -6,7 +6,12 @@ Every installment that received money gets a :class:`~policies.models.PaymentAll
 installment filled completely becomes ``paid`` with ``paid_date`` = the payment's date, one filled in
 part becomes ``partially_paid``. A payment larger than everything still open is refused: the book has
 no place for the difference. A policy in grace whose overdue installments (due before today) are all
-paid afterwards moves back to in force, as of the payment date.
+paid afterwards moves back to in force, as of the payment date — unless its grace had already ended
+before the payment date (an installment stayed unpaid beyond the product's ``grace_period_days`` on a
+day before it, judged as the daily job judges: see :func:`grace_ended_before`). Such a policy lapsed on
+that day, whether or not the job has run for it yet (the scheduler may have been down): it stays in
+grace for the job to lapse it as of that day, and the payment counts towards its arrears; it comes back
+by the reinstatement rule (:mod:`policies.status`), never by the payment alone.
 
 **Commission rule.** Each payment earns commission on the premium it pays, as of the payment date:
 
@@ -23,7 +28,7 @@ rounded to the cent, half up.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
@@ -158,7 +163,7 @@ def _add_commission(policy: Policy, payment: Payment, kind: CommissionKind, prem
 def _leave_grace_if_cleared(policy: Policy, paid_on: date) -> None:
     # "overdue" is judged as of today: a back-dated payment that leaves a later installment overdue
     # must not take the policy out of grace only for the grace job to put it back tomorrow
-    if policy.status != PolicyStatus.GRACE:
+    if policy.status != PolicyStatus.GRACE or grace_ended_before(policy, paid_on):
         return
     still_overdue = db.session.scalar(select(exists().where(
         Installment.policy_id == policy.id, Installment.status.in_(OPEN), Installment.due_date < clock.today()
@@ -166,3 +171,19 @@ def _leave_grace_if_cleared(policy: Policy, paid_on: date) -> None:
     if not still_overdue:
         transition(policy, PolicyStatus.IN_FORCE, effective_date=max(paid_on, policy.status_date),
                    reason=f"Overdue premium paid on {paid_on.isoformat()}.")
+
+
+def grace_ended_before(policy: Policy, day: date) -> bool:
+    """True when the policy, in grace, had to lapse on a day before ``day``: the daily job
+    (``policies.tasks.grace_and_lapse``) lapses a policy on the first day after it entered grace on which an
+    installment has been unpaid (not fully paid on that day) for more than the product's grace period."""
+    grace = timedelta(days=policy.product.grace_period_days)
+    installments = db.session.scalars(select(Installment).where(
+        Installment.policy_id == policy.id, Installment.due_date < day, Installment.status != InstallmentStatus.WAIVED))
+    for installment in installments:
+        lapse_day = max(policy.status_date + timedelta(days=1), installment.due_date + grace + timedelta(days=1))
+        paid_later = installment.paid_date is not None and installment.paid_date > lapse_day
+        unpaid_then = installment.status in OPEN or paid_later
+        if lapse_day < day and unpaid_then:
+            return True
+    return False

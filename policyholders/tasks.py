@@ -31,12 +31,12 @@ from sqlalchemy import (
     exists,
     extract,
     func,
-    insert,
     literal,
     literal_column,
     null,
     or_,
     select,
+    union,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
@@ -53,8 +53,9 @@ from agents.models import (
     TaskReason,
 )
 from insurecrm import clock
+from insurecrm.batches import in_batches
 from insurecrm.db import UTCDateTime, db, utcnow
-from insurecrm.jobs import daily_job
+from insurecrm.jobs import daily_job, is_done
 from insurecrm.models import Outbox, OutboxChannel, OutboxStatus, Role, User
 from policies.models import IN_FORCE_STATUSES, Policy, PremiumFrequency
 from policyholders.models import ContactChannel, PartyKind, Policyholder, PolicyholderStatus
@@ -62,7 +63,7 @@ from policyholders.models import ContactChannel, PartyKind, Policyholder, Policy
 #: the hour (insurer's time zone) at which the activities the jobs plan start
 PLANNED_HOUR = time(9)
 OUTBOX_COLUMNS = ["idempotency_key", "kind", "channel", "recipient", "language", "policyholder_id", "policy_id",
-                  "agent_id", "body", "payload", "status", "attempts", "created_at"]
+                  "agent_id", "body", "payload", "status", "attempts", "created_at", "last_error"]
 #: the columns of a task the jobs insert, in the order of their ``SELECT``: see :func:`task_row`
 TASK_COLUMNS = ["source_key", "reason", "kind", "priority", "subject", "description", "due_date", "planned_start",
                 "agent_id", "assignee_user_id", "org_unit_id", "policyholder_id", "contact_name", "policy_id",
@@ -144,10 +145,20 @@ def instant_literal(value: datetime) -> ColumnElement[datetime]:
     return literal(value, UTCDateTime())
 
 
+def insert_new(model, columns: list[str], rows: Select, unique: list[str]) -> int:
+    """``INSERT INTO model (columns) SELECT rows``, skipping a row whose ``unique`` columns an earlier or a
+    concurrent run wrote first (``ON CONFLICT DO NOTHING``); the count inserted."""
+    dialect_insert = sqlite.insert if db.dialect == "sqlite" else postgresql.insert
+    statement = dialect_insert(model).from_select(columns, rows).on_conflict_do_nothing(index_elements=unique)
+    return max(db.session.execute(statement, execution_options={"preserve_rowcount": True}).rowcount, 0)
+
+
 def queue_outbox(rows: Select) -> int:
-    """``INSERT INTO outbox … SELECT rows`` (columns in :data:`OUTBOX_COLUMNS` order); the count inserted."""
-    return db.session.execute(insert(Outbox).from_select(OUTBOX_COLUMNS, rows),
-                              execution_options={"preserve_rowcount": True}).rowcount
+    """``INSERT INTO outbox … SELECT rows`` (columns in :data:`OUTBOX_COLUMNS` order), skipping any idempotency key
+    already written (by an earlier or a concurrent run); the count inserted. As with :func:`plan_tasks`, ``rows``
+    must exclude existing keys itself: the conflict clause only settles a race, which can then neither duplicate
+    a message nor fail the job."""
+    return insert_new(Outbox, OUTBOX_COLUMNS, rows, ["idempotency_key"])
 
 
 def task_row(*, source_key, reason: TaskReason, kind: ActivityKind, priority: Priority, subject, description: str,
@@ -171,10 +182,7 @@ def plan_tasks(rows: Select) -> int:
     """``INSERT INTO activities … SELECT rows`` (columns of :func:`task_row`), skipping any ``source_key`` already
     written (by an earlier or a concurrent run); the count inserted. ``rows`` must exclude existing keys itself
     (``~exists(Activity.source_key == key)``): the conflict clause only settles a race."""
-    dialect_insert = sqlite.insert if db.dialect == "sqlite" else postgresql.insert
-    statement = (dialect_insert(Activity).from_select(TASK_COLUMNS, rows)
-                 .on_conflict_do_nothing(index_elements=["source_key"]))
-    return db.session.execute(statement, execution_options={"preserve_rowcount": True}).rowcount
+    return insert_new(Activity, TASK_COLUMNS, rows, ["source_key"])
 
 
 def task_exists(key: ColumnElement[str]) -> ColumnElement[bool]:
@@ -191,8 +199,20 @@ def unit_manager(unit_id_column) -> ColumnElement[int | None]:
 
 
 def pending_outbox_values(now: datetime) -> tuple:
-    """The last three outbox columns of a new row: ``pending``, no attempt yet, created now."""
-    return literal(OutboxStatus.PENDING.value), literal(0), instant_literal(now)
+    """The last four outbox columns of a new row: ``pending``, no attempt yet, created now, no error."""
+    return literal(OutboxStatus.PENDING.value), literal(0), instant_literal(now), null()
+
+
+def skipped_outbox_values(now: datetime, reason) -> tuple:
+    """The last four outbox columns of a message that will never be sent: ``skipped``, with why in
+    ``last_error`` (text, or SQL). The row keeps its idempotency key, so no later run queues it."""
+    return (literal(OutboxStatus.SKIPPED.value), literal(0), instant_literal(now),
+            reason if isinstance(reason, ColumnElement) else literal(reason))
+
+
+def days_late(logical_date: date) -> int:
+    """How many days after its logical date a job runs (0 on the day itself)."""
+    return max((clock.today() - logical_date).days, 0)
 
 
 # -- the jobs -----------------------------------------------------------------------------------------------
@@ -211,20 +231,33 @@ def birthday_greetings(logical_date: date) -> dict[str, int]:
     """Queue a birthday greeting (outbox kind ``birthday``) for every active person whose birthday is the
     logical date (Feb 29 birthdays on Feb 28 in other years), with marketing consent and a channel they
     consented to; never to anyone else, and no task instead (a greeting is not owed). In the policyholder's
-    language; key ``birthday:holder=<id>:year=<yyyy>``, so one greeting a year whatever reruns happen."""
+    language; key ``birthday:holder=<id>:year=<yyyy>``, so one greeting a year whatever reruns happen.
+
+    A greeting days late is worse than none: a run more than ``INSURECRM_BIRTHDAY_LATE_DAYS`` (3) days after the
+    logical date (a catch-up after an outage) queues nothing but records each greeting as ``skipped``, with why,
+    under the same key, so it never goes later either (``greetings_skipped``, reported when some were)."""
     holder = Policyholder
     born_today = or_(*(and_(extract("month", holder.date_of_birth) == month, extract("day", holder.date_of_birth) == d)
                        for month, d in birthday_month_days(logical_date)))
     channel, recipient = message_channel(holder)
     key = key_of("birthday:holder=", holder.id, f":year={logical_date.year}")
+    due = [holder.status == PolicyholderStatus.ACTIVE, holder.kind == PartyKind.PERSON,
+           holder.date_of_birth.is_not(None), born_today, holder.consent_marketing.is_(True), reachable(holder),
+           ~exists().where(Outbox.idempotency_key == key)]
+    late, tolerance = days_late(logical_date), current_app.config["BIRTHDAY_LATE_DAYS"]
+    now = utcnow()
+    status = pending_outbox_values(now) if late <= tolerance else skipped_outbox_values(now, (
+        f"not sent: the birthday was on {logical_date.isoformat()} and the job for that date ran {late} days later "
+        f"(INSURECRM_BIRTHDAY_LATE_DAYS is {tolerance})"))
     payload = json_payload(policyholder_name=holder.name, agent_name=agent_field(holder.owner_agent_id, Agent.name))
-    rows = select(key, literal("birthday"), channel, recipient, holder.preferred_language, holder.id, null(),
-                  holder.owner_agent_id, literal(""), payload, *pending_outbox_values(utcnow())).where(
-        holder.status == PolicyholderStatus.ACTIVE, holder.kind == PartyKind.PERSON,
-        holder.date_of_birth.is_not(None), born_today, holder.consent_marketing.is_(True), reachable(holder),
-        ~exists().where(Outbox.idempotency_key == key),
-    )
-    return {"greetings_queued": queue_outbox(rows)}
+
+    def step(ids) -> int:
+        return queue_outbox(select(key, literal("birthday"), channel, recipient, holder.preferred_language,
+                                   holder.id, null(), holder.owner_agent_id, literal(""), payload, *status)
+                            .where(holder.id.in_(ids), *due))
+
+    count = in_batches(select(holder.id).where(*due), step)
+    return {"greetings_queued": count} if late <= tolerance else {"greetings_queued": 0, "greetings_skipped": count}
 
 
 def annualised_premium() -> ColumnElement:
@@ -234,33 +267,88 @@ def annualised_premium() -> ColumnElement:
     return Policy.premium * per_year
 
 
-@daily_job("policyholders.key_customer_callbacks", order=70, depends_on=("policies.grace_and_lapse",))
+KEY_CUSTOMER_JOB = "policyholders.key_customer_callbacks"
+SERVICE_KINDS = (ActivityKind.CALL, ActivityKind.VISIT)
+
+
+@daily_job(KEY_CUSTOMER_JOB, order=70, depends_on=("policies.grace_and_lapse",))
 def key_customer_callbacks(logical_date: date) -> dict[str, int]:
     """Plan a service call (定期回访, activity kind ``call``) for every active key customer: a policyholder whose
     running policies (in force, grace, reinstated) make an annualised premium of at least
     ``INSURECRM_KEY_CUSTOMER_PREMIUM``, with no call or visit still planned and none done within the last
-    ``INSURECRM_KEY_CUSTOMER_CALLBACK_DAYS`` days. The call is a task (reason ``key_customer_call``, key
-    ``key_customer_call:holder=<id>:on=<date>``) for the owner agent (the unit's pool when the owner is not
-    active), due the day after the logical date. Rerunning adds nothing: the planned call is itself the proof of
-    the next one, and the key is unique."""
+    ``INSURECRM_KEY_CUSTOMER_CALLBACK_DAYS`` days. The call is a task (reason ``key_customer_call``) for the owner
+    agent (the unit's pool when the owner is not active), due the day after the logical date.
+
+    **Once per service cycle.** The key is ``key_customer_call:holder=<id>:after=<id of the holder's last call
+    or visit done or cancelled, or never>``: the cycle the call answers, the same for every run that sees the same
+    history — so two runs for adjacent dates started together plan one call, not two (the second insert meets
+    the unique key), and a call done or cancelled opens a new cycle with a new key.
+
+    **Cost.** Who is a key customer is a sum over the whole book; the job computes it only for the day's
+    candidates (see :func:`_key_customer_candidates`): policyholders whose last service comes of age on the date,
+    or whose calls, policies or record changed around it. That is exact as long as the job ran for the day
+    before (every change is seen by the run of its day or the next); after a gap (the first run, a date not run)
+    it looks at every policyholder once."""
     config = current_app.config
     since = local_instant(logical_date - timedelta(days=config["KEY_CUSTOMER_CALLBACK_DAYS"]))
+    served = exists().where(
+        Activity.policyholder_id == Policyholder.id, Activity.kind.in_(SERVICE_KINDS),
+        or_(Activity.status == ActivityStatus.PLANNED,
+            and_(Activity.status == ActivityStatus.DONE,
+                 func.coalesce(Activity.actual_start, Activity.planned_start) >= instant_literal(since))))
+    closed = aliased(Activity)  # correlated to the policyholder only, also inside the key's NOT EXISTS
+    last_closed = (select(func.max(closed.id)).where(
+        closed.policyholder_id == Policyholder.id, closed.kind.in_(SERVICE_KINDS),
+        closed.status.in_((ActivityStatus.DONE, ActivityStatus.CANCELLED)))
+        .correlate(Policyholder).scalar_subquery())
+    key = (literal("key_customer_call:holder=") + cast(Policyholder.id, String) + literal(":after=")
+           + func.coalesce(cast(last_closed, String), literal("never")))
     key_customers = (select(Policy.policyholder_id).where(Policy.status.in_(IN_FORCE_STATUSES))
                      .group_by(Policy.policyholder_id)
                      .having(func.sum(annualised_premium()) >= literal(config["KEY_CUSTOMER_PREMIUM"], Numeric(14, 2))))
-    served = exists().where(
-        Activity.policyholder_id == Policyholder.id, Activity.kind.in_((ActivityKind.CALL, ActivityKind.VISIT)),
-        or_(Activity.status == ActivityStatus.PLANNED,
-            and_(Activity.status == ActivityStatus.DONE,
-                 func.coalesce(Activity.actual_start, Activity.planned_start) >= instant_literal(since))),
+    due = [Policyholder.status == PolicyholderStatus.ACTIVE, ~served, ~task_exists(key)]
+    candidates = _key_customer_candidates(logical_date, since)
+    if candidates is not None:
+        due.append(Policyholder.id.in_(candidates))
+        key_customers = key_customers.where(Policy.policyholder_id.in_(candidates))
+    due.append(Policyholder.id.in_(key_customers))
+
+    def step(ids) -> int:
+        return plan_tasks(select(*task_row(
+            source_key=key, reason=TaskReason.KEY_CUSTOMER_CALL, kind=ActivityKind.CALL, priority=Priority.NORMAL,
+            subject="Key-customer service call (定期回访)",
+            description="Periodic service call for a key customer: review their cover and needs.",
+            due=logical_date + timedelta(days=1), agent_id=active_agent(Policyholder.owner_agent_id),
+            org_unit_id=Policyholder.org_unit_id, policyholder_id=Policyholder.id, contact_name=Policyholder.name,
+        )).where(Policyholder.id.in_(ids), *due))
+
+    return {"key_customer_calls": in_batches(select(Policyholder.id).where(*due), step)}
+
+
+def _key_customer_candidates(logical_date: date, since: datetime):
+    """The policyholders who may have become owed a service call on ``logical_date``, as a ``SELECT`` of ids —
+    or ``None`` (everyone) when the job has no successful run for the day before (see the job's docstring):
+
+    - whose last done call or visit turned ``INSURECRM_KEY_CUSTOMER_CALLBACK_DAYS`` old on the date or the day
+      before (their cycle comes due);
+    - whose calls or visits, policies (issued, paid, lapsed, renewed, premium changed…) or record changed from
+      the start of the day before to the end of the date — two days, so a change made after the date's run is
+      seen by the next day's.
+
+    Every condition of the call is then checked on these few; each band is bounded on an index."""
+    if not is_done(KEY_CUSTOMER_JOB, logical_date - timedelta(days=1)):
+        return None
+    start, end = (instant_literal(local_instant(logical_date + timedelta(days=n))) for n in (-1, 1))
+    due_from, due_to = instant_literal(since - timedelta(days=2)), instant_literal(since)
+    came_due = select(Activity.policyholder_id).where(
+        Activity.kind.in_(SERVICE_KINDS), Activity.status == ActivityStatus.DONE,
+        or_(and_(Activity.actual_start >= due_from, Activity.actual_start < due_to),
+            and_(Activity.actual_start.is_(None), Activity.planned_start >= due_from,
+                 Activity.planned_start < due_to)))
+    return union(
+        came_due,
+        select(Activity.policyholder_id).where(Activity.updated_at >= start, Activity.updated_at < end,
+                                               Activity.kind.in_(SERVICE_KINDS)),
+        select(Policy.policyholder_id).where(Policy.updated_at >= start, Policy.updated_at < end),
+        select(Policyholder.id).where(Policyholder.updated_at >= start, Policyholder.updated_at < end),
     )
-    key = key_of("key_customer_call:holder=", Policyholder.id, f":on={logical_date.isoformat()}")
-    rows = select(*task_row(
-        source_key=key, reason=TaskReason.KEY_CUSTOMER_CALL, kind=ActivityKind.CALL, priority=Priority.NORMAL,
-        subject="Key-customer service call (定期回访)",
-        description="Periodic service call for a key customer: review their cover and needs.",
-        due=logical_date + timedelta(days=1), agent_id=active_agent(Policyholder.owner_agent_id),
-        org_unit_id=Policyholder.org_unit_id, policyholder_id=Policyholder.id, contact_name=Policyholder.name,
-    )).where(Policyholder.status == PolicyholderStatus.ACTIVE, Policyholder.id.in_(key_customers), ~served,
-             ~task_exists(key))
-    return {"key_customer_calls": plan_tasks(rows)}

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from insurecrm.db import Base, Money, Rate, TimestampMixin, VersionedMixin, utcnow
@@ -229,6 +229,8 @@ class Activity(TimestampMixin, Base):
 
     __tablename__ = "activities"
     __audited__ = True
+    #: for policyholders.tasks.key_customer_callbacks: the calls that changed, or whose service comes of age
+    __table_args__ = (Index("ix_activities_updated_at", "updated_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
@@ -240,7 +242,7 @@ class Activity(TimestampMixin, Base):
     planned_start: Mapped[datetime] = mapped_column(index=True)
     planned_end: Mapped[datetime | None]
     status: Mapped[ActivityStatus] = mapped_column(default=ActivityStatus.PLANNED, index=True)
-    actual_start: Mapped[datetime | None]
+    actual_start: Mapped[datetime | None] = mapped_column(index=True)
     actual_end: Mapped[datetime | None]
     policyholder_id: Mapped[int | None] = mapped_column(ForeignKey("policyholders.id"), index=True)
     contact_name: Mapped[str | None] = mapped_column(String(120))

@@ -26,6 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from insurecrm import clock
 from insurecrm.outbox.defaults import DEFAULT_TEMPLATES, GENERIC
 from insurecrm.outbox.models import MessageTemplate
 
@@ -128,14 +129,28 @@ def _choose(found: dict, kind: str, language: str, channel: str) -> tuple[str, s
     raise RenderError(f"no template for {kind}/{language}/{channel} and no generic one")
 
 
+def as_sent_on(payload: dict | None, day: date) -> dict:
+    """The payload as the message is worded on ``day``: ``days_left`` counted from the payload's ``expiry_date``
+    to ``day``, not to the logical date of the job that queued it — so a reminder queued late, or sent after an
+    outage of the sender, tells the days really left. A payload without a readable ``expiry_date`` is as is."""
+    payload = dict(payload or {})
+    try:
+        expiry = date.fromisoformat(str(payload["expiry_date"])[:10])
+    except (KeyError, ValueError):
+        return payload
+    payload["days_left"] = (expiry - day).days
+    return payload
+
+
 def previews(session: Session, rows) -> dict[int, tuple[str | None, str]]:
     """What each outbox row not worded yet (no body) would say if sent now: ``{id: (subject, body)}`` — for the
     outbox page, so every row shows its subject (an SMS has none: its text stands in). One query for the
-    templates, whatever the number of rows; a row that does not render gets ``(None, "⚠ <why>")``."""
+    templates, whatever the number of rows; a row that does not render gets ``(None, "⚠ <why>")``. Worded as of
+    today (:func:`as_sent_on`)."""
     pending = [row for row in rows if not row.body and row.channel in ("email", "sms")]
     if not pending:
         return {}
-    kinds = {row.kind for row in pending} | {GENERIC}
+    kinds, today = {row.kind for row in pending} | {GENERIC}, clock.today()
     found = {(t.kind, t.language, t.channel.value if hasattr(t.channel, "value") else t.channel): (t.subject, t.body)
              for t in session.execute(select(MessageTemplate).where(MessageTemplate.kind.in_(kinds))).scalars()}
     worded = {}
@@ -143,15 +158,19 @@ def previews(session: Session, rows) -> dict[int, tuple[str | None, str]]:
         channel = row.channel.value if hasattr(row.channel, "value") else row.channel
         try:
             name, subject, body = _choose(found, row.kind, row.language, channel)
-            worded[row.id] = render(subject, body, row.payload or {}, name.split("/")[1])
+            worded[row.id] = render(subject, body, as_sent_on(row.payload, today), name.split("/")[1])
         except RenderError as exc:
             worded[row.id] = (None, f"⚠ {exc}")
     return worded
 
 
-def render_message(session: Session, *, kind: str, language: str, channel: str, payload: dict) -> RenderedMessage:
-    """Word one outbox message: resolve its template (see :func:`resolve`) and render it with ``payload``.
-    Dates and amounts are written in the language of the template used. Raises :class:`RenderError`."""
+def render_message(session: Session, *, kind: str, language: str, channel: str, payload: dict,
+                   on: date | None = None) -> RenderedMessage:
+    """Word one outbox message: resolve its template (see :func:`resolve`) and render it with ``payload`` (as of
+    the day ``on``, when given: :func:`as_sent_on`). Dates and amounts are written in the language of the
+    template used. Raises :class:`RenderError`."""
+    if on is not None:
+        payload = as_sent_on(payload, on)
     name, subject, body = resolve(session, kind, language, channel)
     try:
         rendered_subject, rendered_body = render(subject, body, payload or {}, name.split("/")[1])

@@ -16,6 +16,10 @@ not sent: agents read them. Each row goes through these steps, each step committ
    a backoff of 1, 5, 25, … minutes, and ``failed`` with the error after ``INSURECRM_OUTBOX_MAX_ATTEMPTS``
    attempts (5 by default) or at once when trying again cannot help.
 
+**Late messages say the truth.** A message is worded on the day it is sent: ``days_left`` is counted from the
+payload's ``expiry_date`` to that day, whenever the job queued it. A renewal reminder or escalation whose policy
+has expired by then is not sent at all: the claim marks it ``skipped`` with the reason in ``last_error``.
+
 **A crash between sending and marking.** If the sender dies after step 1, the row stays ``sending``: the
 message may or may not have gone out, and nothing in the database can tell which. Resending it would risk a
 silent double send (a customer reminded twice, or told twice of the same thing by SMS, which costs money and
@@ -34,7 +38,7 @@ step); a row is claimed just before it is sent, one at a time, so a batch never 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import current_app
 from marshmallow import ValidationError
@@ -57,6 +61,8 @@ from insurecrm.outbox.templates import ensure_default_templates
 
 log = logging.getLogger(__name__)
 SENDABLE = (OutboxChannel.EMAIL, OutboxChannel.SMS)
+#: kinds of messages about a policy's coming expiry: pointless, and untrue, once it has passed
+EXPIRY_KINDS = frozenset({"renewal_reminder", "renewal_escalation"})
 UNCERTAIN_ERROR = ("uncertain: the sender stopped between sending and marking; check with the recipient before "
                    "resending")
 
@@ -71,7 +77,7 @@ def send_pending(limit: int = 100) -> dict[str, int]:
     first seeds missing default templates and fails, as uncertain, the rows whose ``sending`` lease has ended.
     Returns the counts: ``sent``, ``retrying`` (failed, tried again later), ``failed``, ``uncertain``, and adds
     them to the day's run record ``outbox.send`` (``insurecrm jobs status``, the operations page). Commits."""
-    counts = {"sent": 0, "retrying": 0, "failed": 0, "uncertain": 0}
+    counts = {"sent": 0, "retrying": 0, "failed": 0, "uncertain": 0, "skipped": 0}
     ensure_default_templates(db.session)
     db.session.commit()
     counts["uncertain"] = fail_expired_leases()
@@ -86,6 +92,8 @@ def send_pending(limit: int = 100) -> dict[str, int]:
     finally:
         for gateway in gateways.values():
             gateway.close()
+    if not counts["skipped"]:
+        del counts["skipped"]  # reported when some were
     log.info("outbox: %s", counts)
     if any(counts.values()):
         jobs.add_to_daily_record("outbox.send", clock.today(), counts)
@@ -124,12 +132,16 @@ def claim_next() -> Outbox | None:
     if row is None:
         db.session.commit()
         return None
+    if (late := too_late_to_send(row)) is not None:
+        row.status, row.last_error, row.next_attempt_at = OutboxStatus.SKIPPED, late, None
+        db.session.commit()
+        return row
     row.attempts += 1
     row.status = OutboxStatus.SENDING
     row.next_attempt_at = now + current_app.config["OUTBOX_SENDING_LEASE"]
     try:
         message = render_message(db.session, kind=row.kind, language=row.language, channel=row.channel,
-                                 payload=row.payload)
+                                 payload=row.payload, on=clock.today())
         row.subject, row.body = message.subject, message.body
         if not (row.recipient or "").strip():
             raise DeliveryError(f"no recipient for this {row.channel.value}", Outcome.PERMANENT)
@@ -139,6 +151,20 @@ def claim_next() -> Outbox | None:
         _mark_failed_attempt(row, str(exc), exc.outcome)
     db.session.commit()
     return row
+
+
+def too_late_to_send(row: Outbox) -> str | None:
+    """Why a message about a policy's expiry (a renewal reminder or escalation) can no longer be sent — the
+    policy expired on or before today, while the row waited (an outage of the sender, retries) — else ``None``."""
+    if row.kind not in EXPIRY_KINDS:
+        return None
+    try:
+        expiry = date.fromisoformat(str((row.payload or {})["expiry_date"])[:10])
+    except (KeyError, ValueError):
+        return None
+    if expiry > clock.today():
+        return None
+    return f"not sent: the policy expired on {expiry.isoformat()}, before the message could be sent"
 
 
 def deliver(row: Outbox, gateways: dict[OutboxChannel, Gateway]) -> str:
@@ -178,6 +204,8 @@ def _mark_failed_attempt(row: Outbox, error: str, outcome: Outcome) -> None:
 def _outcome_of(row: Outbox) -> str:
     if row.status == OutboxStatus.PENDING:
         return "retrying"
+    if row.status == OutboxStatus.SKIPPED:
+        return "skipped"
     return "uncertain" if (row.last_error or "").startswith(UNCERTAIN_PREFIX) else "failed"
 
 

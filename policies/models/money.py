@@ -6,7 +6,7 @@ import enum
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from insurecrm.db import Base, Money, Rate, TimestampMixin
@@ -23,7 +23,9 @@ class Installment(Base):
     """One scheduled premium: due date and amount; ``paid_amount`` accumulates applied payments."""
 
     __tablename__ = "installments"
-    __table_args__ = (UniqueConstraint("policy_id", "sequence"),)
+    #: (status, due_date) and paid_date: the unpaid installments, as of a date, for policies.tasks.grace_and_lapse
+    __table_args__ = (UniqueConstraint("policy_id", "sequence"),
+                      Index("ix_installments_status_due_date", "status", "due_date"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"), index=True)
@@ -32,7 +34,7 @@ class Installment(Base):
     amount: Mapped[Money]
     paid_amount: Mapped[Money] = mapped_column(default=Decimal("0"))
     #: the date the installment became fully paid
-    paid_date: Mapped[date | None]
+    paid_date: Mapped[date | None] = mapped_column(index=True)
     status: Mapped[InstallmentStatus] = mapped_column(default=InstallmentStatus.DUE, index=True)
 
 

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String, Text
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from insurecrm.db import Base, Money, TimestampMixin, VersionedMixin, utcnow
@@ -49,6 +49,9 @@ class Policy(VersionedMixin, TimestampMixin, Base):
 
     __tablename__ = "policies"
     __audited__ = True
+    #: for the daily jobs (policies.tasks, policyholders.tasks): running policies whose term ended, changed policies
+    __table_args__ = (Index("ix_policies_status_expiry_date", "status", "expiry_date"),
+                      Index("ix_policies_updated_at", "updated_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -63,7 +66,7 @@ class Policy(VersionedMixin, TimestampMixin, Base):
     business_type: Mapped[BusinessType] = mapped_column(default=BusinessType.NEW)
     #: the policy this one renews (续保), if any
     renews_policy_id: Mapped[int | None] = mapped_column(ForeignKey("policies.id"), unique=True)
-    issue_date: Mapped[date]
+    issue_date: Mapped[date] = mapped_column(index=True)
     effective_date: Mapped[date] = mapped_column(index=True)
     expiry_date: Mapped[date] = mapped_column(index=True)
     sum_insured: Mapped[Money]

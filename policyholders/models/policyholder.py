@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from insurecrm.db import Base, TimestampMixin, VersionedMixin
@@ -81,7 +81,8 @@ class Policyholder(SortedByName, VersionedMixin, TimestampMixin, Base):
     """
 
     __tablename__ = "policyholders"
-    __table_args__ = (UniqueConstraint("id_type", "id_number"),)
+    #: updated_at: for policyholders.tasks.key_customer_callbacks (the records that changed)
+    __table_args__ = (UniqueConstraint("id_type", "id_number"), Index("ix_policyholders_updated_at", "updated_at"))
     __audited__ = True
     #: the audit log is API output too, and the full ID number never leaves the database through the API
     __audit_secret__ = frozenset({"id_number"})

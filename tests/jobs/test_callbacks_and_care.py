@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
 from agents.models import Activity, ActivityKind, ActivityStatus, AgentStatus, TaskReason
-from insurecrm import jobs
+from insurecrm import clock, jobs
 from insurecrm.models import Outbox, OutboxChannel
 from policies.models import BusinessType, PolicyStatus, PremiumFrequency
 from policies.tasks import new_policy_callbacks
@@ -19,6 +20,13 @@ from tests.helpers import saved
 DAY = date(2026, 11, 22)
 #: 09:00 in Asia/Shanghai (the default time zone) the next day
 NEXT_MORNING = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def on_the_day():
+    """The jobs run on their logical date (a late run has rules of its own: tests/jobs/test_late_work.py)."""
+    with clock.frozen(datetime(2026, 11, 22, 1, 0, tzinfo=UTC)):  # 09:00 in Asia/Shanghai
+        yield
 
 
 def run(job_id: str, day: date = DAY):
@@ -158,7 +166,7 @@ def test_key_customers_get_a_service_call_when_none_was_done_or_planned_lately(m
     mine = next(a for a in planned if a.policyholder_id == due.id)
     assert (mine.agent_id, mine.org_unit_id, mine.planned_start) == (due.owner_agent_id, due.org_unit_id, NEXT_MORNING)
     assert (mine.reason, mine.due_date, mine.source_key) == (
-        TaskReason.KEY_CUSTOMER_CALL, DAY + timedelta(days=1), f"key_customer_call:holder={due.id}:on={DAY}")
+        TaskReason.KEY_CUSTOMER_CALL, DAY + timedelta(days=1), f"key_customer_call:holder={due.id}:after=never")
     assert next(a for a in planned if a.policyholder_id == pooled.id).agent_id is None
 
     assert run("policyholders.key_customer_callbacks") is None

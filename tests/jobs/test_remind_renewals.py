@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from agents.models import Activity, ActivityKind, ActivityStatus, OrgUnitKind, Priority, TaskReason
-from insurecrm import jobs
+from insurecrm import clock, jobs
 from insurecrm.models import Outbox, OutboxStatus, Role
 from policies.models import RenewalCase, RenewalReminder, RenewalStatus
 from policies.tasks import escalate_renewals, remind_renewals
@@ -16,6 +16,13 @@ from policyholders.models import ContactChannel
 from tests.helpers import saved
 
 DAY = date(2026, 11, 22)
+
+
+@pytest.fixture(autouse=True)
+def on_the_day():
+    """The jobs run on their logical date (a late run has rules of its own: tests/jobs/test_late_work.py)."""
+    with clock.frozen(datetime(2026, 11, 22, 1, 0, tzinfo=UTC)):  # 09:00 in Asia/Shanghai
+        yield
 
 
 def run(job_id: str, day: date = DAY):

@@ -160,6 +160,13 @@ def sms_server(app, monkeypatch):
         thread.join(5)
 
 
+@pytest.fixture(autouse=True)
+def _on_the_reminders_day(at):
+    """Every test runs at :data:`NOW`, unless it moves the clock: the sender words a reminder as of the day it
+    sends it and skips one whose policy has expired (:data:`REMINDER` expires on 2026-12-22)."""
+    yield
+
+
 @pytest.fixture
 def at():
     """``at(instant)``: the application's clock frozen there until the test ends (or the next call)."""

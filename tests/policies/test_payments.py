@@ -100,9 +100,11 @@ def test_an_ended_policy_takes_no_payment(api, seller, session, scheduled_policy
     assert counts(session) == (0, 0, 0)
 
 
-def test_paying_the_overdue_installments_moves_a_policy_from_grace_back_in_force(api, seller, session,
+def test_paying_the_overdue_installments_moves_a_policy_from_grace_back_in_force(api, make, seller, session,
                                                                                  scheduled_policy):
+    # a grace period long enough that the oldest installment (due three months ago) is still within it
     policy = scheduled_policy(policyholder=seller.holder, frequency=PremiumFrequency.MONTHLY,
+                              product=make.product(grace_period_days=120),
                               effective_date=months_ago(3) + timedelta(days=1), status=PolicyStatus.GRACE,
                               status_date=months_ago(2))
     assert pay(api, seller.user, policy, "200").status_code == 201
