@@ -4,6 +4,8 @@ for skipped and failing jobs (both databases)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -80,41 +82,40 @@ def test_jobs_run_reports_a_failure_and_the_dependant_waiting_and_exits_1(book, 
     assert "holds back policies.remind_renewals" in status.output
 
 
-def test_jobs_run_waits_for_the_lock_held_by_another_run_then_runs(book, run, session):
+@contextmanager
+def lock_held_elsewhere(release_after: float | None = None) -> Iterator[threading.Event]:
+    """Another thread holds the jobs lock (it competes like another process) until the block ends, or until
+    ``release_after`` seconds; yields the event that lets go of it."""
     held, release = threading.Event(), threading.Event()
 
-    def scheduler_run():  # another thread competes for the lock like another process
+    def other_run():
         with joblock.held(timeout=5):
             held.set()
             release.wait(10)
 
-    other = threading.Thread(target=scheduler_run)
+    other = threading.Thread(target=other_run)
     other.start()
     held.wait(5)
-    threading.Timer(0.5, release.set).start()
-    result = run("jobs", "run", "--wait", "10")
-    other.join()
+    if release_after is not None:
+        threading.Timer(release_after, release.set).start()
+    try:
+        yield release
+    finally:
+        release.set()
+        other.join()
+
+
+def test_jobs_run_waits_for_the_lock_held_by_another_run_then_runs(book, run, session):
+    with lock_held_elsewhere(release_after=0.5):
+        result = run("jobs", "run", "--wait", "10")
     assert result.exit_code == 0, result.output
     assert "Waiting for the scheduler's run to finish" in result.output
     assert "policies.open_renewal_cases 2026-11-22: cases_opened=2" in result.output
 
 
 def test_jobs_run_gives_up_after_its_wait_and_runs_nothing(book, run, session):
-    held, release = threading.Event(), threading.Event()
-
-    def scheduler_run():
-        with joblock.held(timeout=5):
-            held.set()
-            release.wait(10)
-
-    other = threading.Thread(target=scheduler_run)
-    other.start()
-    held.wait(5)
-    try:
+    with lock_held_elsewhere():
         result = run("jobs", "run", "--wait", "0")
-    finally:
-        release.set()
-        other.join()
     assert result.exit_code == 1 and "still holds the lock" in result.output
     assert claims(session) == []
 
@@ -122,21 +123,8 @@ def test_jobs_run_gives_up_after_its_wait_and_runs_nothing(book, run, session):
 def test_a_scheduler_tick_skips_its_turn_while_another_run_holds_the_lock(book, app, session):
     from insurecrm import scheduler
 
-    held, release = threading.Event(), threading.Event()
-
-    def hand_run():
-        with joblock.held(timeout=5):
-            held.set()
-            release.wait(10)
-
-    other = threading.Thread(target=hand_run)
-    other.start()
-    held.wait(5)
-    try:
+    with lock_held_elsewhere():
         assert scheduler.tick(app) is None
-    finally:
-        release.set()
-        other.join()
     assert claims(session) == []
 
 

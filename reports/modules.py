@@ -1,0 +1,3 @@
+"""Imports every report module, so that each registers itself in :mod:`reports.catalogue`."""
+
+# A report module is listed here once it exists; the order does not matter (the catalogue orders the index).
