@@ -28,7 +28,7 @@ def last_twelve_months(today: date) -> tuple[date, date]:
     """The default period: the twelve complete calendar months before ``today``'s month (on 2026-12-06:
     2025-12-01 to 2026-11-30). Figures of complete months do not move from one day to the next."""
     end = today.replace(day=1) - timedelta(days=1)
-    return date(end.year - 1, end.month, 1) if end.month == 12 else date(end.year - 1, end.month + 1, 1), end
+    return date(end.year if end.month == 12 else end.year - 1, end.month % 12 + 1, 1), end
 
 
 class ReportArgs(ArgsSchema):
