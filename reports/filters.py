@@ -22,6 +22,8 @@ from insurecrm.scope import visible
 from policies.models import Policy, SalesChannel
 
 MAX_PERIOD_YEARS = 30
+#: the filters every report has (the page draws them itself); any other field of a report's args is its own
+COMMON_FILTERS = ("start", "end", "org_unit_id", "channel", "product_id")
 
 
 def last_twelve_months(today: date) -> tuple[date, date]:
@@ -35,13 +37,17 @@ class ReportArgs(ArgsSchema):
     """Filters shared by every report. ``start`` and ``end`` are both inclusive."""
 
     start = Date(past_years=MAX_PERIOD_YEARS, future_years=1,
-                 metadata={"description": "First day of the period (default: the period's usual start)."})
+                 metadata={"description": "First day of the period (default: the period's usual start).",
+                           "label": _l("From")})
     end = Date(past_years=MAX_PERIOD_YEARS, future_years=1,
-               metadata={"description": "Last day of the period, included (default: the last complete month's end)."})
-    org_unit_id = Id(metadata={"description": "Only this branch (or team) and the units below it."})
+               metadata={"description": "Last day of the period, included (default: the last complete month's end).",
+                         "label": _l("To")})
+    org_unit_id = Id(metadata={"description": "Only this branch (or team) and the units below it.",
+                               "label": _l("Branch")})
     channel = ma.fields.String(validate=ma.validate.OneOf([c.value for c in SalesChannel]),
-                               metadata={"description": "Only policies sold through this channel."})
-    product_id = Id(metadata={"description": "Only policies of this product."})
+                               metadata={"description": "Only policies sold through this channel.",
+                                         "label": _l("Channel")})
+    product_id = Id(metadata={"description": "Only policies of this product.", "label": _l("Product")})
     page = Integer(load_default=1, minimum=1)
     per_page = Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
 
@@ -86,3 +92,16 @@ def policies_in_scope(user: User, filters: Filters) -> ColumnElement[bool]:
     if filters.product_id is not None:
         conditions.append(Policy.product_id == filters.product_id)
     return and_(true(), *conditions)
+
+
+def choice(choices: dict[str, object], *, label, default: str | None = None, description: str = "") -> ma.fields.String:
+    """A report's own filter that takes one of ``choices`` (code → lazy label), shown on the page as a select with
+    ``label``; refused with the allowed codes otherwise."""
+    return ma.fields.String(
+        load_default=default, validate=ma.validate.OneOf(list(choices)),
+        metadata={"label": label, "choices": choices, "description": description or f"One of {', '.join(choices)}."})
+
+
+def flag(*, label, description: str = "") -> ma.fields.Boolean:
+    """A report's own yes/no filter, shown on the page as a checkbox."""
+    return ma.fields.Boolean(load_default=False, metadata={"label": label, "description": description or str(label)})
