@@ -22,6 +22,7 @@ class NavItem:
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("workspace.my_day", _l("My day"), frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST})),
     NavItem("dashboard.index", _l("Dashboard"), frozenset({R.BRANCH_MANAGER, R.ADMIN, R.ACTUARY})),
+    NavItem("reports_web.index", _l("Reports"), frozenset({R.AGENT, R.BRANCH_MANAGER, R.ADMIN, R.ACTUARY})),
     NavItem("tasks_web.index", _l("Tasks"), frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER})),
     NavItem("renewals_web.worklist", _l("Renewals"),
             frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN})),

@@ -89,3 +89,13 @@ def ratio(numerator, denominator, places: int = 6) -> ColumnElement:
         return cast(numerator, Numeric(28, places)) / func.nullif(cast(denominator, Numeric(28, places)), 0)
     # SQLite divides integers as integers: make the numerator real
     return cast(numerator, Float) / func.nullif(denominator, 0)
+
+
+def age_on(birth_date, day) -> ColumnElement:
+    """Age in whole years on ``day`` of someone born on ``birth_date`` (a birthday on 29 February is reached on
+    1 March in a common year, as the civil rule goes)."""
+    birth_date, day = as_date(birth_date), as_date(day)
+    if _is_postgresql():
+        return cast(func.extract("year", func.age(day, birth_date)), Integer)
+    before_birthday = func.strftime("%m-%d", day) < func.strftime("%m-%d", birth_date)
+    return year_of(day) - year_of(birth_date) - cast(before_birthday, Integer)

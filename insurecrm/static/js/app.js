@@ -1,7 +1,8 @@
 /* InsureCRM's only script of its own (the Content-Security-Policy allows no inline script):
  *  - a <select data-autosubmit> submits its form when changed (the language switch);
  *  - each <script type="application/json" data-chart="ID"> holds a plotly figure, drawn into the element ID
- *    (pages with charts load plotly.js, and its Chinese locale when the page is in Chinese, before this file).
+ *    (pages with charts load plotly.js, and its Chinese locale when the page is in Chinese, before this file);
+ *    a point whose customdata is a link of this site opens it when clicked (a report's drill-down).
  */
 (function () {
   "use strict";
@@ -26,8 +27,16 @@
     var locale = document.documentElement.lang === "zh-CN" ? "zh-CN" : "en";
     sources.forEach(function (source) {
       var figure = JSON.parse(source.textContent);
-      window.Plotly.newPlot(source.dataset.chart, figure.data, figure.layout,
+      var element = document.getElementById(source.dataset.chart);
+      window.Plotly.newPlot(element, figure.data, figure.layout,
         {responsive: true, displaylogo: false, locale: locale});
+      // a point that carries a link of this site (its customdata) opens the list behind it when clicked
+      element.on("plotly_click", function (event) {
+        var link = event.points && event.points.length ? event.points[0].customdata : null;
+        if (typeof link === "string" && link.charAt(0) === "/" && link.charAt(1) !== "/") {
+          window.location.assign(link);
+        }
+      });
     });
   }
 
