@@ -200,3 +200,10 @@ def test_policy_figures_by_loss_date_earned_on_and_service_date(make):
         "contribution": Decimal("-156.50"),  # 31 − 150 − 30 − 7.50
     }
     assert row["claims"] == 2
+
+
+def table_rows(result, key: str, *, pseudonymise: bool = False) -> list[dict]:
+    """A report table's rows as every output shows them (:func:`reports.tables.cell`), by column key."""
+    table = result.table(key)
+    return [{column.key: cell(column, row, pseudonymise=pseudonymise) for column in table.columns}
+            for row in table.rows()]

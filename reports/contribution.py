@@ -1,0 +1,126 @@
+"""Contribution per policyholder: what each customer brought in over a period, and what they cost (docs/metrics.md,
+"Contribution")."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import marshmallow as ma
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, Subquery, func, or_, select
+
+from insurecrm.db import db
+from insurecrm.models import User
+from insurecrm.scope import visible
+from policies.models import Policy
+from policyholders.models import Policyholder
+from reports.catalogue import WITH_AGENTS, report
+from reports.earned import holder_service_costs, money, policy_figures
+from reports.filters import Filters, ReportArgs, flag, policies_in_scope
+from reports.sql import ratio
+from reports.tables import Chart, Column, ReportResult, Table
+
+TOP = 20
+PARTS = ("earned", "incurred", "commission", "service_cost", "contribution")
+
+
+class ContributionArgs(ReportArgs):
+    since_first_policy = flag(label=_l("Since the first policy"),
+                              description="The whole relationship: from the effective date of the first policy in "
+                                          "scope (instead of `start`) to `end`.")
+
+    @ma.validates_schema
+    def _one_start(self, data: dict, **_kwargs) -> None:
+        if data.get("since_first_policy") and data.get("start"):
+            raise ma.ValidationError(str(_l("Give a start date or the whole relationship, not both.")), "start")
+
+
+def contribution_period(user: User, args: dict, today: date) -> Filters:
+    """The filters with the period resolved: the last 12 complete months by default; with ``since_first_policy``,
+    from the effective date of the first policy the report covers."""
+    filters = Filters.from_args(args, today)
+    if not args.get("since_first_policy"):
+        return filters
+    first = db.session.scalar(select(func.min(Policy.effective_date)).where(policies_in_scope(user, filters)))
+    return replace(filters, start=min(first or filters.end, filters.end))
+
+
+def holder_contribution(user: User, filters: Filters) -> Subquery:
+    """One row per policyholder ``user`` may see who holds a policy the filters keep and has anything in the period:
+    ``policyholder_id, policyholder_name`` and the parts (earned, incurred, commission, service cost), the
+    contribution and the margin. Service costs are those naming one of these policies, and those naming none."""
+    in_scope = policies_in_scope(user, filters)
+    figures = policy_figures(filters.start, filters.end, in_scope)
+    by_holder = (
+        select(figures.c.policyholder_id, *(func.sum(figures.c[part]).label(part) for part in
+                                            ("earned", "incurred", "commission", "service_cost")))
+        .group_by(figures.c.policyholder_id).subquery("by_holder")
+    )
+    unattached = holder_service_costs(filters.start, filters.end)
+    earned, incurred = func.coalesce(by_holder.c.earned, 0), func.coalesce(by_holder.c.incurred, 0)
+    commission = func.coalesce(by_holder.c.commission, 0)
+    service = func.coalesce(by_holder.c.service_cost, 0) + func.coalesce(unattached.c.service_cost, 0)
+    contribution = earned - incurred - commission - service
+    return (
+        select(Policyholder.id.label("policyholder_id"), Policyholder.name.label("policyholder_name"),
+               earned.label("earned"), incurred.label("incurred"), commission.label("commission"),
+               service.label("service_cost"), contribution.label("contribution"))
+        .outerjoin(by_holder, by_holder.c.policyholder_id == Policyholder.id)
+        .outerjoin(unattached, unattached.c.policyholder_id == Policyholder.id)
+        .where(visible(Policyholder, user),
+               Policyholder.id.in_(select(Policy.policyholder_id).where(in_scope)),
+               or_(by_holder.c.policyholder_id.is_not(None), unattached.c.policyholder_id.is_not(None)))
+        .subquery("contribution")
+    )
+
+
+def _margin(contribution, earned) -> ColumnElement:
+    return ratio(contribution, earned).label("margin")
+
+
+def _part_columns() -> list[Column]:
+    return [
+        Column("earned", _l("Earned premium"), "money"),
+        Column("incurred", _l("Incurred claims"), "money"),
+        Column("commission", _l("Commissions"), "money"),
+        Column("service_cost", _l("Service costs"), "money"),
+        Column("contribution", _l("Contribution"), "money"),
+        Column("margin", _l("Margin"), "rate"),
+    ]
+
+
+@report("contribution", title=_l("Contribution"), args=ContributionArgs, roles=WITH_AGENTS, order=40,
+        description=_l("Per policyholder: earned premium less incurred claims, commissions and service costs, "
+                       "in money and as a margin of earned premium."))
+def contribution(user: User, args: dict, today: date) -> ReportResult:
+    filters = contribution_period(user, args, today)
+    rows = holder_contribution(user, filters)
+    holder = Column("policyholder", _l("Policyholder"), "policyholder", name_key="policyholder_name")
+    by_holder = (
+        select(rows.c.policyholder_id.label("policyholder"), rows.c.policyholder_name,
+               *(money(rows.c[part]).label(part) for part in PARTS), _margin(rows.c.contribution, rows.c.earned))
+        .order_by(rows.c.contribution.desc(), rows.c.policyholder_id)
+    )
+    top = by_holder.limit(TOP).subquery("top")
+    totals = select(
+        func.count().label("policyholders"),
+        *(money(func.coalesce(func.sum(rows.c[part]), 0)).label(part) for part in PARTS),
+        _margin(func.sum(rows.c.contribution), func.sum(rows.c.earned)),
+    )
+    return ReportResult(
+        tables=[
+            Table("summary", _l("Totals"), [Column("policyholders", _l("Policyholders"), "int"), *_part_columns()],
+                  totals),
+            Table("policyholders", _l("Contribution by policyholder"), [holder, *_part_columns()], by_holder),
+            Table("top", _l("Top %(n)s policyholders by contribution", n=TOP), [holder, *_part_columns()],
+                  select(*top.c).order_by(top.c.contribution.desc(), top.c.policyholder)),
+        ],
+        charts=[Chart("top", _l("Top policyholders by contribution"), "top", "policyholder",
+                      ["earned", "contribution"])],
+        notes=[_l("From %(start)s to %(end)s. Contribution = earned premium (premium received, earned day by day "
+                  "over the cover it pays for) − incurred claims (by loss date, rejected claims excluded) − "
+                  "commissions (by the date earned) − service costs (requests and complaints opened, interactions "
+                  "held, in the period). Margin = contribution ÷ earned premium; none when nothing was earned.",
+                  start=filters.start.isoformat(), end=filters.end.isoformat())],
+    )
