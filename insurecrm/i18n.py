@@ -1,7 +1,7 @@
 """Languages of the user interface (English, 简体中文) and locale-aware formatting.
 
 The locale comes from, in order: the language the user chose in this session, the user's saved
-preference, the browser's ``Accept-Language``. Dates, numbers and money are formatted by Babel for
+preference, the browser's ``Accept-Language``; outside a request (the CLI), ``g.language`` or English. Dates, numbers and money are formatted by Babel for
 that locale; money is in the currency of ``INSURECRM_CURRENCY`` (CNY by default).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import current_app, g, request, session
+from flask import current_app, g, has_app_context, has_request_context, request, session
 from flask_babel import Babel, format_currency, format_date, format_datetime, format_decimal, get_locale
 
 #: code → name shown in the language switch (each in its own language)
@@ -19,6 +19,9 @@ babel = Babel()
 
 
 def select_locale() -> str:
+    if not has_request_context():
+        # the CLI and the jobs: the language set for the work at hand (``g.language``), English otherwise
+        return g.get("language", "en") if has_app_context() else "en"
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen

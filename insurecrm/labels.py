@@ -51,6 +51,8 @@ CONTACT_CHANNEL: Labels = {"phone": _l("Phone"), "sms": _l("SMS"), "email": _l("
                            "messaging": _l("Messaging app"), "visit": _l("Visit"), "post": _l("Post")}
 INCOME_BAND: Labels = {"low": _l("Low"), "lower_middle": _l("Lower middle"), "middle": _l("Middle"),
                        "upper_middle": _l("Upper middle"), "high": _l("High")}
+AGE_BAND: Labels = {"under_25": _l("Under 25"), "25_34": _l("25 to 34"), "35_44": _l("35 to 44"),
+                    "45_54": _l("45 to 54"), "55_64": _l("55 to 64"), "65_plus": _l("65 and over")}
 MARITAL_STATUS: Labels = {"single": _l("Single"), "married": _l("Married"), "divorced": _l("Divorced"),
                           "widowed": _l("Widowed")}
 ACQUISITION_CHANNEL: Labels = {"agency": _l("Agency"), "bancassurance": _l("Bancassurance"), "direct": _l("Direct"),
@@ -99,6 +101,7 @@ JOB: Labels = {
     "policies.new_policy_callbacks": _l("New-policy callbacks"),
     "policyholders.birthday_greetings": _l("Birthday greetings"),
     "policyholders.key_customer_callbacks": _l("Key-customer service calls"),
+    "reports.churn_scores": _l("Churn early warning scores"),
     "outbox.send": _l("Outbox sender"),
 }
 #: what a job run reports it did (the keys of ``JobRun.counts``)
@@ -112,6 +115,8 @@ JOB_COUNT: Labels = {
     "sent": _l("sent"), "failed": _l("failed"), "retrying": _l("retrying"), "uncertain": _l("uncertain"),
     "reminders_skipped": _l("reminders skipped (too late)"), "greetings_skipped": _l("greetings skipped (too late)"),
     "back_in_force": _l("back in force"), "skipped": _l("skipped (too late)"),
+    "holders_scored": _l("policyholders scored"), "holders_at_risk": _l("policyholders at risk of leaving"),
+    "churn_scores_removed": _l("scores of former policyholders removed"),
 }
 OUTBOX_STATUS: Labels = {"pending": _l("Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
                          "failed": _l("Failed"), "skipped": _l("Skipped: too late to send"),
@@ -164,7 +169,8 @@ LABELS: dict[str, Labels] = {
     "job_count": JOB_COUNT, "outbox_status": OUTBOX_STATUS, "outbox_channel": OUTBOX_CHANNEL,
     "message_kind": MESSAGE_KIND, "system_actor": SYSTEM_ACTOR,
     "holder_status": HOLDER_STATUS, "party_kind": PARTY_KIND, "gender": GENDER, "id_type": ID_TYPE,
-    "contact_channel": CONTACT_CHANNEL, "income_band": INCOME_BAND, "marital_status": MARITAL_STATUS,
+    "contact_channel": CONTACT_CHANNEL, "income_band": INCOME_BAND, "age_band": AGE_BAND,
+    "marital_status": MARITAL_STATUS,
     "acquisition_channel": ACQUISITION_CHANNEL, "relationship_kind": RELATIONSHIP_KIND,
     "interaction_channel": INTERACTION_CHANNEL, "direction": DIRECTION, "service_kind": SERVICE_KIND,
     "service_category": SERVICE_CATEGORY, "service_priority": SERVICE_PRIORITY, "service_status": SERVICE_STATUS,

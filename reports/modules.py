@@ -1,3 +1,5 @@
 """Imports every report module, so that each registers itself in :mod:`reports.catalogue`."""
 
 # A report module is listed here once it exists; the order does not matter (the catalogue orders the index).
+import reports.churn  # noqa: F401
+from reports import breakdowns  # noqa: E402,F401
