@@ -39,6 +39,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     import agents.tasks  # noqa: F401 - registers the daily jobs
     import policies.tasks  # noqa: F401
     import policyholders.tasks  # noqa: F401
+    import reports.tasks  # noqa: F401
     return app
 
 

@@ -6,6 +6,7 @@ import insurecrm.outbox.models  # noqa: F401
 import policies.models  # noqa: F401
 import policies.models.approvals  # noqa: F401
 import policyholders.models  # noqa: F401
+import reports.models  # noqa: F401
 from insurecrm.db import Base
 
 metadata = Base.metadata
