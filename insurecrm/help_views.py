@@ -1,7 +1,8 @@
 """The help page (/help): what each figure on the pages means and how it is computed, in the reader's language.
 
 It says for users what docs/metrics.md says for developers and actuaries; each figure on a page links to its
-entry (``help_link("renewal-rate")`` → ``/help#renewal-rate``). Every internal role may read it.
+entry (``help_link("renewal-rate")`` → ``/help#renewal-rate``). Every internal role may read it. The reports of
+:mod:`reports.catalogue` each have an entry ``report-<name>`` made of the help they registered with.
 """
 
 from __future__ import annotations
@@ -26,15 +27,24 @@ ANCHORS = (
 @page_roles(*INTERNAL)
 def index():
     """Every figure the pages show: what it counts, over which records and dates, in the user's scope."""
-    return render_template("help/index.html")
+    from reports.catalogue import REPORTS
+
+    return render_template("help/index.html", reports=sorted(REPORTS.values(), key=lambda r: (r.order, r.name)))
 
 
 def help_link(anchor: str) -> Markup:
     """A small "?" link to the help entry ``anchor``, named for screen readers."""
-    if anchor not in ANCHORS:
+    if anchor not in ANCHORS and not _is_report_entry(anchor):
         raise KeyError(f"no help entry {anchor!r}")
     return Markup('<a class="help" href="{}" title="{}" aria-label="{}">?</a>').format(
         url_for("help.index", _anchor=anchor), _("How is this computed?"), _("How is this computed?"))
+
+
+def _is_report_entry(anchor: str) -> bool:
+    """``report-<name>``: the entry of a report of the catalogue (the help page lists every report)."""
+    from reports.catalogue import REPORTS
+
+    return anchor.startswith("report-") and anchor.removeprefix("report-") in REPORTS
 
 
 @bp.record_once

@@ -42,19 +42,23 @@ class Report:
     roles: frozenset[Role]
     #: the order of the reports index
     order: int = 100
+    #: paragraphs of the help page's entry for the report (``/help#report-<name>``): how its figures are computed
+    help: tuple = ()
 
 
 REPORTS: dict[str, Report] = {}
 
 
 def report(name: str, *, title, description, args: type[ReportArgs] = ReportArgs,
-           roles: frozenset[Role] = ANALYSTS, order: int = 100) -> Callable[[Builder], Builder]:
-    """Decorator registering ``build(user, args, today) -> ReportResult`` as the report ``name`` (a URL slug)."""
+           roles: frozenset[Role] = ANALYSTS, order: int = 100, help: tuple = ()) -> Callable[[Builder], Builder]:  # noqa: A002
+    """Decorator registering ``build(user, args, today) -> ReportResult`` as the report ``name`` (a URL slug);
+    ``help`` holds the paragraphs of its entry on the help page (its description when none)."""
 
     def register(build: Builder) -> Builder:
         if name in REPORTS:
             raise ValueError(f"report {name!r} registered twice")
-        REPORTS[name] = Report(name, title, description, args, build, frozenset(roles), order)
+        REPORTS[name] = Report(name, title, description, args, build, frozenset(roles), order,
+                               tuple(help) or (description,))
         return build
 
     return register

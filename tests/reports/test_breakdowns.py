@@ -65,7 +65,8 @@ def test_by_age_band_for_the_company(make, book):
     # that lapsed later (the monthly one only started on 2026-03-01)
     assert young["lapses"] == 1 and young["lapse_rate"] == Decimal("0.500000")
     older = by_band["55 to 64"]
-    assert (older["policyholders"], older["in_force"], older["premium"], older["lapses"]) == (1, 1, Decimal("2400.00"), 0)
+    assert (older["policyholders"], older["in_force"], older["lapses"]) == (1, 1, 0)
+    assert older["premium"] == Decimal("2400.00")
     assert older["lapse_rate"] == Decimal("0")
 
 
