@@ -156,3 +156,33 @@ def test_every_report_is_offered_to_the_roles_it_names(web, make, book):
             user = make.user(role)
             status = web(user).get(f"/reports/{report.name}").status_code
             assert (status == 200) == (role in report.roles), (report.name, role, status)
+
+
+def test_the_api_serves_a_report_page_by_page(api, make, book):
+    client = api(make.user(Role.ADMIN))
+    body = client.get("/api/v1/reports/breakdowns?by=age_band&per_page=1").json
+    assert body["report"] == "breakdowns" and body["tables"] == ["breakdown"] and body["table"] == "breakdown"
+    assert body["meta"] == {"total": 2, "page": 1, "per_page": 1, "pages": 2}
+    assert body["columns"][0] == {"key": "dim_0", "label": "Age band", "kind": "label:age_band"}
+    assert body["rows"] == [{"dim_0": "25 to 34", "policyholders": 1, "in_force": 1, "premium": "1000.00",
+                             "new_policies": 0, "lapses": 0, "lapse_rate": "0.000000"}]
+    assert {"label": "Period", "value": "2025-12-01 – 2026-11-30"} in body["filters"]
+    second = client.get("/api/v1/reports/breakdowns?by=age_band&per_page=1&page=2").json
+    assert second["rows"][0]["premium"] == "2400.00"
+
+
+def test_the_api_refuses_bad_filters_and_roles(api, make, book):
+    admin = api(make.user(Role.ADMIN))
+    response = admin.get("/api/v1/reports/breakdowns?by=shoe_size&per_page=501")
+    assert response.status_code == 422 and {"by", "per_page"} <= set(response.json["errors"])
+    assert admin.get("/api/v1/reports/breakdowns?table=nothing").status_code == 404
+    agent = api(make.user(Role.AGENT, agent_id=book["agent"].id))
+    assert agent.get("/api/v1/reports/breakdowns").status_code == 403
+
+
+def test_every_report_is_in_the_openapi_description(api, make):
+    paths = api(make.user(Role.ADMIN)).get("/api/v1/openapi.json").json["paths"]
+    for name in REPORTS:
+        operation = paths[f"/api/v1/reports/{name}"]["get"]
+        assert {"start", "end", "org_unit_id", "channel", "product_id", "page", "per_page", "table"} <= {
+            parameter["name"] for parameter in operation["parameters"]}
