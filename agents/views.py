@@ -31,6 +31,7 @@ from policyholders import services as holder_services
 from policyholders.duplicates import likely_duplicates
 from policyholders.models import Interaction, InteractionChannel, Policyholder, ServiceRequest, ServiceStatus
 from policyholders.schemas import PolicyholderSchema
+from reports import churn
 
 workspace = Blueprint("workspace", __name__, template_folder="templates")
 agents_web = Blueprint("agents_web", __name__, template_folder="templates")
@@ -76,7 +77,8 @@ def _labels() -> dict:
 @page_roles(Role.AGENT, Role.BANCASSURANCE_SPECIALIST)
 def my_day():
     """The agent's day: tasks due today or overdue (to complete here), renewals due, today's and overdue
-    activities, service requests due, birthdays this week and recent contacts, with their counts. A fixed number of
+    activities, service requests due, birthdays this week, recent contacts and the policyholders most likely to leave
+    (the churn warning, with the reasons linked to the records behind them), with their counts. A fixed number of
     queries, whatever the book."""
     today, now = clock.today(), clock.now()
     start, end = _local_midnight(today), _local_midnight(today + timedelta(days=1))
@@ -87,6 +89,7 @@ def my_day():
         "overdue": _planned(Activity.planned_start < start),
         "service_due": _service_due(now),
         "birthdays": _birthdays(today),
+        "churn": churn.agent_warnings(g.user),
     }
     return render_template(
         "agents/my_day.html", today=today, now=now, counts=_counts(lists),
@@ -103,6 +106,7 @@ def my_day():
             lists["birthdays"].order_by(*_birthday_order(today), Policyholder.id).limit(LIST_LIMIT))],
         interactions=_with_holder(scoped_select(Interaction), Interaction, Interaction.occurred_at.desc(),
                                   limit=RECENT_INTERACTIONS),
+        churn_warnings=churn.top_warnings(g.user),
     )
 
 

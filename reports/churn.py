@@ -172,6 +172,12 @@ def score_rows(day: date, holder_ids) -> Select:
 
 # -- reading the stored scores ---------------------------------------------------------------------------------
 
+def _listed_order(code_column) -> ColumnElement[int]:
+    """SQL: a reason's place in :data:`REASON_LABELS`, the order reasons are listed in everywhere."""
+    return case({code: place for place, code in enumerate(REASON_LABELS)}, value=code_column,
+                else_=len(REASON_LABELS))
+
+
 def reasons_text(score=ChurnScore) -> ColumnElement[str]:
     """SQL: the labels of a stored score's reasons in the reader's language (the labels are translated when the
     statement is built), strongest first, separated by "; "; NULL without a reason."""
@@ -223,12 +229,13 @@ def by_reason_select(user: User, args: Mapping) -> Select:
     label = case(*((ChurnReason.code == code, literal(str(text), String)) for code, text in REASON_LABELS.items()),
                  else_=ChurnReason.code)
     weight = case(*((ChurnReason.code == code, w) for code, w in WEIGHTS.items()), else_=0).label("weight")
+    order = _listed_order(ChurnReason.code)
     return (
         select(label.label("reason"), weight, func.count().label("policyholders"))
         .select_from(ChurnReason)
         .join(ChurnScore, ChurnScore.policyholder_id == ChurnReason.policyholder_id)
         .join(Policyholder, Policyholder.id == ChurnScore.policyholder_id)
-        .where(*_scored(user, args)).group_by(ChurnReason.code).order_by(weight.desc(), ChurnReason.code)
+        .where(*_scored(user, args)).group_by(ChurnReason.code).order_by(order, ChurnReason.code)
     )
 
 
@@ -277,13 +284,12 @@ def top_warnings(user: User, limit: int = MY_DAY_LIMIT) -> list[dict]:
     to the record behind it, strongest first), in one query."""
     top = (agent_warnings(user).with_only_columns(ChurnScore.policyholder_id, ChurnScore.score, ChurnScore.scored_on)
            .order_by(ChurnScore.score.desc(), ChurnScore.policyholder_id).limit(limit).subquery())
-    weight = func.coalesce(ChurnReason.weight, 0)
     rows = db.session.execute(
         select(top.c.policyholder_id, top.c.score, top.c.scored_on, Policyholder, ChurnReason.code,
                ChurnReason.record_id)
         .join(Policyholder, Policyholder.id == top.c.policyholder_id)
         .outerjoin(ChurnReason, ChurnReason.policyholder_id == top.c.policyholder_id)
-        .order_by(top.c.score.desc(), top.c.policyholder_id, weight.desc(), ChurnReason.code)).all()
+        .order_by(top.c.score.desc(), top.c.policyholder_id, _listed_order(ChurnReason.code))).all()
     warnings: dict[int, dict] = {}
     for holder_id, score, scored_on, holder, code, record_id in rows:  # ≤ limit × reasons rows
         warning = warnings.setdefault(holder_id, {"holder": holder, "score": score, "scored_on": scored_on,
