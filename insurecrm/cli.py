@@ -12,6 +12,7 @@ from insurecrm import create_app
 from insurecrm.jobs_cli import jobs_group
 from insurecrm.models import Role
 from insurecrm.simulate_cli import simulate
+from reports.cli import report_command, reports_list_command
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False)
@@ -162,6 +163,8 @@ def outbox_send(limit: int) -> None:
 
 main.add_command(jobs_group)
 main.add_command(simulate)
+main.add_command(report_command)
+main.add_command(reports_list_command)
 
 
 if __name__ == "__main__":

@@ -50,13 +50,17 @@ LIST_PAGES = {
     "/account": {A, ACT, M, AG, S, R},
     "/tasks": {M, AG, S},
     "/help": {A, ACT, M, AG, S},
+    "/reports": {A, ACT, M, AG},
 }
+#: each report's page and downloads: by the roles the catalogue names, in tests/reports/test_report_access.py
+REPORT_PAGES = re.compile(r"/reports/<name>(\.\w+)?")
 PUBLIC = {"/", "/login", "/logout", "/language", "/vendor/plotly.min.js"}
 
 
 def web_rules(app):
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith(("/api/", "/static/")) and rule.rule not in PUBLIC:
+        if (not rule.rule.startswith(("/api/", "/static/")) and rule.rule not in PUBLIC
+                and not REPORT_PAGES.fullmatch(rule.rule)):
             yield rule
 
 
