@@ -110,9 +110,9 @@ def contribution(user: User, args: dict, today: date) -> ReportResult:
     )
     return ReportResult(
         tables=[
+            Table("policyholders", _l("Contribution by policyholder"), [holder, *_part_columns()], by_holder),
             Table("summary", _l("Totals"), [Column("policyholders", _l("Policyholders"), "int"), *_part_columns()],
                   totals),
-            Table("policyholders", _l("Contribution by policyholder"), [holder, *_part_columns()], by_holder),
             Table("top", _l("Top %(n)s policyholders by contribution", n=TOP), [holder, *_part_columns()],
                   select(*top.c).order_by(top.c.contribution.desc(), top.c.policyholder)),
         ],

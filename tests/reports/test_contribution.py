@@ -112,7 +112,20 @@ def test_an_agent_sees_the_parts_of_their_own_book(make, book):
 
 def test_the_default_period_is_the_last_twelve_complete_months(make, book):
     agent = make.user(Role.AGENT, agent_id=book["me"].id)
+    assert len(figures(run(agent))) == 3
     assert figures(run(agent)) == figures(run(agent, **YEAR))
+
+
+def test_the_api_shows_the_same_figures(make, book, api):
+    url = "/api/v1/reports/contribution?start=2026-01-01&end=2026-12-31"
+    body = api(make.user(Role.AGENT, agent_id=book["me"].id)).get(url).json
+    assert [(row["policyholder"], row["contribution"], row["margin"]) for row in body["rows"]] == [
+        (book["h1"].name, "175.00", "0.479452"), (book["h3"].name, "-20.00", None),
+        (book["h2"].name, "-300.00", "-0.500000")]
+    response = api(make.user(Role.ACTUARY)).get(url)
+    assert [row["policyholder"] for row in response.json["rows"]][:2] == [
+        pseudonym("policyholder", book["h4"].id), pseudonym("policyholder", book["h5"].id)]
+    assert not any(book[h].name in response.get_data(as_text=True) for h in ("h1", "h2", "h3", "h4", "h5"))
 
 
 def test_a_manager_sees_their_branch_and_an_admin_the_company(make, book):
