@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     ColumnElement,
@@ -268,7 +269,8 @@ def experience(user: User, args: dict, today: date) -> ReportResult:
     group_by = args.get("group_by") or "duration"
     rows = exposure_rows(user, filters, decrement, basis, group_by)
     summary = Table("summary", _l("Experience by group"), summary_columns(group_by), summary_statement(rows))
-    exposures = Table("exposures", _l("Exposure rows"), exposure_columns(basis), rows)
+    exposures = Table("exposures", _l("Exposure rows"), exposure_columns(basis), rows,
+                      link=lambda row: url_for("policies_web.detail", policy_id=row["policy_id"]))
     charts = [Chart("rates", _l("Rates by group"), "summary", "group", ["rate", "premium_rate"], kind="bar"),
               Chart("exposure", _l("Exposure and actual"), "summary", "group", ["exposure", "actual"],
                     secondary=["actual"])]

@@ -193,6 +193,20 @@ def test_scope_and_pseudonyms(book, make):
     assert "Alice Agent" not in written and "Bob Agent" not in written
 
 
+@pytest.mark.parametrize("basis", ["policy_year", "calendar_year"])
+def test_every_grouping_shares_out_the_same_exposure(book, make, basis):
+    admin = make.user(Role.ADMIN)
+    totals = set()
+    for group_by in ("duration", "calendar_year", "issue_year", "issue_month", "agent", "branch", "channel",
+                     "bank_partner", "product", "product_line"):
+        summary, _rows = study(admin, decrement="any", basis=basis, group_by=group_by, **STUDY)
+        totals.add((sum(row["actual"] for row in summary.values()),
+                    round(sum(row["exposure"] for row in summary.values()), 2)))
+    # any exit, as in test_decrement_changes_which_exit_gets_a_full_year: 2 exits over 5.27 years (policy years);
+    # on the calendar basis E2 (lapsed), E3 and E4 exit: 3 full years + E1 E5 E6 E8 E11 + E7's 2/366 = 8.01
+    assert totals == ({(2, Decimal("5.27"))} if basis == "policy_year" else {(3, Decimal("8.01"))})
+
+
 def test_bad_arguments_are_refused(app):
     for bad in ({"decrement": "death"}, {"basis": "policy_month"}, {"group_by": "policyholder"}):
         with pytest.raises(ma.ValidationError) as refused:

@@ -167,6 +167,15 @@ def test_group_by_branch_and_channel(book, make):
     assert set(filtered) == {"2021", "2025"}
 
 
+def test_every_grouping_shares_out_the_same_base(book, make):
+    admin = make.user(Role.ADMIN)
+    for group_by in ("issue_year", "issue_month", "agent", "branch", "channel", "bank_partner", "product"):
+        rows = run(admin, group_by=group_by, **PERIOD).values()
+        # month 13: 7 (2024) + 2 (2021) + 2 (2025) in the base, 5 + 2 + 2 persisting; P5 the one cooling-off
+        assert (sum(r["base_13"] for r in rows), sum(r["persisting_13"] for r in rows)) == (11, 9), group_by
+        assert sum(r["cooling_off"] for r in rows) == 1, group_by
+
+
 def test_bad_arguments_are_refused(app):
     with pytest.raises(ma.ValidationError) as refused:
         PersistencyArgs().load({"group_by": "policyholder"})
