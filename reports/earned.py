@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, Float, Subquery, func, or_, select, type_coerce, union_all
+from sqlalchemy import ColumnElement, Float, Subquery, and_, func, or_, select, type_coerce, union_all
 
 from insurecrm import clock
 from insurecrm.db import db
@@ -47,7 +47,8 @@ def earned_premium(start: date, end: date, policies: ColumnElement[bool]) -> Sub
     """``(policy_id, earned)``: the premium each of the ``policies`` earned from ``start`` to ``end``: for each
     installment, its *paid* amount × days of its cover inside the period ÷ days of its cover (daily pro rata).
     Only policies that earned something in the period have a row."""
-    covers = installment_covers(policies)
+    # a policy whose term ended before the period has no cover in it: its installments need no window
+    covers = installment_covers(and_(policies, Policy.expiry_date > start))
     after = end + timedelta(days=1)
     # an installment falling due on or after the expiry (a data slip) still covers its due date
     cover_end = greatest(covers.c.cover_end, add_days(covers.c.cover_start, 1))
