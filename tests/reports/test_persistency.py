@@ -79,6 +79,9 @@ def book(make, session):
     policy(holder_a, date(2024, 8, 1), "400", (S.EXPIRED, date(2025, 8, 1)))                       # P11
     policy(holder_a, date(2024, 9, 1), "500", (S.RENEWED, date(2025, 9, 1)))                       # P12
     policy(holder_a, date(2024, 10, 1), "800", (S.GRACE, date(2025, 10, 5)), (S.LAPSED, date(2025, 12, 4)))  # P13
+    policy(holder_a, date(2024, 1, 10), "3000", (S.MATURED, date(2025, 1, 10)))                    # P17 matured
+    policy(holder_a, date(2024, 2, 15), "200", (S.GRACE, date(2024, 6, 1)), (S.LAPSED, date(2024, 8, 1)),
+           (S.EXPIRED, date(2025, 2, 15)))                                                         # P18
     policy(holder_a, date(2024, 3, 1), "9999", business_type=BusinessType.RENEWAL)                 # not new business
     make.policy(holder_a, effective_date=date(2024, 3, 1), premium=Decimal("9999"), status=S.QUOTED)  # a quote
     # -- agent b: the 2021 and 2025 cohorts -----------------------------------------------------------------
@@ -99,20 +102,21 @@ def test_persistency_by_issue_year(book, make):
     rows = run(make.user(Role.ADMIN), **PERIOD)
     assert set(rows) == {"2021", "2024", "2025"}
     y2024 = rows["2024"]
-    # month 13 (marks up to 2026-06-30: every 2024 policy): base P1 P2 P3 P4 P8 P12 P13 = 7 — P5 cooling-off,
-    # P6 terminated by a claim, P7 died (claim of 2025-07-15 before its mark 2025-08-01), P11 expired at the end of
-    # its term: out. Persisting: P1, P2 (lapsed, reinstated before its mark 2025-04-30), P8, P12 (renewed), P13 (in
-    # grace on 2025-11-01, lapsed after) = 5; P3 lapsed on its mark 2025-06-10, P4 surrendered.
-    assert (y2024["base_13"], y2024["persisting_13"]) == (7, 5)
-    assert y2024["rate_13"] == Decimal("0.714286")  # 5 / 7
-    # premium: base 1200 + 600 + 2400 + 1000 + 300 + 500 + 800 = 6800; persisting 1200 + 600 + 300 + 500 + 800 = 3400
-    assert (y2024["base_premium_13"], y2024["persisting_premium_13"]) == (Decimal("6800.00"), Decimal("3400.00"))
-    assert y2024["premium_rate_13"] == Decimal("0.500000")
-    # month 25 (effective by 2024-05-31): P1, P2, P3 (reinstated 2025-09-01, before its mark 2026-06-10), P4 = 4
-    # (P6 out); persisting P1 P2 P3 = 3; premium 4200 / 5200
-    assert (y2024["base_25"], y2024["persisting_25"], y2024["rate_25"]) == (4, 3, Decimal("0.750000"))
-    assert (y2024["base_premium_25"], y2024["persisting_premium_25"]) == (Decimal("5200.00"), Decimal("4200.00"))
-    assert y2024["premium_rate_25"] == Decimal("0.807692")  # 4200 / 5200
+    # month 13 (marks up to 2026-06-30: every 2024 policy): base P1 P2 P3 P4 P8 P12 P13 P18 = 8 — P5 cooling-off,
+    # P6 terminated by a claim, P7 died (claim of 2025-07-15 before its mark 2025-08-01), P11 expired and P17
+    # matured at the end of their term: out. Persisting: P1, P2 (lapsed, reinstated before its mark 2025-04-30), P8,
+    # P12 (renewed), P13 (in grace on 2025-11-01, lapsed after) = 5; P3 lapsed on its mark 2025-06-10, P4
+    # surrendered, P18 lapsed then expired (stays in the base).
+    assert (y2024["base_13"], y2024["persisting_13"]) == (8, 5)
+    assert y2024["rate_13"] == Decimal("0.625000")  # 5 / 8
+    # premium: base 1200 + 600 + 2400 + 1000 + 300 + 500 + 800 + 200 = 7000; persisting 1200 + 600 + 300 + 500 + 800
+    assert (y2024["base_premium_13"], y2024["persisting_premium_13"]) == (Decimal("7000.00"), Decimal("3400.00"))
+    assert y2024["premium_rate_13"] == Decimal("0.485714")  # 3400 / 7000
+    # month 25 (effective by 2024-05-31): P1, P2, P3 (reinstated 2025-09-01, before its mark 2026-06-10), P4, P18 = 5
+    # (P6, P17 out); persisting P1 P2 P3 = 3; premium 4200 / 5400
+    assert (y2024["base_25"], y2024["persisting_25"], y2024["rate_25"]) == (5, 3, Decimal("0.600000"))
+    assert (y2024["base_premium_25"], y2024["persisting_premium_25"]) == (Decimal("5400.00"), Decimal("4200.00"))
+    assert y2024["premium_rate_25"] == Decimal("0.777778")  # 4200 / 5400
     # month 37 not reached by any 2024 policy: no base, no figure (not 0%)
     assert (y2024["base_37"], y2024["rate_37"], y2024["premium_rate_37"]) == (0, None, None)
     assert y2024["cooling_off"] == 1  # P5, apart
@@ -132,9 +136,9 @@ def test_persistency_by_issue_year(book, make):
 
 def test_as_of_date_moves_the_marks(book, make):
     rows = run(make.user(Role.ADMIN), start="2024-01-01", end="2025-06-09")
-    # as of 2025-06-09 only the 2024 policies effective by 2024-05-09 reach month 13: P1, P2, P4 (P6 out):
-    # P1 and P2 (reinstated on 2025-01-10) persist; P3's mark 2025-06-10 is a day too late
-    assert (rows["2024"]["base_13"], rows["2024"]["persisting_13"]) == (3, 2)
+    # as of 2025-06-09 only the 2024 policies effective by 2024-05-09 reach month 13: P1, P2, P4, P18 (P6, P17
+    # out): P1 and P2 (reinstated on 2025-01-10) persist; P3's mark 2025-06-10 is a day too late
+    assert (rows["2024"]["base_13"], rows["2024"]["persisting_13"]) == (4, 2)
     # the 2021 cohort lies before the period; P14 and P15 (May 2025) are in it, far from any mark
     assert set(rows) == {"2024", "2025"}
     assert (rows["2025"]["base_13"], rows["2025"]["rate_13"]) == (0, None)
@@ -144,7 +148,7 @@ def test_scope_and_pseudonyms(book, make):
     by_agent = {"group_by": "agent", **PERIOD}
     agent_rows = run(make.user(Role.AGENT, agent_id=book["a"].id), **by_agent)
     assert list(agent_rows) == ["Alice Agent"]  # only their own book
-    assert agent_rows["Alice Agent"]["base_13"] == 7
+    assert agent_rows["Alice Agent"]["base_13"] == 8
 
     manager = make.user(Role.BRANCH_MANAGER, org_unit_id=book["y"].id)
     manager_rows = run(manager, **by_agent)
@@ -160,9 +164,9 @@ def test_scope_and_pseudonyms(book, make):
 def test_group_by_branch_and_channel(book, make):
     admin = make.user(Role.ADMIN)
     branches = run(admin, group_by="branch", **PERIOD)
-    assert (branches["Branch X"]["base_13"], branches["Branch Y"]["base_13"]) == (7, 4)
+    assert (branches["Branch X"]["base_13"], branches["Branch Y"]["base_13"]) == (8, 4)
     channels = run(admin, group_by="channel", **PERIOD)
-    assert list(channels) == ["Agency"] and channels["Agency"]["base_13"] == 11  # 7 + 4
+    assert list(channels) == ["Agency"] and channels["Agency"]["base_13"] == 12  # 8 + 4
     filtered = run(admin, group_by="issue_year", org_unit_id=book["y"].id, **PERIOD)
     assert set(filtered) == {"2021", "2025"}
 
@@ -171,8 +175,8 @@ def test_every_grouping_shares_out_the_same_base(book, make):
     admin = make.user(Role.ADMIN)
     for group_by in ("issue_year", "issue_month", "agent", "branch", "channel", "bank_partner", "product"):
         rows = run(admin, group_by=group_by, **PERIOD).values()
-        # month 13: 7 (2024) + 2 (2021) + 2 (2025) in the base, 5 + 2 + 2 persisting; P5 the one cooling-off
-        assert (sum(r["base_13"] for r in rows), sum(r["persisting_13"] for r in rows)) == (11, 9), group_by
+        # month 13: 8 (2024) + 2 (2021) + 2 (2025) in the base, 5 + 2 + 2 persisting; P5 the one cooling-off
+        assert (sum(r["base_13"] for r in rows), sum(r["persisting_13"] for r in rows)) == (12, 9), group_by
         assert sum(r["cooling_off"] for r in rows) == 1, group_by
 
 
