@@ -320,3 +320,10 @@ def test_the_actuary_sees_pseudonyms_and_no_name_outside_the_name_columns(branch
 
 def test_the_report_is_for_agents_managers_actuaries_and_admins(make):
     assert REPORTS["churn"].roles == {Role.AGENT, Role.BRANCH_MANAGER, Role.ACTUARY, Role.ADMIN}
+
+
+def test_the_job_runs_after_the_date_has_its_renewal_cases_and_its_grace(app):
+    from insurecrm import jobs
+
+    order = [job.id for job in jobs.registered(["reports.churn_scores"], with_dependencies=True)]
+    assert order == ["policies.open_renewal_cases", "policies.grace_and_lapse", "reports.churn_scores"]
