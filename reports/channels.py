@@ -19,11 +19,10 @@ from agents.models import BankBranch, Referrer
 from insurecrm.models import User
 from policies.models import Policy
 from reports.catalogue import ANALYSTS, report
-from reports.earned import money, policy_figures
+from reports.earned import money, policy_figures, rate
 from reports.filters import Filters, ReportArgs, choice, policies_in_scope
 from reports.persistency import Dimension, dimensions, group_column, group_columns, joined, persistency_statement
 from reports.services import annualised_premium, new_business
-from reports.sql import ratio
 from reports.tables import Chart, Column, ReportResult, Table
 
 GROUPS = {"channel": _l("Channel"), "bank_partner": _l("Bank partner"), "bank_branch": _l("Bank branch"),
@@ -87,10 +86,10 @@ def channel_figures(rows: Subquery) -> list:
     earned, incurred = func.sum(rows.c.earned), func.sum(rows.c.incurred)
     return [
         func.sum(rows.c.new_policies).label("new_policies"), money(func.sum(rows.c.new_premium)).label("new_premium"),
-        func.sum(rows.c.base).label("base_13"), ratio(func.sum(rows.c.persisting), func.sum(rows.c.base))
+        func.sum(rows.c.base).label("base_13"), rate(func.sum(rows.c.persisting), func.sum(rows.c.base))
         .label("persistency_13"),
         money(earned).label("earned"), money(incurred).label("incurred"),
-        ratio(incurred, earned).label("loss_ratio"), money(func.sum(rows.c.commission)).label("commission"),
+        rate(incurred, earned).label("loss_ratio"), money(func.sum(rows.c.commission)).label("commission"),
         money(func.sum(rows.c.contribution)).label("contribution"),
     ]
 

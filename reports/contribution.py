@@ -16,9 +16,8 @@ from insurecrm.scope import visible
 from policies.models import Policy
 from policyholders.models import Policyholder
 from reports.catalogue import WITH_AGENTS, report
-from reports.earned import holder_service_costs, money, policy_figures
+from reports.earned import holder_service_costs, money, policy_figures, rate
 from reports.filters import Filters, ReportArgs, flag, policies_in_scope
-from reports.sql import ratio
 from reports.tables import Chart, Column, ReportResult, Table
 
 TOP = 20
@@ -76,7 +75,7 @@ def holder_contribution(user: User, filters: Filters) -> Subquery:
 
 
 def _margin(contribution, earned) -> ColumnElement:
-    return ratio(contribution, earned).label("margin")
+    return rate(contribution, earned).label("margin")
 
 
 def _part_columns() -> list[Column]:

@@ -16,14 +16,24 @@ from insurecrm import clock
 from insurecrm.db import db
 from policies.models import Claim, ClaimStatus, Commission, Installment, Policy
 from policyholders.models import Interaction, ServiceRequest
-from reports.sql import add_days, as_date, days_between, greatest, least
+from reports.sql import add_days, as_date, days_between, greatest, least, ratio
 
 
 def money(expression) -> ColumnElement:
-    """A computed amount as the outputs read it. PostgreSQL computes it exactly; SQLite as floating point, which
-    is handed over as it is (not rounded by the driver layer) so that :func:`reports.tables.cell` rounds it once,
-    half up, as it rounds PostgreSQL's."""
-    return expression if db.dialect == "postgresql" else type_coerce(expression, Float)
+    """A computed amount as the outputs read it, for :func:`reports.tables.cell` to round to the cent (half up).
+
+    PostgreSQL computes it exactly; SQLite in floating point, where an amount falling on half a cent (pro rata
+    amounts often do: 1.00 × 1 ÷ 8) may come out a hair below it (638.0349999999999). Both are first rounded to 6
+    places in SQL (638.035 on both), so that both round to the same cent; SQLite's value is handed over as a float
+    (not rounded again by the driver layer)."""
+    rounded = func.round(expression, 6)
+    return rounded if db.dialect == "postgresql" else type_coerce(rounded, Float)
+
+
+def rate(numerator, denominator) -> ColumnElement:
+    """``numerator ÷ denominator`` of unrounded amounts (NULL over zero), exact enough on PostgreSQL (12 places
+    before dividing) that the 6 places shown agree with SQLite's floating point."""
+    return ratio(numerator, denominator, places=12)
 
 
 def installment_covers(policies: ColumnElement[bool]) -> Subquery:

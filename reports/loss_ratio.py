@@ -12,10 +12,9 @@ from sqlalchemy import Select, Subquery, func, nulls_last, select
 from insurecrm.models import User
 from policies.models import Policy
 from reports.catalogue import ANALYSTS, report
-from reports.earned import money, policy_figures
+from reports.earned import money, policy_figures, rate
 from reports.filters import Filters, ReportArgs, choice, policies_in_scope
 from reports.persistency import Dimension, dimensions, group_column, group_columns, joined
-from reports.sql import ratio
 from reports.tables import Chart, Column, ReportResult, Table
 
 GROUPS = {"product": _l("Product"), "channel": _l("Channel"), "agent": _l("Agent"), "branch": _l("Branch"),
@@ -44,7 +43,7 @@ def loss_ratio_figures(policies: Subquery) -> list:
         func.count().label("policies"), money(func.coalesce(earned, 0)).label("earned"),
         money(func.coalesce(incurred, 0)).label("incurred"), money(func.coalesce(paid, 0)).label("paid"),
         func.coalesce(func.sum(policies.c.claims), 0).label("claims"),
-        ratio(incurred, earned).label("loss_ratio"), ratio(paid, earned).label("paid_loss_ratio"),
+        rate(incurred, earned).label("loss_ratio"), rate(paid, earned).label("paid_loss_ratio"),
     ]
 
 

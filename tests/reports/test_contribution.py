@@ -192,3 +192,17 @@ def test_a_channel_filter_keeps_its_policies_costs_and_the_holders_own(make, boo
     agency = figures(run(manager, channel="agency", **YEAR))
     assert [row[0] for row in agency] == [book["h1"].name, book["h3"].name, book["h2"].name]
     assert agency[0][4] == D("17.00")
+
+
+def test_half_a_cent_rounds_up_on_both_databases(make):
+    holder = make.policyholder()
+    single = {"frequency": PremiumFrequency.SINGLE, "effective_date": date(2026, 3, 1)}
+    two_days = make.policy(holder, expiry_date=date(2026, 3, 3), premium=D("2.01"), **single)
+    pay_schedule(make, two_days, [(date(2026, 3, 1), "2.01")])
+    one_day = make.policy(holder, expiry_date=date(2026, 3, 2), premium=D("0.20"), **single)
+    pay_schedule(make, one_day, [(date(2026, 3, 1), "0.20")])
+    # on 2026-03-01: 2.01 × 1/2 = 1.005 and 0.20 × 1/1: 1.205 exactly, 1.21 half up (in floating point the sum is
+    # 1.2049999999999998, which would show 1.20)
+    result = run(make.user(Role.ADMIN), start="2026-03-01", end="2026-03-01")
+    assert [row[1] for row in figures(result)] == [D("1.21")]
+    assert [row[5] for row in figures(result)] == [D("1.21")]
