@@ -68,7 +68,7 @@ def book(make):
     p4 = policy(a3, beta, effective_date=date(2026, 5, 1), expiry_date=date(2027, 5, 1))
     pay_schedule(make, p4, [(date(2026, 5, 1), "1200.00")], paid=0)
     claim(make, p4, date(2026, 6, 1), "100.00")
-    return {"north": north, "a1": a1, "a2": a2, "a3": a3}
+    return {"north": north, "south": south, "beta": beta, "a1": a1, "a2": a2, "a3": a3}
 
 
 def test_by_product(make, book):
@@ -128,3 +128,15 @@ def test_analysts_only_and_bounded_choices(app):
     with pytest.raises(ma.ValidationError) as refused:
         LossRatioArgs().load({"group_by": "policyholder"})
     assert "group_by" in refused.value.messages
+
+
+def test_the_branch_and_product_filters(make, book):
+    admin = make.user(Role.ADMIN)
+    # South: p2 (Alpha: 365 earned, 73 incurred) and p4 (Beta: nothing earned, 100 incurred)
+    south = run(admin, group_by="product", org_unit_id=book["south"].id)
+    assert [row[:4] + row[6:7] for row in figures(south)] == [("Alpha", 1, D("365.00"), D("73.00"), D("0.200000")),
+                                                              ("Beta", 1, D("0.00"), D("100.00"), None)]
+    # Beta: p3 (Ann) and p4 (Cai)
+    beta = run(admin, group_by="agent", product_id=book["beta"].id)
+    assert [row[:4] for row in figures(beta)] == [("Ann", 1, D("1000.00"), D("250.00")),
+                                                  ("Cai", 1, D("0.00"), D("100.00"))]
