@@ -23,9 +23,9 @@ def money(expression) -> ColumnElement:
     """A computed amount as the outputs read it, for :func:`reports.tables.cell` to round to the cent (half up).
 
     PostgreSQL computes it exactly; SQLite in floating point, where an amount falling on half a cent (pro rata
-    amounts often do: 1.00 × 1 ÷ 8) may come out a hair below it (638.0349999999999). Both are first rounded to 6
-    places in SQL (638.035 on both), so that both round to the same cent; SQLite's value is handed over as a float
-    (not rounded again by the driver layer)."""
+    amounts often do: 2.01 × 1 ÷ 2 = 1.005) may come out a hair below it (1.005 + 0.20 = 1.2049999999999998). Both
+    are first rounded to 6 places in SQL (1.205 on both), so that both round to the same cent; SQLite's value is
+    handed over as a float (not rounded again by the driver layer)."""
     rounded = func.round(expression, 6)
     return rounded if db.dialect == "postgresql" else type_coerce(rounded, Float)
 
