@@ -13,7 +13,6 @@ from datetime import date
 from decimal import Decimal
 
 import marshmallow as ma
-from flask import abort
 from marshmallow import fields
 
 from insurecrm import clock
@@ -91,7 +90,8 @@ def _operation(report: Report):
         result = report.build(current_user(), args, clock.today())
         table = next((t for t in result.tables if t.key == (args.get("table") or result.tables[0].key)), None)
         if table is None:
-            abort(404, description=f"Report {report.name} has no table {args.get('table')!r}.")
+            keys = ", ".join(t.key for t in result.tables)
+            raise ma.ValidationError({"table": [f"Not a table of this report: {keys}."]})
         rows, total = table.page(args["page"], args["per_page"])
         hidden = must_pseudonymise()
         return {

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from insurecrm.models import Role
+from reports import modules  # noqa: F401 - every report registered before the matrix is drawn
 from reports.catalogue import REPORTS
 from tests.access.world import build_world
 from tests.test_access_matrix import pii_values

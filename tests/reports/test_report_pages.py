@@ -175,7 +175,9 @@ def test_the_api_refuses_bad_filters_and_roles(api, make, book):
     admin = api(make.user(Role.ADMIN))
     response = admin.get("/api/v1/reports/breakdowns?by=shoe_size&per_page=501")
     assert response.status_code == 422 and {"by", "per_page"} <= set(response.json["errors"])
-    assert admin.get("/api/v1/reports/breakdowns?table=nothing").status_code == 404
+    response = admin.get("/api/v1/reports/breakdowns?table=nothing")
+    assert response.status_code == 422
+    assert response.json["errors"]["table"] == ["Not a table of this report: breakdown."]
     agent = api(make.user(Role.AGENT, agent_id=book["agent"].id))
     assert agent.get("/api/v1/reports/breakdowns").status_code == 403
 
