@@ -205,7 +205,7 @@ def _scored(user: User, args: Mapping) -> list[ColumnElement[bool]]:
               if args.get(key) is not None]
     if policy:
         conditions.append(exists().where(Policy.policyholder_id == ChurnScore.policyholder_id, *policy))
-    if args.get("reason") is not None:
+    if args.get("reason"):
         conditions.append(exists().where(ChurnReason.policyholder_id == ChurnScore.policyholder_id,
                                          ChurnReason.code == args["reason"]))
     return conditions
@@ -246,7 +246,8 @@ class ChurnArgs(ReportArgs):
     min_score = IntegerField(load_default=1, minimum=0, maximum=MAX_SCORE,
                              metadata={"label": _l("Lowest score"),
                                        "description": "Only scores at least this high (default 1: any reason)."})
-    reason = choice(REASON_LABELS, label=_l("Reason"), description="Only the policyholders with this reason.")
+    reason = choice({"": _l("Any reason"), **REASON_LABELS}, label=_l("Reason"), default="",
+                    description="Only the policyholders with this reason (empty: any).")
 
 
 @report("churn", title=_l("Churn early warning"), args=ChurnArgs, roles=WITH_AGENTS, order=60,

@@ -303,6 +303,7 @@ def test_the_reports_filters(branches):
 
     assert names(min_score=50) == ["Li Lei"]
     assert names(reason="complaint") == ["Li Lei", "Zhao Min"]
+    assert names(reason="") == names() == ["Li Lei", "Wang Fang", "Zhao Min"]  # the page's "Any reason"
     assert names(org_unit_id=branches.north.id) == ["Li Lei", "Wang Fang"]
     assert names(min_score=0) == ["Li Lei", "Wang Fang", "Zhao Min"]
 
