@@ -157,3 +157,18 @@ def test_the_report_page_shows_each_reader_their_scope(web, make, desk):
     actuary = page(make.user(Role.ACTUARY))
     assert pseudonym("policyholder", desk.holder.id) in actuary
     assert not any(name in actuary for name in ("Wang Fang", "Zhao Lei", "Li Lei"))
+
+
+def test_the_api_serves_the_same_rows_in_each_readers_scope(api, make, desk):
+    with clock.frozen(NOW):
+        mine = api(desk.user).get("/api/v1/reports/churn").json
+        actuary = api(make.user(Role.ACTUARY)).get("/api/v1/reports/churn").json
+        refused = api(make.user(Role.BANK_REFERRER)).get("/api/v1/reports/churn")
+        bad = api(desk.user).get("/api/v1/reports/churn?min_score=101&reason=bored")
+    assert [c["key"] for c in mine["columns"]] == ["policyholder", "score", "reasons", "agent", "scored_on"]
+    assert [(r["policyholder"], r["score"], r["scored_on"]) for r in mine["rows"]] == [("Wang Fang", 100, "2026-11-20")]
+    assert [r["policyholder"] for r in actuary["rows"]] == [pseudonym("policyholder", desk.holder.id),
+                                                          pseudonym("policyholder", desk.theirs.id)]
+    assert "Wang Fang" not in str(actuary) and "Zhao Lei" not in str(actuary)
+    assert refused.status_code == 403
+    assert bad.status_code == 422 and set(bad.json["errors"]) == {"min_score", "reason"}
