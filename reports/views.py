@@ -26,6 +26,7 @@ from insurecrm.web import name_of, page_roles, paginate_page
 from policies.models import Policy, PolicyStatusChange
 from policyholders.models import Policyholder, ServiceRequest
 from reports import services
+from reports.catalogue import for_role
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
 WEB_BLUEPRINTS = (bp,)
@@ -46,7 +47,7 @@ def index():
         "reports/dashboard.html", headline=services.dashboard_headline(user, today, now), this_month=trend[-1],
         trend=trend, agents=agents, figures=services.agent_figures(user, [a.id for a in agents.items], today, now),
         scope=_scope_label(user), trend_chart=trend_chart(trend), agents_chart=agents_chart(top), today=today,
-        overdue=services.overdue_tasks(user, today),
+        overdue=services.overdue_tasks(user, today), reports=for_role(user.role),
     )
 
 
