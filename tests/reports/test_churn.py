@@ -306,6 +306,8 @@ def test_the_reports_filters(branches):
     assert names(reason="") == names() == ["Li Lei", "Wang Fang", "Zhao Min"]  # the page's "Any reason"
     assert names(org_unit_id=branches.north.id) == ["Li Lei", "Wang Fang"]
     assert names(min_score=0) == ["Li Lei", "Wang Fang", "Zhao Min"]
+    assert names(channel="agency") == ["Li Lei", "Wang Fang"]  # Zhao Min has no policy
+    assert names(channel="direct") == []
 
 
 def test_the_actuary_sees_pseudonyms_and_no_name_outside_the_name_columns(branches):
