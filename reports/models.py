@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from insurecrm.db import Base
+from insurecrm.db import Base, TimestampMixin
 
 
 class ChurnScore(Base):
@@ -41,3 +41,25 @@ class ChurnReason(Base):
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     weight: Mapped[int]
     record_id: Mapped[int]
+
+
+class LoyaltyWeights(TimestampMixin, Base):
+    """The weights of the loyalty score (忠诚度), as an admin last saved them: one row, or none while the defaults
+    in code (``reports.loyalty.DEFAULT_WEIGHTS``) apply. Each weight is the most points its part can give (the five
+    positive parts add up to 100) or, for complaints, take away. Saved on /admin/loyalty-weights, audited there."""
+
+    __tablename__ = "loyalty_weights"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        *(CheckConstraint(f"{part} BETWEEN 0 AND 100", name=f"{part}_range")
+          for part in ("tenure", "renewals", "product_lines", "on_time", "referrals", "complaints")),
+        CheckConstraint("tenure + renewals + product_lines + on_time + referrals = 100", name="parts_sum"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    tenure: Mapped[int]
+    renewals: Mapped[int]
+    product_lines: Mapped[int]
+    on_time: Mapped[int]
+    referrals: Mapped[int]
+    complaints: Mapped[int]
