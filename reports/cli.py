@@ -15,6 +15,7 @@ import tempfile
 import click
 from flask import g
 from flask.cli import with_appcontext
+from flask_babel import refresh
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 from tqdm import tqdm
@@ -57,6 +58,7 @@ def report_command(name, output_format, output, username, start, end, org_unit_i
         raise click.UsageError(f"No report {name!r}. Reports: {', '.join(_report_names())}.")
     report = REPORTS[name]
     g.language = language
+    refresh()  # the language of this work, not one a request or an earlier command left behind
     user = _user(username)
     if user.role not in report.roles:
         raise click.UsageError(f"The role of {user.username} may not run the report {name}.")
