@@ -49,6 +49,7 @@ from policies.models import (
     RenewalCase,
     RenewalStatus,
 )
+from policies.tasks import unpaid_as_of
 from policyholders.models import Interaction, Policyholder, ServiceKind, ServiceRequest
 from reports.catalogue import WITH_AGENTS, report
 from reports.filters import ReportArgs, choice
@@ -112,8 +113,6 @@ def _row(code: str, holder, record, *order) -> tuple:
 
 def _reasons(day: date, holder_ids) -> list[Select]:
     """One ``SELECT`` per reason over the policyholders ``holder_ids``, as of ``day`` (see docs/metrics.md)."""
-    from policies.tasks import unpaid_as_of
-
     end = local_midnight(day + timedelta(days=1))
     holder = Policy.policyholder_id
     contacted = exists().where(Interaction.policyholder_id == holder, Interaction.occurred_at < end,
@@ -155,7 +154,7 @@ def _reasons(day: date, holder_ids) -> list[Select]:
 def reason_rows(day: date, holder_ids) -> Select:
     """``SELECT policyholder_id, code, weight, record_id``: the reasons of the policyholders ``holder_ids`` (a list
     or a ``SELECT`` of ids) as of ``day``, one row per policyholder and reason, with the record behind it (the
-    first by the reason's order: the soonest due case, the oldest policy, the latest complaint or claim)."""
+    first by the reason's order: the case due soonest, the policy with the lowest id, the latest complaint or claim)."""
     ranked = union_all(*_reasons(day, holder_ids)).subquery()
     return (select(ranked.c.policyholder_id, ranked.c.code, ranked.c.weight, ranked.c.record_id)
             .where(ranked.c.rank == 1))
