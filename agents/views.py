@@ -106,7 +106,7 @@ def my_day():
             lists["birthdays"].order_by(*_birthday_order(today), Policyholder.id).limit(LIST_LIMIT))],
         interactions=_with_holder(scoped_select(Interaction), Interaction, Interaction.occurred_at.desc(),
                                   limit=RECENT_INTERACTIONS),
-        churn_warnings=churn.top_warnings(g.user),
+        churn_warnings=churn.top_warnings(g.user), churn_report=g.user.role in churn.REPORT_ROLES,
     )
 
 

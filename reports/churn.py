@@ -76,6 +76,8 @@ MAX_SCORE = 100
 RENEWAL_DAYS, COMPLAINT_DAYS, CLAIM_DAYS, CONTACT_MONTHS = 30, 90, 180, 6
 #: a quote more than this fraction above the expiring policy's premium is a large rise
 PREMIUM_RISE = Decimal("0.10")
+#: who may run the report: agents (their own book), branch managers (their branch), actuaries and admins
+REPORT_ROLES = WITH_AGENTS
 #: how many warnings the agent's My day lists
 MY_DAY_LIMIT = 10
 SEPARATOR = "; "
@@ -249,7 +251,7 @@ class ChurnArgs(ReportArgs):
                     description="Only the policyholders with this reason (empty: any).")
 
 
-@report("churn", title=_l("Churn early warning"), args=ChurnArgs, roles=WITH_AGENTS, order=60,
+@report("churn", title=_l("Churn early warning"), args=ChurnArgs, roles=REPORT_ROLES, order=60,
         description=_l("Policyholders likely to leave, with the reasons, from the latest nightly scores."))
 def churn_report(user: User, args: dict, today: date) -> ReportResult:
     scores = Table(

@@ -82,6 +82,13 @@ def test_my_day_lists_the_agents_own_warnings_with_each_reason_linked_to_its_rec
     assert "<strong>1</strong> policyholders at risk of leaving" in html
 
 
+def test_the_link_to_the_whole_list_is_for_those_who_may_run_the_report(web, make, desk):
+    assert 'href="/reports/churn"' in my_day(web(desk.user))
+    specialist = make.user(Role.BANCASSURANCE_SPECIALIST, agent_id=desk.agent.id)
+    assert 'href="/reports/churn"' not in my_day(web(specialist))  # the report is not theirs (403)
+    assert web(specialist).get("/reports/churn").status_code == 403
+
+
 def test_each_reasons_link_opens_for_the_agent(web, desk):
     client = web(desk.user)
     section = churn_section(my_day(client))
