@@ -166,7 +166,7 @@ def holder_loyalty(user: User, filters: Filters, weights: Mapping[str, int]) -> 
         .outerjoin(referrals, referrals.c.policyholder_id == Policyholder.id)
         .outerjoin(complaints, complaints.c.policyholder_id == Policyholder.id)
         .where(visible(Policyholder, user))
-        .subquery("loyalty")
+        .cte("loyalty")
     )
 
 
