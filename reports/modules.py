@@ -7,6 +7,6 @@ import reports.contribution  # noqa: F401
 import reports.experience  # noqa: F401
 import reports.loss_ratio  # noqa: F401
 import reports.loyalty  # noqa: F401
-import reports.segments  # noqa: F401
 import reports.persistency  # noqa: F401
+import reports.segments  # noqa: F401
 from reports import breakdowns  # noqa: E402,F401
