@@ -60,6 +60,7 @@ def _register_domains(app: Flask, api, csrf) -> None:
     import policyholders.routes
     import policyholders.service_views
     import policyholders.views
+    import reports.loyalty_views
     import reports.report_views
     import reports.routes
     import reports.views
@@ -71,7 +72,7 @@ def _register_domains(app: Flask, api, csrf) -> None:
                    policies.renewal_routes, policyholders.routes, reports.routes)
     web_modules = (admin_views, ops_views, help_views, agents.views, agents.task_views, agents.departure_views,
                    policies.views, policies.renewal_views, policyholders.views, policyholders.intake_views,
-                   policyholders.service_views, reports.views, reports.report_views)
+                   policyholders.service_views, reports.views, reports.report_views, reports.loyalty_views)
     for module in api_modules + web_modules:
         for blp in getattr(module, "API_BLUEPRINTS", ()):
             csrf.exempt(blp)  # bearer tokens only, no cookies: CSRF cannot apply

@@ -51,6 +51,7 @@ LIST_PAGES = {
     "/tasks": {M, AG, S},
     "/help": {A, ACT, M, AG, S},
     "/reports": {A, ACT, M, AG},
+    "/admin/loyalty-weights": {A},
 }
 #: each report's page and downloads: by the roles the catalogue names, in tests/reports/test_report_access.py
 REPORT_PAGES = re.compile(r"/reports/<name>(\.\w+)?")
