@@ -102,6 +102,7 @@ JOB: Labels = {
     "policyholders.birthday_greetings": _l("Birthday greetings"),
     "policyholders.key_customer_callbacks": _l("Key-customer service calls"),
     "reports.churn_scores": _l("Churn early warning scores"),
+    "reports.refresh_figures": _l("Report figures (earned premium, claims, costs, contribution)"),
     "outbox.send": _l("Outbox sender"),
 }
 #: what a job run reports it did (the keys of ``JobRun.counts``)
@@ -117,6 +118,8 @@ JOB_COUNT: Labels = {
     "back_in_force": _l("back in force"), "skipped": _l("skipped (too late)"),
     "holders_scored": _l("policyholders scored"), "holders_at_risk": _l("policyholders at risk of leaving"),
     "churn_scores_removed": _l("scores of former policyholders removed"),
+    "holders_refreshed": _l("policyholders' figures recomputed"),
+    "policies_refreshed": _l("policies' figures recomputed"), "full_refresh": _l("full refresh (a new period)"),
 }
 OUTBOX_STATUS: Labels = {"pending": _l("Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
                          "failed": _l("Failed"), "skipped": _l("Skipped: too late to send"),

@@ -3,12 +3,16 @@ that the contribution, loss-ratio and channel reports group by whatever they gro
 "Earned premium").
 
 Every function returns a SQL subquery, never rows: a report joins it to ``Policy`` (or ``Policyholder``) and
-groups in the database. A period is two local dates, both included.
+groups in the database. A period is two local dates, both included. ``policy_ids`` / ``holder_ids`` (a list of ids,
+or a ``SELECT`` of them) narrow a subquery to some policies or policyholders before it groups: the daily refresh of
+the maintained figures (:mod:`reports.figures`) computes them a batch at a time, at the cost of the batch rather
+than of the book.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Subquery, and_, func, or_, select, type_coerce, union_all
 
@@ -34,6 +38,11 @@ def rate(numerator, denominator) -> ColumnElement:
     """``numerator ÷ denominator`` of unrounded amounts (NULL over zero), exact enough on PostgreSQL (12 places
     before dividing) that the 6 places shown agree with SQLite's floating point."""
     return ratio(numerator, denominator, places=12)
+
+
+def _among(column, ids: Any) -> list[ColumnElement[bool]]:
+    """``column IN ids`` when ``ids`` is given; no condition otherwise."""
+    return [] if ids is None else [column.in_(ids)]
 
 
 def installment_covers(policies: ColumnElement[bool]) -> Subquery:
@@ -72,24 +81,25 @@ def earned_premium(start: date, end: date, policies: ColumnElement[bool]) -> Sub
     )
 
 
-def incurred_claims(start: date, end: date) -> Subquery:
+def incurred_claims(start: date, end: date, policy_ids: Any = None) -> Subquery:
     """``(policy_id, incurred, paid, claims)``: the claims with a loss date from ``start`` to ``end`` that were
     not rejected: their incurred amount (paid + outstanding), their paid amount and their number."""
     return (
         select(Claim.policy_id, func.sum(Claim.incurred_amount).label("incurred"),
                func.sum(Claim.paid_amount).label("paid"), func.count().label("claims"))
-        .where(Claim.status != ClaimStatus.REJECTED, Claim.loss_date >= start, Claim.loss_date <= end)
+        .where(Claim.status != ClaimStatus.REJECTED, Claim.loss_date >= start, Claim.loss_date <= end,
+               *_among(Claim.policy_id, policy_ids))
         .group_by(Claim.policy_id)
         .subquery("claims")
     )
 
 
-def commissions(start: date, end: date) -> Subquery:
+def commissions(start: date, end: date, policy_ids: Any = None) -> Subquery:
     """``(policy_id, commission)``: commissions (agents' and bank partners') earned from ``start`` to ``end``,
     by their ``earned_on`` date."""
     return (
         select(Commission.policy_id, func.sum(Commission.amount).label("commission"))
-        .where(Commission.earned_on >= start, Commission.earned_on <= end)
+        .where(Commission.earned_on >= start, Commission.earned_on <= end, *_among(Commission.policy_id, policy_ids))
         .group_by(Commission.policy_id)
         .subquery("commissions")
     )
@@ -100,40 +110,43 @@ def local_day_start(day: date) -> datetime:
     return datetime.combine(day, time(), clock.zone()).astimezone(UTC)
 
 
-def _service_costs(start: date, end: date) -> Subquery:
+def _service_costs(start: date, end: date, *, policy_ids: Any = None, holder_ids: Any = None) -> Subquery:
     """``(policyholder_id, policy_id, cost)`` of each service request or complaint opened, and each interaction
     that took place, from ``start`` to ``end`` (local days)."""
     first, after = local_day_start(start), local_day_start(end + timedelta(days=1))
     requests = select(ServiceRequest.policyholder_id, ServiceRequest.policy_id, ServiceRequest.cost.label("cost")) \
-        .where(ServiceRequest.opened_at >= first, ServiceRequest.opened_at < after)
+        .where(ServiceRequest.opened_at >= first, ServiceRequest.opened_at < after,
+               *_among(ServiceRequest.policy_id, policy_ids), *_among(ServiceRequest.policyholder_id, holder_ids))
     interactions = select(Interaction.policyholder_id, Interaction.policy_id, Interaction.cost.label("cost")) \
-        .where(Interaction.occurred_at >= first, Interaction.occurred_at < after, Interaction.cost.is_not(None))
+        .where(Interaction.occurred_at >= first, Interaction.occurred_at < after, Interaction.cost.is_not(None),
+               *_among(Interaction.policy_id, policy_ids), *_among(Interaction.policyholder_id, holder_ids))
     return union_all(requests, interactions).subquery("service")
 
 
-def policy_service_costs(start: date, end: date) -> Subquery:
+def policy_service_costs(start: date, end: date, policy_ids: Any = None) -> Subquery:
     """``(policy_id, service_cost)``: the cost of the requests, complaints and interactions of the period that
     name the policy."""
-    costs = _service_costs(start, end)
+    costs = _service_costs(start, end, policy_ids=policy_ids)
     return (select(costs.c.policy_id, func.sum(costs.c.cost).label("service_cost"))
             .where(costs.c.policy_id.is_not(None)).group_by(costs.c.policy_id).subquery("policy_service"))
 
 
-def holder_service_costs(start: date, end: date) -> Subquery:
+def holder_service_costs(start: date, end: date, holder_ids: Any = None) -> Subquery:
     """``(policyholder_id, service_cost)``: the cost of the requests, complaints and interactions of the period
     that name no policy (they concern the policyholder as a whole, and no policy, channel or product)."""
-    costs = _service_costs(start, end)
+    costs = _service_costs(start, end, holder_ids=holder_ids)
     return (select(costs.c.policyholder_id, func.sum(costs.c.cost).label("service_cost"))
             .where(costs.c.policy_id.is_(None)).group_by(costs.c.policyholder_id).subquery("holder_service"))
 
 
-def policy_figures(start: date, end: date, policies: ColumnElement[bool]) -> Subquery:
+def policy_figures(start: date, end: date, policies: ColumnElement[bool], *, policy_ids: Any = None) -> Subquery:
     """One row per policy among ``policies`` (a condition on ``Policy``) with anything in the period:
     ``policy_id, policyholder_id, earned, incurred, paid, claims, commission, service_cost, contribution``
     (zeros, not NULLs, for what it has not). ``contribution`` = earned − incurred − commission − service cost
-    of the policy. Reports join ``Policy`` on ``policy_id`` and group."""
-    earned, claims = earned_premium(start, end, policies), incurred_claims(start, end)
-    paid_out, service = commissions(start, end), policy_service_costs(start, end)
+    of the policy. Reports join ``Policy`` on ``policy_id`` and group. ``policy_ids``, when given, must hold the
+    ``policies`` (it narrows the claims, commissions and service costs read to theirs)."""
+    earned, claims = earned_premium(start, end, policies), incurred_claims(start, end, policy_ids)
+    paid_out, service = commissions(start, end, policy_ids), policy_service_costs(start, end, policy_ids)
     parts = {
         "earned": func.coalesce(earned.c.earned, 0), "incurred": func.coalesce(claims.c.incurred, 0),
         "paid": func.coalesce(claims.c.paid, 0), "claims": func.coalesce(claims.c.claims, 0),

@@ -14,7 +14,7 @@ from insurecrm.batches import in_batches
 from insurecrm.db import db
 from insurecrm.jobs import daily_job
 from policyholders.models import Policyholder, PolicyholderStatus
-from reports import churn
+from reports import churn, figures
 from reports.models import ChurnReason, ChurnScore
 
 CHURN_JOB = "reports.churn_scores"
@@ -71,3 +71,11 @@ def _delete(holder_ids) -> None:
     for model in (ChurnReason, ChurnScore):
         db.session.execute(delete(model).where(model.policyholder_id.in_(holder_ids))
                            .execution_options(synchronize_session=False))
+
+
+@daily_job(figures.REFRESH_JOB, order=90)
+def refresh_figures(logical_date: date) -> dict[str, int]:
+    """The maintained report figures of the default period of the logical date: all of them on the month's first
+    run, else those of the policyholders whose policies, payments, claims, service requests or interactions changed
+    since the month's previous run (:func:`reports.figures.refresh`)."""
+    return figures.refresh(logical_date)
