@@ -17,6 +17,8 @@ from insurecrm.models import User
 from insurecrm.registry import metadata
 from policies.models import Claim, Policy
 from policyholders.models import Policyholder
+from reports import modules  # noqa: F401 - registers the reports
+from reports.catalogue import for_role
 from tests import databases
 
 SIZES = (1000, 10000)
@@ -76,6 +78,8 @@ def pages_for(username: str) -> list[str]:
                           "/admin/org-units"],
         "actuary1": lambda: ["/dashboard", "/policyholders"],
     }[username]()
+    # the Reports section: its index and every report the role may run, at their default filters
+    urls += ["/reports"] + [f"/reports/{report.name}" for report in for_role(user.role)]
     return [(user.get_id(), url) for url in urls]
 
 

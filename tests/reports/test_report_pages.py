@@ -51,9 +51,11 @@ def test_the_index_lists_the_reports_of_the_role(web, make, book):
     assert web(make.user(Role.BANK_REFERRER)).get("/reports").status_code == 403
 
 
-def test_the_navigation_leads_to_the_reports(web, make, book):
+def test_the_navigation_and_the_dashboard_lead_to_the_reports(web, make, book):
     html = web(make.user(Role.BRANCH_MANAGER, org_unit_id=book["branch"].id)).get("/dashboard").get_data(as_text=True)
     assert 'href="/reports"' in html
+    assert all(f'href="/reports/{report.name}"' in html
+               for report in REPORTS.values() if Role.BRANCH_MANAGER in report.roles)
 
 
 def test_a_report_page_has_its_filters_chart_and_table(web, make, book):
