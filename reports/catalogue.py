@@ -44,21 +44,25 @@ class Report:
     order: int = 100
     #: paragraphs of the help page's entry for the report (``/help#report-<name>``): how its figures are computed
     help: tuple = ()
+    #: whether the report reads the period filters (a report of scores as of their day does not: no period shown)
+    period: bool = True
 
 
 REPORTS: dict[str, Report] = {}
 
 
 def report(name: str, *, title, description, args: type[ReportArgs] = ReportArgs,
-           roles: frozenset[Role] = ANALYSTS, order: int = 100, help: tuple = ()) -> Callable[[Builder], Builder]:  # noqa: A002
+           roles: frozenset[Role] = ANALYSTS, order: int = 100, help: tuple = (),  # noqa: A002
+           period: bool = True) -> Callable[[Builder], Builder]:
     """Decorator registering ``build(user, args, today) -> ReportResult`` as the report ``name`` (a URL slug);
-    ``help`` holds the paragraphs of its entry on the help page (its description when none)."""
+    ``help`` holds the paragraphs of its entry on the help page (its description when none); ``period=False`` for a
+    report that takes no period (its page offers none and its files state none)."""
 
     def register(build: Builder) -> Builder:
         if name in REPORTS:
             raise ValueError(f"report {name!r} registered twice")
         REPORTS[name] = Report(name, title, description, args, build, frozenset(roles), order,
-                               tuple(help) or (description,))
+                               tuple(help) or (description,), period)
         return build
 
     return register

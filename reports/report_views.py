@@ -164,7 +164,7 @@ def _scope_text(user) -> str:
 def _filter_text(report: Report, args: dict, *, today: date | None = None) -> list[tuple[str, str]]:
     """The filters as (label, value) in the reader's language: the period as resolved, then each filter given."""
     filters = Filters.from_args(args, today or clock.today())
-    text = [(_("Period"), f"{filters.start.isoformat()} – {filters.end.isoformat()}")]
+    text = [(_("Period"), f"{filters.start.isoformat()} – {filters.end.isoformat()}")] if report.period else []
     fields = report.args._declared_fields
     for key, value in args.items():
         if key in ("start", "end", "page", "per_page") or value in (None, False):
