@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from insurecrm import clock, jobs
 from insurecrm.db import db
-from insurecrm.models import Role
+from insurecrm.models import Role, User
 from policies.models import Claim, ClaimStatus, Policy
 from policies.payments import apply_payment
 from reports import contribution as contribution_module
@@ -177,3 +177,21 @@ def _policy_of(holder) -> int:
 def _earned_2026_of_a_year_from_june() -> Decimal:
     # 1200.00 paid for cover 2026-06-01 .. 2027-05-31 (365 days): 214 of them in 2026
     return (Decimal("1200.00") * 214 / 365).quantize(Decimal("0.01"))
+
+
+def test_a_new_demo_book_has_its_figures(session, monkeypatch):
+    from insurecrm.demo import book as demo_book
+    from insurecrm.demo import build_demo_book
+    from tests.demo.conftest import _hash_once
+
+    monkeypatch.setattr(demo_book, "hash_password", _hash_once)
+    build_demo_book(policyholders=60, seed=7, password="demo-password", today=date(2026, 6, 15), progress=False)
+    with clock.frozen(datetime(2026, 6, 15, 9, 0, tzinfo=UTC)):
+        admin = db.session.scalar(select(User).where(User.role == Role.ADMIN))
+        result = contribution(admin, ContributionArgs().load({}), clock.today())
+        assert "Figures as of 2026-06-14" in " ".join(str(note) for note in result.notes)
+        maintained = table_rows(result, "policyholders")
+        monkeypatch.setattr(contribution_module, "maintained_as_of", lambda *_args: None)
+        live = table_rows(contribution(admin, ContributionArgs().load({}), clock.today()), "policyholders")
+    assert maintained == live
+    assert len(maintained) > 20
