@@ -38,7 +38,7 @@ def weights():
 
 
 def _page(values: dict, errors: dict):
-    return render_template("reports/loyalty_weights.html", values=values, errors=errors,
+    return render_template("reports/loyalty_weights.html", values=values, errors=errors, report_name="loyalty",
                            other_errors={key: messages for key, messages in errors.items()
                                          if key not in DEFAULT_WEIGHTS},
                            parts=[(part, PART_LABELS[part], CAPS[part], DEFAULT_WEIGHTS[part])

@@ -39,6 +39,9 @@ def test_the_defaults_are_shown_until_an_admin_saves(web, admin):
     for part, weight in DEFAULT_WEIGHTS.items():
         assert f'name="{part}" type="number" value="{weight}"' in html
     assert 'href="/admin/loyalty-weights"' in web(admin).get("/admin").get_data(as_text=True)
+    # the page explains the score by the report's entry on the help page
+    assert "/help#report-loyalty" in html
+    assert 'id="report-loyalty"' in web(admin).get("/help").get_data(as_text=True)
 
 
 def test_saved_weights_are_audited_and_the_report_reads_them(web, admin, make, session):
