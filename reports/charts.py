@@ -30,8 +30,10 @@ class ChartData:
     links: list[str | None]
 
 
-def chart_data(chart: Chart, table: Table, rows: list[Mapping], *, pseudonymise: bool) -> ChartData:
-    """The categories and series of ``chart`` from the first :data:`MOST_BARS` of ``rows`` (rows of ``table``)."""
+def chart_data(chart: Chart, table: Table, rows: list[Mapping], *, pseudonymise: bool,
+               with_links: bool = True) -> ChartData:
+    """The categories and series of ``chart`` from the first :data:`MOST_BARS` of ``rows`` (rows of ``table``), with
+    the link of each point to the list behind it (for a page: ``with_links`` needs a request to build URLs)."""
     rows = rows[:MOST_BARS]
     columns = {column.key: column for column in table.columns}
     x_column = columns[chart.x]
@@ -41,7 +43,7 @@ def chart_data(chart: Chart, table: Table, rows: list[Mapping], *, pseudonymise:
         column = columns[key]
         values = [_number(cell(column, row, pseudonymise=pseudonymise)) for row in rows]
         series.append((str(column.label), values, key in chart.secondary, column.kind == "rate"))
-    links = [table.link(row) if table.link else None for row in rows]
+    links = [table.link(row) if table.link and with_links else None for row in rows]
     return ChartData(str(chart.title), chart.kind, categories, series, links)
 
 

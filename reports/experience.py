@@ -37,6 +37,7 @@ from insurecrm.models import User
 from policies.models import Policy, PolicyStatus, PolicyStatusChange, Product
 from policyholders.models import Policyholder
 from reports.catalogue import ANALYSTS, report
+from reports.drill import group_link
 from reports.filters import Filters, ReportArgs, choice, policies_in_scope
 from reports.persistency import Dimension, dimensions, group_column, group_columns, joined, written_business
 from reports.services import annualised_premium
@@ -268,7 +269,8 @@ def experience(user: User, args: dict, today: date) -> ReportResult:
     decrement, basis = args.get("decrement") or "lapse", args.get("basis") or "policy_year"
     group_by = args.get("group_by") or "duration"
     rows = exposure_rows(user, filters, decrement, basis, group_by)
-    summary = Table("summary", _l("Experience by group"), summary_columns(group_by), summary_statement(rows))
+    summary = Table("summary", _l("Experience by group"), summary_columns(group_by), summary_statement(rows),
+                    link=group_link("experience", group_by))
     exposures = Table("exposures", _l("Exposure rows"), exposure_columns(basis), rows,
                       link=lambda row: url_for("policies_web.detail", policy_id=row["policy_id"]))
     charts = [Chart("rates", _l("Rates by group"), "summary", "group", ["rate", "premium_rate"], kind="bar"),

@@ -147,7 +147,7 @@ def pdf_bytes(result: ReportResult, heading: Heading, *, pseudonymise: bool) -> 
     for chart in result.charts:
         table = result.table(chart.table)
         rows, _total = table.page(1, PDF_ROWS)
-        charts.append(svg(chart_data(chart, table, rows, pseudonymise=pseudonymise)))
+        charts.append(svg(chart_data(chart, table, rows, pseudonymise=pseudonymise, with_links=False)))
     html = render_template("reports/report_pdf.html", heading=heading, tables=tables, charts=charts,
                            notes=result.notes, shown=PDF_ROWS)
     return HTML(string=html, url_fetcher=_no_fetching).write_pdf()

@@ -12,6 +12,7 @@ from sqlalchemy import Select, Subquery, func, nulls_last, select
 from insurecrm.models import User
 from policies.models import Policy
 from reports.catalogue import ANALYSTS, report
+from reports.drill import group_link
 from reports.earned import money, policy_figures, rate
 from reports.filters import Filters, ReportArgs, choice, policies_in_scope
 from reports.persistency import Dimension, dimensions, group_column, group_columns, joined
@@ -75,7 +76,8 @@ def loss_ratio(user: User, args: dict, today: date) -> ReportResult:
     return ReportResult(
         tables=[
             Table("loss_ratio", _l("Loss ratio by %(group)s", group=GROUPS[args.get("group_by") or "product"]),
-                  [group_column(dimension), *_figure_columns()], loss_ratio_statement(policies)),
+                  [group_column(dimension), *_figure_columns()], loss_ratio_statement(policies),
+                  link=group_link("loss-ratio", args.get("group_by") or "product")),
             Table("total", _l("All policies"), _figure_columns(), select(*loss_ratio_figures(policies))),
         ],
         charts=[Chart("loss_ratio", _l("Loss ratios"), "loss_ratio", "group", ["loss_ratio", "paid_loss_ratio"])],

@@ -48,6 +48,7 @@ from policies.models import (
     Product,
 )
 from reports.catalogue import ANALYSTS, report
+from reports.drill import group_link
 from reports.filters import Filters, ReportArgs, choice, last_twelve_months, policies_in_scope
 from reports.services import NEW_BUSINESS_TYPES, annualised_premium
 from reports.sql import add_months, month_of, ratio
@@ -246,7 +247,8 @@ def persistency(user: User, args: dict, today: date) -> ReportResult:
     filters = Filters.from_args(args, today)
     dimension = dimensions()[args.get("group_by") or "issue_year"]
     table = Table("persistency", _l("Persistency"), persistency_columns(dimension),
-                  persistency_statement(user, filters, dimension))
+                  persistency_statement(user, filters, dimension),
+                  link=group_link("persistency", args.get("group_by") or "issue_year"))
     charts = [
         Chart("persistency", _l("Persistency by count"), "persistency", "group", [f"rate_{n}" for n in MONTHS]),
         Chart("premium_persistency", _l("Persistency by annualised premium"), "persistency", "group",

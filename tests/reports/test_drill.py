@@ -1,0 +1,62 @@
+"""A bar of a report grouped by branch, channel or product opens the same report narrowed to that group and broken
+down one level finer (the filters on the page kept); a bar of an agent opens the agent's page."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from insurecrm import clock
+from insurecrm.db import db
+from insurecrm.models import Role
+from policies.models import Installment, InstallmentStatus
+
+
+@pytest.fixture(autouse=True)
+def _december(app):
+    with clock.frozen(datetime(2026, 12, 6, 4, 0, tzinfo=UTC)):
+        yield
+
+
+@pytest.fixture
+def book(make):
+    branch = make.org_unit(name="Branch A")
+    alice = make.agent(branch, name="Alice")
+    holder = make.policyholder(owner=alice)
+    policy = make.policy(holder, effective_date=date(2024, 1, 1), expiry_date=date(2030, 1, 1),
+                         premium=Decimal("1200.00"))
+    # the installment of 2026, paid: premium earned in the default period
+    db.session.add(Installment(policy_id=policy.id, sequence=3, due_date=date(2026, 1, 1), amount=Decimal("1200.00"),
+                               paid_amount=Decimal("1200.00"), paid_date=date(2026, 1, 1),
+                               status=InstallmentStatus.PAID))
+    db.session.commit()
+    return {"branch": branch, "alice": alice}
+
+
+def links(html: str, chart: str) -> list[str]:
+    figure = json.loads(re.search(rf'data-chart="chart-{chart}">(.*?)</script>', html, re.S).group(1))
+    return figure["data"][0]["customdata"]
+
+
+def test_a_branch_opens_its_agents_with_the_filters_kept(web, make, book):
+    client = web(make.user(Role.ADMIN))
+    html = client.get("/reports/loss-ratio?group_by=branch&channel=agency").get_data(as_text=True)
+    (link,) = links(html, "loss_ratio")
+    url = urlsplit(link)
+    assert url.path == "/reports/loss-ratio"
+    assert parse_qs(url.query) == {"group_by": ["agent"], "org_unit_id": [str(book["branch"].id)],
+                                   "channel": ["agency"]}
+    page = client.get(link).get_data(as_text=True)
+    assert f'href="/dashboard/agents/{book["alice"].id}"' in page  # the agent's row leads to the agent's page
+    assert links(page, "loss_ratio") == [f"/dashboard/agents/{book['alice'].id}"]
+
+
+def test_a_product_opens_its_agents_in_persistency(web, make, book):
+    html = web(make.user(Role.ADMIN)).get("/reports/persistency?group_by=product").get_data(as_text=True)
+    (link,) = links(html, "persistency")
+    assert "product_id=" in link and "group_by=agent" in link
