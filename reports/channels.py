@@ -116,7 +116,12 @@ def _figure_columns() -> list[Column]:
 
 @report("channels", title=_l("Channel performance"), args=ChannelArgs, roles=ANALYSTS, order=60,
         description=_l("New premium, 13th-month persistency, loss ratio, commission and contribution per channel, "
-                       "bank partner, bank branch or referrer."))
+                       "bank partner, bank branch or referrer."),
+        help=(_l("New premium is the annualised premium of the new business taking effect in the period. 13th-month "
+                 "persistency is that of the persistency report for the new business whose 13th month falls in the "
+                 "period. Loss ratio, commissions and contribution are those of their reports, for the policies sold "
+                 "through each channel, bank partner, bank branch or referrer; a channel's contribution counts only "
+                 "the service costs recorded against its policies."),))
 def channels(user: User, args: dict, today: date) -> ReportResult:
     filters = Filters.from_args(args, today)
     group_by = args.get("group_by") or "channel"

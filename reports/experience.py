@@ -262,7 +262,16 @@ def exposure_columns(basis: str) -> list[Column]:
 
 @report("experience", title=_l("Experience study"), args=ExperienceArgs, roles=ANALYSTS, order=45,
         description=_l("Lapse, surrender or any exit per year of exposure (actxps, annual method), with the exposure "
-                       "rows to download."))
+                       "rows to download."),
+        help=(_l("Each policy's time in the study period is cut into policy years (from each anniversary to the day "
+                 "before the next) or calendar years. A period's exposure is its days in force divided by the days of "
+                 "that year; the period in which the exit studied happens counts a full year (the annual method), "
+                 "other exits count their days, and exits after the study's end are ignored (censored). On the "
+                 "policy-year basis only the policy years beginning within the study are counted."),
+              _l("Rate = exits ÷ exposure, by count and weighted by annualised premium. A lapse is a move to lapsed "
+                 "not undone by a reinstatement within the study; a surrender is a cancellation other than in the "
+                 "cooling-off period; any exit also counts deaths, maturities and expiries. The exposure rows, one "
+                 "per policy and period, download with their covariates.")))
 def experience(user: User, args: dict, today: date) -> ReportResult:
     """The experience study of ``decrement`` over the period on the ``basis``, summarised by ``group_by``."""
     filters = Filters.from_args(args, today)

@@ -68,7 +68,11 @@ def _figure_columns() -> list[Column]:
 
 @report("loss-ratio", title=_l("Loss ratio"), args=LossRatioArgs, roles=ANALYSTS, order=50,
         description=_l("Incurred and paid claims over earned premium, by product, channel, agent, branch or issue "
-                       "year."))
+                       "year."),
+        help=(_l("Loss ratio = incurred claims ÷ earned premium over the period; paid loss ratio = paid claims ÷ "
+                 "earned premium. Incurred claims are the amounts paid and still outstanding of the claims whose loss "
+                 "date falls in the period, rejected claims left out. Earned premium is the premium received, earned "
+                 "day by day over the cover it pays for. No ratio when nothing was earned."),))
 def loss_ratio(user: User, args: dict, today: date) -> ReportResult:
     filters = Filters.from_args(args, today)
     dimension = dimensions()[args.get("group_by") or "product"]

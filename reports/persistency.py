@@ -241,7 +241,15 @@ def persistency_columns(dimension: Dimension) -> list[Column]:
 
 
 @report("persistency", title=_l("Persistency"), args=PersistencyArgs, roles=ANALYSTS, order=40,
-        description=_l("13th to 61st month persistency of new business by count and by annualised premium."))
+        description=_l("13th to 61st month persistency of new business by count and by annualised premium."),
+        help=(_l("The cohort is the new business (new and transferred-in policies, not quotes) taking effect in the "
+                 "period; the period's end is the date the book is judged on (without a start, the cohorts of the "
+                 "six years before). A policy enters month N's base once its effective date plus N months (the end "
+                 "of the month when the day does not exist) is on or before that date, and persists if its status "
+                 "history shows it in force, in grace, reinstated or renewed on that day."),
+              _l("Deaths, maturities and policies whose term ran out are left out of the base; cooling-off "
+                 "cancellations too, counted apart. Persistency = persisting ÷ base, by count and by annualised "
+                 "premium; none when the base is empty.")))
 def persistency(user: User, args: dict, today: date) -> ReportResult:
     """Persistency of the new business issued in the period, as of the period's end, per ``group_by``."""
     filters = Filters.from_args(args, today)
