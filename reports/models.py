@@ -17,7 +17,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from insurecrm.db import Base, TimestampMixin
-from policies.models import Claim, Payment
+from policies.models import Claim, Payment, RenewalCase
 from policyholders.models import Interaction, ServiceRequest
 
 
@@ -130,3 +130,9 @@ Index("ix_claims_updated_at", Claim.updated_at)
 Index("ix_payments_updated_at", Payment.updated_at)
 Index("ix_service_requests_updated_at", ServiceRequest.updated_at)
 Index("ix_interactions_updated_at", Interaction.updated_at)
+
+# What the churn job reads to find the day's candidates (reports.churn.day_candidates): the renewal cases changed,
+# and the complaints and rejected claims leaving their windows on a date.
+Index("ix_renewal_cases_updated_at", RenewalCase.updated_at)
+Index("ix_service_requests_opened_at", ServiceRequest.opened_at)
+Index("ix_claims_report_date", Claim.report_date)
