@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 
 import marshmallow as ma
+from flask import has_request_context, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Integer, String, Subquery, and_, case, cast, func, literal, select, union_all
 
@@ -170,6 +171,13 @@ def holder_loyalty(user: User, filters: Filters, weights: Mapping[str, int]) -> 
     )
 
 
+def holder_link(row: Mapping) -> str | None:
+    """A row's link to its policyholder's page (pages only: a file written from the command line has none)."""
+    if not has_request_context():
+        return None
+    return url_for("policyholders_web.detail", policyholder_id=row["policyholder"])
+
+
 def score_column() -> Column:
     return Column("score", _l("Loyalty score"), "decimal")
 
@@ -246,7 +254,7 @@ def loyalty(user: User, args: dict, today: date) -> ReportResult:
                      func.count(case((rows.c.score >= LOYAL_FROM, 1))).label("loyal"))
     return ReportResult(
         tables=[
-            Table("policyholders", _l("Loyalty by policyholder"), _holder_columns(), listed),
+            Table("policyholders", _l("Loyalty by policyholder"), _holder_columns(), listed, link=holder_link),
             Table("summary", _l("Summary"),
                   [Column("policyholders", _l("Policyholders"), "int"),
                    Column("average", _l("Average score"), "decimal"),

@@ -35,7 +35,7 @@ from reports.catalogue import WITH_AGENTS, report
 from reports.contribution import holder_contribution
 from reports.earned import money, rate
 from reports.filters import Filters, ReportArgs, choice, flag
-from reports.loyalty import LOYAL_FROM, current_weights, holder_loyalty, score_column
+from reports.loyalty import LOYAL_FROM, current_weights, holder_link, holder_loyalty, score_column
 from reports.tables import Chart, Column, ReportResult, Table, cell
 
 #: the quadrants: code → (name, treatment), in the order they are listed
@@ -135,7 +135,8 @@ def segments(user: User, args: dict, today: date) -> ReportResult:
             "policyholders", _l("Policyholders by quadrant"),
             [Column("policyholder", _l("Policyholder"), "policyholder", name_key="policyholder_name"),
              Column("earned", _l("Earned premium"), "money"), Column("contribution", _l("Contribution"), "money"),
-             score_column(), Column("quadrant", _l("Quadrant")), Column("treatment", _l("Treatment"))], listed)],
+             score_column(), Column("quadrant", _l("Quadrant")), Column("treatment", _l("Treatment"))], listed,
+            link=holder_link)],
         charts=[Chart("quadrants", _l("Policyholders per quadrant"), "summary", "quadrant", ["policyholders"])],
         notes=[_threshold_note(rows, given, args.get("loyal_from", LOYAL_FROM), filters)],
     )
@@ -231,7 +232,7 @@ def key_customers(user: User, args: dict, today: date) -> ReportResult:
                    Column("policyholder", _l("Policyholder"), "policyholder", name_key="policyholder_name"),
                    Column("contribution", _l("Contribution"), "money"),
                    Column("cumulative_share", _l("Cumulative share"), "rate"), Column("key", _l("Key customer"))],
-                  listed),
+                  listed, link=holder_link),
             Table("summary", _l("Key customers"),
                   [Column("key_customers", _l("Key customers"), "int"),
                    Column("policyholders", _l("Policyholders"), "int"),

@@ -141,6 +141,7 @@ def test_the_page_drills_down_from_a_quadrant(make, book, web):
     drilled = client.get("/reports/segments?quadrant=secure&start=2026-01-01&end=2026-12-31")
     body = drilled.get_data(as_text=True)
     assert book.s3.name in body and book.s1.name not in body and book.s7.name not in body
+    assert f'href="/policyholders/{book.s3.id}"' in body  # each policyholder opens their record
 
 
 def test_the_actuary_sees_pseudonyms(make, book):
