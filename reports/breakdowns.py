@@ -8,6 +8,8 @@ The book here is the policies the user may see that the filters keep, and their 
 - policies in force and annualised premium in force at the period's end (``reports.book.in_force_as_of``);
 - new policies: new business effective in the period (``reports.services.new_business``);
 - lapses: policies whose status moved to lapsed with an effective date inside the period;
+- contribution: the contribution of the group's policies over the period (``reports.earned.policy_figures``), less
+  the service costs of the period that name no policy, once per policyholder;
 - lapse rate: lapses ÷ policies in force at the end of the day before the period (NULL when none was).
 
 Age bands are taken on the period's end from the date of birth. A policyholder without a value (an organisation's
@@ -27,6 +29,7 @@ from policyholders.models import Policyholder
 from reports import services, sql
 from reports.book import in_force_as_of
 from reports.catalogue import ANALYSTS, report
+from reports.earned import holder_service_costs, money, policy_figures
 from reports.filters import Filters, ReportArgs, choice, policies_in_scope
 from reports.tables import Chart, Column, ReportResult, Table
 
@@ -74,6 +77,16 @@ def breakdowns(user: User, args: dict, today: date) -> ReportResult:
                      PolicyStatusChange.effective_date.between(filters.start, filters.end))
               .group_by(PolicyStatusChange.policy_id).subquery())
     new = services.new_business() & Policy.effective_date.between(filters.start, filters.end)
+    # contribution: each policy's (reports.earned), and the costs that name no policy once per policyholder, at
+    # their first policy of the book, so that a policyholder with several policies is not charged twice
+    figures = policy_figures(filters.start, filters.end, in_scope)
+    holder_costs = holder_service_costs(filters.start, filters.end)
+    first_policy = (select(Policy.policyholder_id, func.min(Policy.id).label("first_id"))
+                    .where(in_scope, Policy.status != PolicyStatus.QUOTED).group_by(Policy.policyholder_id)
+                    .subquery("first_policy"))
+    charged_once = case((Policy.id == first_policy.c.first_id, func.coalesce(holder_costs.c.service_cost, 0)),
+                        else_=0)
+    contribution = func.sum(func.coalesce(figures.c.contribution, 0)) - func.sum(charged_once)
     in_force = func.count(case((at_end, Policy.id)))
     starting = func.count(case((at_start, Policy.id)))
     lapsed = func.coalesce(func.sum(lapses.c.lapses), 0)
@@ -83,9 +96,13 @@ def breakdowns(user: User, args: dict, today: date) -> ReportResult:
                in_force.label("in_force"),
                func.coalesce(func.sum(case((at_end, services.annualised_premium()))), 0).label("premium"),
                func.count(case((new, Policy.id))).label("new_policies"),
+               money(contribution).label("contribution"),
                lapsed.label("lapses"), sql.ratio(lapsed, starting).label("lapse_rate"))
         .select_from(Policy).join(Policyholder, Policyholder.id == Policy.policyholder_id)
         .outerjoin(lapses, lapses.c.policy_id == Policy.id)
+        .outerjoin(figures, figures.c.policy_id == Policy.id)
+        .outerjoin(first_policy, first_policy.c.policyholder_id == Policy.policyholder_id)
+        .outerjoin(holder_costs, holder_costs.c.policyholder_id == Policy.policyholder_id)
         .where(in_scope, Policy.status != PolicyStatus.QUOTED)
         .group_by(*[group.element for group in groups])
         .order_by(*[group.element for group in groups])
@@ -93,7 +110,8 @@ def breakdowns(user: User, args: dict, today: date) -> ReportResult:
     columns = [Column(f"dim_{n}", DIMENSIONS[key], DIMENSION_KINDS[key]) for n, key in enumerate(keys)]
     columns += [Column("policyholders", _l("Policyholders"), "int"), Column("in_force", _l("Policies in force"), "int"),
                 Column("premium", _l("Annualised premium in force"), "money"),
-                Column("new_policies", _l("New policies"), "int"), Column("lapses", _l("Lapses"), "int"),
+                Column("new_policies", _l("New policies"), "int"),
+                Column("contribution", _l("Contribution"), "money"), Column("lapses", _l("Lapses"), "int"),
                 Column("lapse_rate", _l("Lapse rate"), "rate")]
     table = Table("breakdown", _l("The book by %(dimension)s", dimension=DIMENSIONS[keys[0]]), columns, statement)
     charts = [Chart("premium", _l("Annualised premium in force and lapse rate"), "breakdown", "dim_0",

@@ -11,8 +11,8 @@ import pytest
 from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.models import Role
-from policies.models import PolicyStatus, PolicyStatusChange, PremiumFrequency
-from policyholders.models import Gender
+from policies.models import Installment, InstallmentStatus, PolicyStatus, PolicyStatusChange, PremiumFrequency
+from policyholders.models import Gender, ServiceCategory, ServiceKind, ServiceRequest
 from reports.breakdowns import breakdowns
 from reports.tables import cell
 
@@ -31,7 +31,17 @@ def book(make):
     alice, bob = make.agent(branch_a, name="Alice"), make.agent(branch_b, name="Bob")
     # aged 30 on 2026-11-30 (born 1996-06-01), female: two policies in force, one new in the period (monthly 100)
     young = make.policyholder(owner=alice, date_of_birth=date(1996, 6, 1), gender=Gender.FEMALE, region="Shanghai")
-    make.policy(young, effective_date=date(2025, 1, 1), expiry_date=date(2027, 1, 1), premium=Decimal("1000.00"))
+    first = make.policy(young, effective_date=date(2025, 1, 1), expiry_date=date(2027, 1, 1),
+                        premium=Decimal("1000.00"))
+    # its second year's premium, paid: it covers 2026-01-01 to 2026-12-31 (365 days), 334 of them in the period
+    db.session.add(Installment(policy_id=first.id, sequence=2, due_date=date(2026, 1, 1), amount=Decimal("1000.00"),
+                               paid_amount=Decimal("1000.00"), paid_date=date(2026, 1, 1),
+                               status=InstallmentStatus.PAID))
+    # a complaint about no policy in particular, costing 50: charged to the policyholder once
+    db.session.add(ServiceRequest(policyholder_id=young.id, kind=ServiceKind.COMPLAINT,
+                                  category=ServiceCategory.OTHER, subject="Rude call", cost=Decimal("50.00"),
+                                  opened_at=datetime(2026, 5, 1, 2, 0, tzinfo=UTC),
+                                  due_at=datetime(2026, 5, 8, 2, 0, tzinfo=UTC)))
     make.policy(young, effective_date=date(2026, 3, 1), expiry_date=date(2027, 3, 1), premium=Decimal("100.00"),
                 frequency=PremiumFrequency.MONTHLY)
     # 30 on 2026-12-01, so still 29 on the period's end: the same band; male; one policy that lapsed in the period
@@ -61,12 +71,14 @@ def test_by_age_band_for_the_company(make, book):
     assert (young["policyholders"], young["in_force"]) == (1, 2)
     assert young["premium"] == Decimal("2200.00")  # 1,000 + 100 × 12
     assert young["new_policies"] == 1  # effective 2026-03-01, inside the period
+    # 1,000 × 334 ÷ 365 = 915.068… earned, less the complaint's 50 (once, though the policyholder has two policies)
+    assert young["contribution"] == Decimal("865.07")
     # one lapse in the period over the 2 policies in force on 2025-11-30: the first of the 30-year-old and the one
     # that lapsed later (the monthly one only started on 2026-03-01)
     assert young["lapses"] == 1 and young["lapse_rate"] == Decimal("0.500000")
     older = by_band["55 to 64"]
     assert (older["policyholders"], older["in_force"], older["lapses"]) == (1, 1, 0)
-    assert older["premium"] == Decimal("2400.00")
+    assert older["premium"] == Decimal("2400.00") and older["contribution"] == Decimal("0.00")
     assert older["lapse_rate"] == Decimal("0")
 
 

@@ -113,7 +113,7 @@ def test_xlsx_download_has_typed_cells(web, make, book):
     premium = sheet.cell(row=3, column=4)
     assert premium.value == Decimal("2400.00") or premium.value == 2400
     assert premium.number_format == "#,##0.00"
-    assert sheet.cell(row=3, column=7).number_format == "0.00%"
+    assert sheet.cell(row=3, column=8).number_format == "0.00%"
 
 
 def test_pdf_download_holds_the_figures_and_the_chart_labels(web, make, book):
@@ -167,7 +167,7 @@ def test_the_api_serves_a_report_page_by_page(api, make, book):
     assert body["meta"] == {"total": 2, "page": 1, "per_page": 1, "pages": 2}
     assert body["columns"][0] == {"key": "dim_0", "label": "Age band", "kind": "label:age_band"}
     assert body["rows"] == [{"dim_0": "25 to 34", "policyholders": 1, "in_force": 1, "premium": "1000.00",
-                             "new_policies": 0, "lapses": 0, "lapse_rate": "0.000000"}]
+                             "new_policies": 0, "contribution": "0.00", "lapses": 0, "lapse_rate": "0.000000"}]
     assert {"label": "Period", "value": "2025-12-01 – 2026-11-30"} in body["filters"]
     second = client.get("/api/v1/reports/breakdowns?by=age_band&per_page=1&page=2").json
     assert second["rows"][0]["premium"] == "2400.00"
