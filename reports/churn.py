@@ -29,6 +29,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union,
     union_all,
 )
 
@@ -36,7 +37,7 @@ from agents.models import Agent, OrgUnit
 from insurecrm import clock
 from insurecrm.api import Integer as IntegerField
 from insurecrm.db import db
-from insurecrm.models import User
+from insurecrm.models import JobRun, User
 from insurecrm.scope import visible
 from policies.models import (
     IN_FORCE_STATUSES,
@@ -44,17 +45,18 @@ from policies.models import (
     Claim,
     ClaimStatus,
     Installment,
+    Payment,
     Policy,
     PolicyStatus,
     RenewalCase,
     RenewalStatus,
 )
-from policies.tasks import unpaid_as_of
+from policies.tasks import UNPAID, unpaid_as_of
 from policyholders.models import Interaction, Policyholder, ServiceKind, ServiceRequest
 from reports.catalogue import WITH_AGENTS, report
 from reports.filters import ReportArgs, choice
 from reports.models import ChurnReason, ChurnScore
-from reports.sql import least
+from reports.sql import greatest, least
 from reports.tables import Chart, Column, ReportResult, Table
 
 #: the reasons, strongest first (the order the reasons of a policyholder are listed in), with their labels
@@ -73,6 +75,11 @@ WEIGHTS = {"renewal_not_contacted": 30, "premium_overdue": 25, "complaint": 20, 
 RECORD_OF = {"renewal_not_contacted": "renewal_case", "premium_overdue": "policy", "complaint": "service_request",
              "claim_rejected": "claim", "contacts_falling": "policyholder", "premium_rise": "renewal_case"}
 MAX_SCORE = 100
+#: the daily job that stores the scores (:mod:`reports.tasks`)
+CHURN_JOB = "reports.churn_scores"
+#: how far before the previous run's start the next one looks for changed records: a row is stamped when it is
+#: written and seen when its transaction commits (and hosts' clocks may be a little apart)
+IN_FLIGHT = timedelta(hours=1)
 RENEWAL_DAYS, COMPLAINT_DAYS, CLAIM_DAYS, CONTACT_MONTHS = 30, 90, 180, 6
 #: a quote more than this fraction above the expiring policy's premium is a large rise
 PREMIUM_RISE = Decimal("0.10")
@@ -171,12 +178,83 @@ def score_rows(day: date, holder_ids) -> Select:
             .where(Policyholder.id.in_(holder_ids)).group_by(Policyholder.id))
 
 
+# -- the day's candidates -------------------------------------------------------------------------------------
+
+def _holders_of(model, *conditions) -> Select:
+    """The holders of the policies of the ``model`` rows (with a ``policy_id``) meeting ``conditions``: read from
+    the rows' index, each policy then looked up by id."""
+    return select(Policy.policyholder_id).select_from(model).join(Policy, Policy.id == model.policy_id).where(
+        *conditions)
+
+
+def _interactions_between(start: datetime, end: datetime) -> Select:
+    return select(Interaction.policyholder_id).where(Interaction.occurred_at >= start, Interaction.occurred_at < end)
+
+
+def day_candidates(day: date, since: datetime) -> Select:
+    """``SELECT`` of the ids of the policyholders whose reasons on ``day`` may differ from those they had on the
+    day before, when every stored score stood for the day before as the records were at ``since``:
+
+    - a record changed since ``since`` (``updated_at``): the policyholder, their policies, renewal cases, payments
+      (with the installments they paid), claims, service requests and interactions;
+    - a date crossed because a day passed: a renewal case falling due within 30 days or past its due date; an
+      installment falling due unpaid, or paid on ``day`` having been overdue (or still unpaid on ``day``, paid
+      later); a complaint opened on ``day`` or leaving the 90 days, a rejected claim reported on ``day`` or leaving
+      the 180 days; an interaction on ``day`` or crossing the start of the last six months or of the six before.
+
+    Each part reads an index range of the day's work, never the book (docs/metrics.md, "Churn early warning")."""
+    start, end = local_midnight(day), local_midnight(day + timedelta(days=1))
+    yesterday = day - timedelta(days=1)
+    half_years = [local_midnight(months_before(d, months) + timedelta(days=1))
+                  for months in (CONTACT_MONTHS, 2 * CONTACT_MONTHS) for d in (yesterday, day)]
+    complaints = select(ServiceRequest.policyholder_id).where(ServiceRequest.kind == ServiceKind.COMPLAINT)
+    changed = [
+        select(Policyholder.id).where(Policyholder.updated_at >= since),
+        select(Policy.policyholder_id).where(Policy.updated_at >= since),
+        *(_holders_of(model, model.updated_at >= since) for model in (RenewalCase, Payment, Claim)),
+        *(select(model.policyholder_id).where(model.updated_at >= since) for model in (ServiceRequest, Interaction)),
+    ]
+    dated = [
+        _holders_of(RenewalCase, RenewalCase.due_date.in_([yesterday, day + timedelta(days=RENEWAL_DAYS)])),
+        _holders_of(Installment, Installment.status.in_(UNPAID), Installment.due_date == yesterday),
+        _holders_of(Installment, Installment.paid_date > day, Installment.due_date == yesterday),
+        _holders_of(Installment, Installment.paid_date == day, Installment.due_date < yesterday),
+        complaints.where(ServiceRequest.opened_at >= start, ServiceRequest.opened_at < end),
+        complaints.where(ServiceRequest.opened_at >= local_midnight(day - timedelta(days=COMPLAINT_DAYS)),
+                         ServiceRequest.opened_at < local_midnight(day - timedelta(days=COMPLAINT_DAYS - 1))),
+        _holders_of(Claim, Claim.status == ClaimStatus.REJECTED,
+                    Claim.report_date.in_([day, day - timedelta(days=CLAIM_DAYS)])),
+        _interactions_between(start, end),
+        _interactions_between(half_years[0], half_years[1]),
+        _interactions_between(half_years[2], half_years[3]),
+    ]
+    return union(*changed, *dated)
+
+
+def day_is_comparable(day: date) -> bool:
+    """Whether the reasons of ``day`` differ from the day before's only by :func:`day_candidates`. Not on SQLite
+    when the zone's offset changes overnight: there the start of the day a case opened is computed with the offset
+    of the date scored (:func:`_local_midnight_of`), which then moves for every case."""
+    if db.dialect == "postgresql":
+        return True
+    return local_midnight(day).utcoffset() == local_midnight(day - timedelta(days=1)).utcoffset()
+
+
 # -- reading the stored scores ---------------------------------------------------------------------------------
 
 def _listed_order(code_column) -> ColumnElement[int]:
     """SQL: a reason's place in :data:`REASON_LABELS`, the order reasons are listed in everywhere."""
     return case({code: place for place, code in enumerate(REASON_LABELS)}, value=code_column,
                 else_=len(REASON_LABELS))
+
+
+def stands_for(score=ChurnScore) -> ColumnElement[date]:
+    """SQL: the date a stored score stands for — the latest date the job succeeded for, or the date it was
+    computed for when later (the run of that date is under way). A score is rewritten only when its reasons may
+    have changed (:func:`day_candidates`), so ``scored_on`` alone is the date it was last computed for."""
+    latest = (select(func.max(JobRun.logical_date))
+              .where(JobRun.job_id == CHURN_JOB, JobRun.attempt_key == "").scalar_subquery())
+    return greatest(score.scored_on, func.coalesce(latest, score.scored_on))
 
 
 def reasons_text(score=ChurnScore) -> ColumnElement[str]:
@@ -218,7 +296,7 @@ def warnings_select(user: User, args: Mapping) -> Select:
         select(ChurnScore.policyholder_id.label("policyholder"), Policyholder.name.label("policyholder_name"),
                ChurnScore.score.label("score"), reasons_text().label("reasons"),
                Policyholder.owner_agent_id.label("agent"), Agent.name.label("agent_name"),
-               ChurnScore.scored_on.label("scored_on"))
+               stands_for().label("scored_on"))
         .join(Policyholder, Policyholder.id == ChurnScore.policyholder_id)
         .outerjoin(Agent, Agent.id == Policyholder.owner_agent_id)
         .where(*_scored(user, args)).order_by(ChurnScore.score.desc(), ChurnScore.policyholder_id)
@@ -284,7 +362,8 @@ def agent_warnings(user: User) -> Select:
 def top_warnings(user: User, limit: int = MY_DAY_LIMIT) -> list[dict]:
     """The ``limit`` highest :func:`agent_warnings` with their policyholder and their reasons (code, label and link
     to the record behind it, strongest first), in one query."""
-    top = (agent_warnings(user).with_only_columns(ChurnScore.policyholder_id, ChurnScore.score, ChurnScore.scored_on)
+    top = (agent_warnings(user).with_only_columns(ChurnScore.policyholder_id, ChurnScore.score,
+                                                  stands_for().label("scored_on"))
            .order_by(ChurnScore.score.desc(), ChurnScore.policyholder_id).limit(limit).subquery())
     rows = db.session.execute(
         select(top.c.policyholder_id, top.c.score, top.c.scored_on, Policyholder, ChurnReason.code,

@@ -217,7 +217,8 @@ def test_a_rerun_gives_the_same_rows_and_an_earlier_date_never_overwrites_newer_
     assert churn_scores(DAY) == {"holders_scored": 2, "holders_at_risk": 2}
     first = (scores(), reasons())
 
-    assert churn_scores(DAY) == {"holders_scored": 0, "holders_at_risk": 2}  # done for the date
+    # done for the date: the scores found are kept, and said so (the next run then scores everyone again)
+    assert churn_scores(DAY) == {"holders_scored": 0, "holders_at_risk": 2, "holders_already_scored": 2}
     assert (scores(), reasons()) == first
 
     # a run that stopped half-way (the other's batch not committed) finishes with the same rows
@@ -229,7 +230,8 @@ def test_a_rerun_gives_the_same_rows_and_an_earlier_date_never_overwrites_newer_
 
     # a catch-up of an earlier date leaves the newer scores alone
     request(make, other, at(DAY - timedelta(days=2)))
-    assert churn_scores(DAY - timedelta(days=1)) == {"holders_scored": 0, "holders_at_risk": 0}
+    assert churn_scores(DAY - timedelta(days=1)) == {"holders_scored": 0, "holders_at_risk": 0,
+                                                     "holders_already_scored": 2}
     assert (scores(), reasons()) == first
 
     # the next date scores again, with what changed
