@@ -23,6 +23,7 @@ from flask import render_template
 from flask_babel import gettext as _
 
 from reports.charts import chart_data, svg
+from reports.csv_copy import copy_lines
 from reports.tables import Column, ReportResult, Table, cell
 
 PDF_ROWS = 200
@@ -50,6 +51,11 @@ def csv_chunks(table: Table, *, pseudonymise: bool, progress: Progress | None = 
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow([str(column.label) for column in table.columns])
+    lines = copy_lines(table, pseudonymise=pseudonymise)
+    if lines is not None:  # PostgreSQL writes the same rows itself, several times faster (reports.csv_copy)
+        yield buffer.getvalue()
+        yield from _joined(lines, progress)
+        return
     for n, row in enumerate(table.rows(), 1):
         writer.writerow([_csv_value(cell(column, row, pseudonymise=pseudonymise)) for column in table.columns])
         if progress:
@@ -59,6 +65,18 @@ def csv_chunks(table: Table, *, pseudonymise: bool, progress: Progress | None = 
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def _joined(lines: Iterator[bytes], progress: Progress | None, rows: int = 2000) -> Iterator[str]:
+    batch: list[bytes] = []
+    for line in lines:
+        batch.append(line)
+        if progress:
+            progress(1)
+        if len(batch) == rows:
+            yield b"".join(batch).decode()
+            batch.clear()
+    yield b"".join(batch).decode()
 
 
 def _csv_value(value: Any) -> Any:

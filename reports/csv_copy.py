@@ -1,0 +1,85 @@
+"""A report table's CSV rows written by PostgreSQL's ``COPY … TO STDOUT``: the very bytes of
+:func:`reports.exports.csv_chunks`' Python path, at the speed of the database.
+
+Formatting each cell in Python (:func:`reports.tables.cell`, then the ``csv`` module) costs several times the query
+on a table of hundreds of thousands of rows (docs/benchmarks.md, "Report figures"). Here each column is formatted in
+the ``SELECT`` as ``cell`` formats it: money, decimals and rates rounded half up to their places (a negative amount
+that rounds to zero keeps its sign, as ``Decimal`` does: ``-0.00``), whole numbers, ISO dates, a person's name, a
+text starting like a formula behind a quote, an empty text as nothing, NULL as nothing; PostgreSQL's CSV quotes a
+field exactly when Python's does (a comma, a double quote, a line break), and each line ends with CRLF as Python's.
+
+Only for what the database can write alike: on PostgreSQL, for a reader who sees names (a pseudonym is an HMAC made
+in Python), for columns of those kinds (a coded value's label is translated in Python) and a statement that renders
+with its parameters inline. Anything else: ``None``, and the caller formats in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import BigInteger, Date, Numeric, String, Text, and_, case, cast, func, literal, null
+from sqlalchemy.exc import CompileError
+
+from insurecrm.db import db
+from reports.tables import PERSON_KINDS, Column, Table
+
+#: the places each number kind is rounded to (reports.tables.cell)
+PLACES = {"money": 2, "decimal": 4, "rate": 6}
+#: what a text cell may not start with unquoted (reports.exports.FORMULA_START)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def copy_lines(table: Table, *, pseudonymise: bool) -> Iterator[bytes] | None:
+    """The rows of ``table`` as CSV lines (UTF-8, CRLF), from ``COPY``; ``None`` when ``COPY`` cannot write them
+    as :func:`reports.exports.csv_chunks` does (see the module's docstring)."""
+    if db.dialect != "postgresql" or (pseudonymise and any(c.kind in PERSON_KINDS for c in table.columns)):
+        return None
+    formatted = [_formatted(column, table) for column in table.columns]
+    if any(expression is None for expression in formatted):
+        return None
+    statement = table.statement.with_only_columns(
+        *(expression.label(f"c{n}") for n, expression in enumerate(formatted)), maintain_column_froms=True)
+    try:
+        sql = str(statement.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
+    except (CompileError, NotImplementedError):
+        return None
+    return _copied(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, ENCODING 'UTF8')")
+
+
+def _copied(copy_sql: str) -> Iterator[bytes]:
+    """Each row ``COPY`` sends (one message a row), its LF made CRLF: a line break inside a quoted field stays."""
+    connection = db.session.connection().connection.driver_connection
+    with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        for data in copy:
+            row = bytes(data)
+            if not row.endswith(b"\n"):
+                raise RuntimeError("COPY sent a message that is not one row")
+            yield row[:-1] + b"\r\n"
+
+
+def _formatted(column: Column, table: Table):
+    """``column`` written as :func:`reports.tables.cell` and the ``csv`` module write it, as SQL; ``None`` when it
+    cannot be."""
+    value = table.statement.selected_columns[column.key]
+    kind = column.kind
+    if kind in PERSON_KINDS:
+        if column.name_key is None:
+            return cast(value, Text)
+        return case((value.is_(None), null()), else_=_text(table.statement.selected_columns[column.name_key]))
+    if kind in PLACES:
+        rounded = func.round(cast(value, Numeric), PLACES[kind])
+        shown = cast(rounded, Text)
+        return case((and_(rounded == 0, value < 0), literal("-", String) + shown), else_=shown)
+    if kind == "int":
+        return cast(func.trunc(cast(value, Numeric)), BigInteger)
+    if kind == "date":
+        return func.to_char(cast(value, Date), "YYYY-MM-DD")
+    if kind == "text" and isinstance(value.type, String):
+        return _text(value)
+    return None
+
+
+def _text(value):
+    """A text as the export writes it: behind a quote when a spreadsheet would run it, nothing for an empty one."""
+    text = func.nullif(cast(value, Text), "")
+    return case((func.left(text, 1).in_(FORMULA_START), literal("'", Text) + text), else_=text)
