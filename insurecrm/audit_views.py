@@ -39,7 +39,7 @@ ENTITY_TYPES = {
     "bank_partners": _l("Bank partner"), "bank_branches": _l("Bank branch"), "referrers": _l("Referrer"),
     "referrals": _l("Referral"), "activities": _l("Task or activity"),
     "users": _l("User"), "message_templates": _l("Message template"),
-    "outbox": _l("Outbox message"), "demo_book": _l("Demo book"),
+    "outbox": _l("Outbox message"), "demo_book": _l("Demo book"), "loyalty_weights": _l("Loyalty weights"),
 }
 #: the labels of :data:`insurecrm.audit.ACTIONS`
 ACTIONS = {"create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"),

@@ -70,3 +70,19 @@ def test_the_actuary_finds_each_report_and_downloads_it_without_personal_data(pa
     assert any(key.endswith(".csv") for key in texts)
     leaks = [f"{where}: {value}" for where, text in texts.items() for value in secrets if value in text]
     assert not leaks, leaks[:5]
+
+
+def test_a_bar_of_a_chart_opens_the_list_behind_it(page):
+    login(page, "manager1")
+    page.goto("/reports/segments")
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    # a person clicks where the bar is drawn (plotly's drag layer above the bars takes the click and finds the bar)
+    bar = page.locator(".js-plotly-plot .point path").first
+    bar.scroll_into_view_if_needed()
+    box = bar.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)  # plotly finds the point under the pointer as it moves, then takes the click on it
+    expect(page.locator(".js-plotly-plot .hoverlayer .hovertext").first).to_be_visible()
+    page.mouse.click(x, y)
+    expect(page).to_have_url(re.compile(r"/reports/segments\?.*quadrant=\w+"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Segments"))
