@@ -16,6 +16,7 @@ with its parameters inline. Anything else: ``None``, and the caller formats in P
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 from sqlalchemy import BigInteger, Date, Numeric, String, Text, and_, case, cast, func, literal, null
 from sqlalchemy.exc import CompileError
@@ -30,8 +31,9 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def copy_lines(table: Table, *, pseudonymise: bool) -> Iterator[bytes] | None:
-    """The rows of ``table`` as CSV lines (UTF-8, CRLF), from ``COPY``; ``None`` when ``COPY`` cannot write them
-    as :func:`reports.exports.csv_chunks` does (see the module's docstring)."""
+    """The rows of ``table`` as CSV lines (UTF-8), each as its fields then ``b"\r\n"`` (two items: what
+    ``b"".join`` makes the line of), from ``COPY``; ``None`` when ``COPY`` cannot write them as
+    :func:`reports.exports.csv_chunks` does (see the module's docstring)."""
     if db.dialect != "postgresql" or (pseudonymise and any(c.kind in PERSON_KINDS for c in table.columns)):
         return None
     formatted = [_formatted(column, table) for column in table.columns]
@@ -51,10 +53,10 @@ def _copied(copy_sql: str) -> Iterator[bytes]:
     connection = db.session.connection().connection.driver_connection
     with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for data in copy:
-            row = bytes(data)
-            if not row.endswith(b"\n"):
+            if data[-1] != 10:  # b"\n"
                 raise RuntimeError("COPY sent a message that is not one row")
-            yield row[:-1] + b"\r\n"
+            yield data[:-1]
+            yield b"\r\n"
 
 
 def _formatted(column: Column, table: Table):
@@ -67,9 +69,10 @@ def _formatted(column: Column, table: Table):
             return cast(value, Text)
         return case((value.is_(None), null()), else_=_text(table.statement.selected_columns[column.name_key]))
     if kind in PLACES:
-        rounded = func.round(cast(value, Numeric), PLACES[kind])
-        shown = cast(rounded, Text)
-        return case((and_(rounded == 0, value < 0), literal("-", String) + shown), else_=shown)
+        # what rounds (half up) to zero from below keeps its sign: above minus half the last place, below zero
+        shown = cast(func.round(cast(value, Numeric), PLACES[kind]), Text)
+        half = literal(Decimal(5).scaleb(-PLACES[kind] - 1), Numeric)
+        return case((and_(value < 0, value > -half), literal("-", String) + shown), else_=shown)
     if kind == "int":
         return cast(func.trunc(cast(value, Numeric)), BigInteger)
     if kind == "date":

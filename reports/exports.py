@@ -67,13 +67,14 @@ def csv_chunks(table: Table, *, pseudonymise: bool, progress: Progress | None = 
     yield buffer.getvalue()
 
 
-def _joined(lines: Iterator[bytes], progress: Progress | None, rows: int = 2000) -> Iterator[str]:
+def _joined(parts: Iterator[bytes], progress: Progress | None, rows: int = 2000) -> Iterator[str]:
+    """The lines of :func:`reports.csv_copy.copy_lines` (two parts each) as text, ``rows`` lines a chunk."""
     batch: list[bytes] = []
-    for line in lines:
-        batch.append(line)
-        if progress:
+    for part in parts:
+        batch.append(part)
+        if progress and len(batch) % 2 == 0:
             progress(1)
-        if len(batch) == rows:
+        if len(batch) == 2 * rows:
             yield b"".join(batch).decode()
             batch.clear()
     yield b"".join(batch).decode()
