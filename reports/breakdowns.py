@@ -64,8 +64,9 @@ def dimension(key: str, on: date):
         help=(_l("The book is the policies in your scope that the filters keep, grouped by a trait of their "
                  "policyholder (age bands on the period's end). Policyholders and policies in force, and their "
                  "annualised premium, are counted on the period's end; new policies are the new business taking "
-                 "effect in the period; lapses are the lapses taking effect in it. Lapse rate = lapses ÷ policies in "
-                 "force the day before the period starts."),))
+                 "effect in the period; contribution is that of the Contribution report for the group's policies "
+                 "(costs that name no policy counted once per policyholder); lapses are the lapses taking effect in "
+                 "it. Lapse rate = lapses ÷ policies in force the day before the period starts."),))
 def breakdowns(user: User, args: dict, today: date) -> ReportResult:
     filters = Filters.from_args(args, today)
     keys = [args["by"]] + ([args["then_by"]] if args.get("then_by") and args["then_by"] != args["by"] else [])

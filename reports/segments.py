@@ -199,12 +199,12 @@ def ranked_contribution(user: User, filters: Filters) -> Subquery:
 
 
 @report("key-customers", title=_l("Key customers (80/20)"), args=KeyCustomerArgs, roles=WITH_AGENTS, order=47,
-        description=_l("The fewest policyholders who make 80% of the positive contribution, with the Pareto "
+        description=_l("The fewest policyholders who make 80 per cent of the positive contribution, with the Pareto "
                        "curve."),
         help=(_l("Policyholders are ranked by contribution over the period, the highest first (equal contributions "
                  "by the older record first). A policyholder is a key customer while the contribution of those "
-                 "ranked before them is under 80% of the total positive contribution: the last key customer is the "
-                 "one who takes the running share to 80% or beyond."),
+                 "ranked before them is under 80 per cent of the total positive contribution: the last key customer "
+                 "is the one who takes the running share to 80 per cent or beyond."),
               _l("Negative or zero contributions add nothing to the running share and are never key. The summary "
                  "gives how many key customers there are, their share of the policyholders listed and their share "
                  "of the positive contribution.")))
