@@ -15,9 +15,10 @@ from insurecrm.models import Role, User
 from policies.models import Claim, ClaimStatus, Policy
 from policies.payments import apply_payment
 from reports import contribution as contribution_module
-from reports.contribution import ContributionArgs, contribution
+from reports.contribution import ContributionArgs, _whole_book, contribution
 from reports.earned import money, policy_figures
 from reports.figures import REFRESH_JOB
+from reports.filters import Filters
 from reports.models import PolicyFigures, PolicyholderFigures
 from tests.reports.test_contribution import TODAY, book  # noqa: F401 - the hand-built book of the report's tests
 from tests.reports.test_earned import claim, local, service_request, table_rows
@@ -89,6 +90,11 @@ def test_the_maintained_report_gives_the_live_rows_for_every_reader(make, book, 
     # 2026: no row)
     assert stored_policy_rows() == live_policy_rows()
     assert len(stored_policy_rows()) == 4
+    # the admin and the actuary without filters read the sums per policyholder as stored; the others, and any filter,
+    # sum the stored figures of the policies in scope
+    assert [_whole_book(reader, Filters.from_args({}, TODAY)) for reader in readers(make, book)] == [
+        True, True, False, False]
+    assert not _whole_book(make.user(Role.ADMIN), Filters.from_args({"channel": "agency"}, TODAY))
     for reader in readers(make, book):
         for args in ({}, {"channel": "agency"}, {"org_unit_id": book["mine"].id}):
             maintained, notes = report(reader, **args)
