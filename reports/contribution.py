@@ -55,7 +55,7 @@ def contribution_period(user: User, args: dict, today: date) -> Filters:
 
 
 def holder_figures(figures: FromClause, own_costs: FromClause, holders: ColumnElement[bool]) -> Select:
-    """The one sum per policyholder, of the live figures as of the maintained ones: a row per policyholder among
+    """The one sum per policyholder, of the live figures and the maintained ones alike: a row per policyholder among
     ``holders`` (a condition on ``Policyholder``) with a row in ``figures`` (per policy: ``policyholder_id`` and
     the :data:`SUMMED` parts) or in ``own_costs`` (``policyholder_id, service_cost``: the costs naming no policy):
     ``policyholder_id``, the parts summed, ``own_service_cost`` (NULL when none), the contribution and the margin.
