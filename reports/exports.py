@@ -30,7 +30,7 @@ PDF_ROWS = 200
 #: a text cell a spreadsheet would run as a formula is written with a leading quote, so it shows as text
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 XLSX_FORMATS = {"money": "#,##0.00", "decimal": "0.0000", "rate": "0.00%", "int": "0", "date": "yyyy-mm-dd"}
-#: called after each row written, for a progress bar (the CLI)
+#: called after the rows written with their number, for a progress bar (the CLI)
 Progress = Callable[[int], None]
 
 
@@ -54,7 +54,10 @@ def csv_chunks(table: Table, *, pseudonymise: bool, progress: Progress | None = 
     lines = copy_lines(table, pseudonymise=pseudonymise)
     if lines is not None:  # PostgreSQL writes the same rows itself, several times faster (reports.csv_copy)
         yield buffer.getvalue()
-        yield from _joined(lines, progress)
+        for chunk, count in lines:
+            yield chunk.decode()
+            if progress:
+                progress(count)
         return
     for n, row in enumerate(table.rows(), 1):
         writer.writerow([_csv_value(cell(column, row, pseudonymise=pseudonymise)) for column in table.columns])
@@ -65,19 +68,6 @@ def csv_chunks(table: Table, *, pseudonymise: bool, progress: Progress | None = 
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
-
-
-def _joined(parts: Iterator[bytes], progress: Progress | None, rows: int = 2000) -> Iterator[str]:
-    """The lines of :func:`reports.csv_copy.copy_lines` (two parts each) as text, ``rows`` lines a chunk."""
-    batch: list[bytes] = []
-    for part in parts:
-        batch.append(part)
-        if progress and len(batch) % 2 == 0:
-            progress(1)
-        if len(batch) == 2 * rows:
-            yield b"".join(batch).decode()
-            batch.clear()
-    yield b"".join(batch).decode()
 
 
 def _csv_value(value: Any) -> Any:

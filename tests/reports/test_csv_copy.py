@@ -23,11 +23,14 @@ AMOUNTS = ["1.005", "-0.001", "-0.005", "0", "-12.345", "123456789.995", "0.0049
            "-1", "7", "0.125", "-0.125", "99.994999"]
 
 
-def typed_table() -> Table:
+def typed_table(copies: int = 1, names: list | None = None) -> Table:
+    """The names and amounts, ``copies`` times (COPY's rows come in chunks of 2,000)."""
+    names = NAMES if names is None else names
     rows = values(column("id", Integer), column("name", String), column("amount", Numeric), column("day", Date),
                   column("note", String), name="v").data([
-                      (n + 1, name, None if amount is None else Decimal(amount), date(2026, 1, 1 + n),
-                       None if n % 3 else name) for n, (name, amount) in enumerate(zip(NAMES, AMOUNTS, strict=True))])
+                      (n + 1, name, None if amount is None else Decimal(amount), date(2026, 1, 1 + n % 28),
+                       None if n % 3 else name)
+                      for n, (name, amount) in enumerate(zip(names * copies, AMOUNTS * copies, strict=True))])
     statement = select(rows.c.id.label("holder"), rows.c.name.label("holder_name"), rows.c.amount.label("money"),
                        rows.c.amount.label("rate"), rows.c.amount.label("decimal"), rows.c.id.label("count"),
                        rows.c.day.label("day"), rows.c.note.label("note")).order_by(rows.c.id.desc())
@@ -52,6 +55,10 @@ def test_copy_writes_the_bytes_of_the_python_export(app, monkeypatch):
     copied = "".join(exports.csv_chunks(table, pseudonymise=False))
     assert copied == python_csv(table, monkeypatch)
     assert '"Comma, Ltd"' in copied and "-0.00" in copied and "'=SUM(A1)" in copied  # the cases are there
+    # more rows than a chunk of COPY's, with and without a line break inside a field
+    for names in (NAMES, [name.replace("\n", " ") if name else name for name in NAMES]):
+        many = typed_table(200, names)
+        assert "".join(exports.csv_chunks(many, pseudonymise=False)) == python_csv(many, monkeypatch)
 
 
 def test_the_contribution_export_is_the_same_by_copy(make, book, monkeypatch):  # noqa: F811
