@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.models import Role
 from policies.models import Installment, InstallmentStatus, PolicyStatus, PolicyStatusChange, PremiumFrequency
@@ -19,10 +18,7 @@ from reports.tables import cell
 TODAY = date(2026, 12, 6)  # the default period: 2025-12-01 to 2026-11-30
 
 
-@pytest.fixture(autouse=True)
-def _december(app):
-    with clock.frozen(datetime(2026, 12, 6, 4, 0, tzinfo=UTC)):
-        yield
+pytestmark = pytest.mark.usefixtures("december")
 
 
 @pytest.fixture

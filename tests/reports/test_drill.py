@@ -5,22 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.models import Role
 from policies.models import Installment, InstallmentStatus
 
-
-@pytest.fixture(autouse=True)
-def _december(app):
-    with clock.frozen(datetime(2026, 12, 6, 4, 0, tzinfo=UTC)):
-        yield
+pytestmark = pytest.mark.usefixtures("december")
 
 
 @pytest.fixture

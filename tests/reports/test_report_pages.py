@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -16,7 +16,6 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import literal, select
 
-from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.models import Role
 from insurecrm.pii import pseudonym
@@ -25,11 +24,7 @@ from reports.catalogue import REPORTS
 from reports.exports import Heading, csv_chunks, pdf_bytes, xlsx_file
 from reports.tables import Chart, Column, ReportResult, Table
 
-
-@pytest.fixture(autouse=True)
-def _december(app):
-    with clock.frozen(datetime(2026, 12, 6, 4, 0, tzinfo=UTC)):
-        yield
+pytestmark = pytest.mark.usefixtures("december")
 
 
 @pytest.fixture
