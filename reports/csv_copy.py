@@ -18,14 +18,35 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, Numeric, String, Text, and_, case, cast, func, literal, null
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Numeric,
+    Select,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    nulls_first,
+    nulls_last,
+    select,
+)
 from sqlalchemy.exc import CompileError
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from insurecrm.db import db
 from reports.tables import PERSON_KINDS, Column, Table
 
 #: the places each number kind is rounded to (reports.tables.cell)
 PLACES = {"money": 2, "decimal": 4, "rate": 6}
+#: the modifiers of an ORDER BY clause, and how each is put back on a column
+ORDERING = {operators.desc_op: lambda key: key.desc(), operators.asc_op: lambda key: key.asc(),
+            operators.nulls_first_op: nulls_first, operators.nulls_last_op: nulls_last}
 #: what a text cell may not start with unquoted (reports.exports.FORMULA_START)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -36,11 +57,9 @@ def copy_lines(table: Table, *, pseudonymise: bool, rows: int = 2000) -> Iterato
     the module's docstring)."""
     if db.dialect != "postgresql" or (pseudonymise and any(c.kind in PERSON_KINDS for c in table.columns)):
         return None
-    formatted = [_formatted(column, table) for column in table.columns]
-    if any(expression is None for expression in formatted):
+    statement = _formatting(table)
+    if statement is None:
         return None
-    statement = table.statement.with_only_columns(
-        *(expression.label(f"c{n}") for n, expression in enumerate(formatted)), maintain_column_froms=True)
     try:
         sql = str(statement.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
     except (CompileError, NotImplementedError):
@@ -70,15 +89,45 @@ def _crlf(rows: list) -> bytes:
     return b"".join(bytes(row[:-1]) + b"\r\n" for row in rows)
 
 
-def _formatted(column: Column, table: Table):
-    """``column`` written as :func:`reports.tables.cell` and the ``csv`` module write it, as SQL; ``None`` when it
-    cannot be."""
-    value = table.statement.selected_columns[column.key]
+def _formatting(table: Table) -> Select | None:
+    """The table's statement with each column formatted (:func:`_formatted`), in its order: the statement as a
+    subquery that also selects its sort keys, ordered by them again outside — PostgreSQL sees the subquery's rows
+    already in that order (no second sort) and formats each row once, after the sort, on values computed once."""
+    statement = table.statement
+    if statement._distinct:  # the sort keys added would change what is distinct
+        return None
+    keys, directions = [], []
+    for clause in statement._order_by_clauses:
+        modifiers = []
+        while isinstance(clause, UnaryExpression) and clause.modifier in ORDERING:
+            modifiers.append(clause.modifier)
+            clause = clause.element
+        if clause.__visit_name__ in ("textclause", "label_reference", "textual_label_reference"):
+            return None
+        keys.append(clause)
+        directions.append(modifiers)
+    rows = statement.add_columns(*(key.label(f"sort_key_{n}") for n, key in enumerate(keys))).subquery("export")
+    formatted = [_formatted(column, rows.c) for column in table.columns]
+    if any(expression is None for expression in formatted):
+        return None
+    order = []
+    for n, modifiers in enumerate(directions):
+        key = rows.c[f"sort_key_{n}"]
+        for modifier in reversed(modifiers):
+            key = ORDERING[modifier](key)
+        order.append(key)
+    return select(*(expression.label(f"c{n}") for n, expression in enumerate(formatted))).order_by(*order)
+
+
+def _formatted(column: Column, values):
+    """``column`` written as :func:`reports.tables.cell` and the ``csv`` module write it, as SQL over the columns
+    ``values``; ``None`` when it cannot be."""
+    value = values[column.key]
     kind = column.kind
     if kind in PERSON_KINDS:
         if column.name_key is None:
             return cast(value, Text)
-        return case((value.is_(None), null()), else_=_text(table.statement.selected_columns[column.name_key]))
+        return case((value.is_(None), null()), else_=_text(values[column.name_key]))
     if kind in PLACES:
         # what rounds (half up) to zero from below keeps its sign: above minus half the last place, below zero
         shown = cast(func.round(cast(value, Numeric), PLACES[kind]), Text)
@@ -95,5 +144,5 @@ def _formatted(column: Column, table: Table):
 
 def _text(value):
     """A text as the export writes it: behind a quote when a spreadsheet would run it, nothing for an empty one."""
-    text = func.nullif(cast(value, Text), "")
-    return case((func.left(text, 1).in_(FORMULA_START), literal("'", Text) + text), else_=text)
+    text = cast(value, Text)
+    return case((func.left(text, 1).in_(FORMULA_START), literal("'", Text) + text), else_=func.nullif(text, ""))
