@@ -43,6 +43,7 @@ bench: install-test
 	$(BIN)/python bench/demo_book.py --backend sqlite postgresql --policyholders 10000
 	$(BIN)/python bench/renewal_backfill.py --policies 1000000
 	$(BIN)/python bench/jobs_growth.py --policies 100000 1000000
+	$(BIN)/python bench/report_figures.py --policyholders 50000 500000
 	$(BIN)/python bench/api_throughput.py --policyholders 2000
 
 lint: install-test
