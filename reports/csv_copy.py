@@ -35,6 +35,7 @@ from sqlalchemy import (
     nulls_last,
     select,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import CompileError
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
@@ -61,7 +62,9 @@ def copy_lines(table: Table, *, pseudonymise: bool, rows: int = 2000) -> Iterato
     if statement is None:
         return None
     try:
-        sql = str(statement.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
+        # inline, no placeholder: a dialect whose parameter style does not double ``%`` (COPY is sent as is)
+        sql = str(statement.compile(dialect=postgresql.dialect(paramstyle="named"),
+                                    compile_kwargs={"literal_binds": True}))
     except (CompileError, NotImplementedError):
         return None
     return _copied(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, ENCODING 'UTF8')", rows)
