@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from insurecrm import clock, jobs
@@ -201,3 +202,42 @@ def test_a_new_demo_book_has_its_figures(session, monkeypatch):
         live = table_rows(contribution(admin, ContributionArgs().load({}), clock.today()), "policyholders")
     assert maintained == live
     assert len(maintained) > 20
+
+
+def test_a_policy_moved_to_another_policyholder_recomputes_both(make, book, monkeypatch):  # noqa: F811
+    refresh(date(2027, 1, 10), REFRESHED)
+    moved = db.session.get(Policy, _policy_of(book["h4"]))
+    with clock.frozen(NEXT_DAY.replace(hour=0)):
+        moved.policyholder_id = book["h5"].id
+        db.session.commit()
+    run = refresh(date(2027, 1, 11), NEXT_DAY)
+    assert run.counts == {"holders_refreshed": 2, "policies_refreshed": 2}  # h4 (no policy left) and h5 (two)
+    assert stored_policy_rows() == live_policy_rows()
+    assert db.session.get(PolicyholderFigures, book["h4"].id) is None
+    admin = make.user(Role.ADMIN)
+    assert report(admin)[0] == report(admin, live=True, monkeypatch=monkeypatch)[0]
+
+
+def test_a_run_that_crashed_between_batches_finishes_when_run_again(make, book, app, monkeypatch):  # noqa: F811
+    from reports import figures
+
+    monkeypatch.setitem(app.config, "JOBS_BATCH_SIZE", 1)
+    monkeypatch.setattr(figures, "FULL_BATCHES", 2)  # batches of two policyholders
+    calls, refresh_holders = [], figures.refresh_holders
+
+    def crash_on_the_third_batch(*args):
+        calls.append(args[0])
+        if len(calls) == 3:
+            raise RuntimeError("the process dies")
+        return refresh_holders(*args)
+
+    monkeypatch.setattr(figures, "refresh_holders", crash_on_the_third_batch)
+    with pytest.raises(RuntimeError):
+        refresh(date(2027, 1, 10), REFRESHED)
+    assert len(_holder_rows()) > 0  # the first two batches were committed
+    monkeypatch.setattr(figures, "refresh_holders", refresh_holders)
+    run = refresh(date(2027, 1, 10), REFRESHED)
+    assert run.counts["full_refresh"] == 1
+    assert stored_policy_rows() == live_policy_rows()
+    admin = make.user(Role.ADMIN)
+    assert report(admin)[0] == report(admin, live=True, monkeypatch=monkeypatch)[0]
