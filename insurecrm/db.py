@@ -179,6 +179,9 @@ def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
             cursor.execute("SELECT 1")
         finally:
             cursor.close()
+        # the driver opened a transaction for the ping: end it, so that the connection is handed out as idle as it
+        # came back (one that is not could not be switched to autocommit, nor start its own transaction cleanly)
+        dbapi_connection.rollback()
     except Exception as exc:  # the driver's own errors: the connection is of no use, whatever it says
         raise DisconnectionError(f"an idle pooled connection was dead: {exc}") from exc
 

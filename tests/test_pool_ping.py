@@ -51,3 +51,12 @@ def test_a_connection_used_a_moment_ago_is_not_tested_first(engine):
         connection.execute(text("SELECT 1"))
     with engine.connect() as connection:
         assert connection.execute(text("SELECT 1")).scalar_one() == 1
+
+
+def test_a_pinged_connection_is_handed_out_outside_any_transaction(engine, monkeypatch):
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    engine.connect().close()  # a connection in the pool, idle (as far as the ping is concerned)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        # the switch to autocommit fails on a connection the ping left in a transaction
+        assert connection.execute(text("SELECT 1")).scalar_one() == 1
+        assert connection.connection.dbapi_connection.info.transaction_status == 0  # psycopg's IDLE
