@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy import delete, exists, func, insert, select, text
 
 from insurecrm.batches import in_batches
 from insurecrm.db import db
@@ -88,6 +88,10 @@ def _score_candidates(logical_date: date, since: datetime) -> dict[str, int]:
         _rescore(logical_date, active)
         return len(active)
 
+    if db.dialect == "postgresql":
+        # a few hundred ids from index ranges: starting parallel workers (which the planner's estimates of the
+        # installments' ranges on a large book ask for) costs more than the whole read; until the first batch commits
+        db.session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     counts = {"holders_scored": in_batches(churn.day_candidates(logical_date, since), step)}
     if removed:
         counts["churn_scores_removed"] = removed
