@@ -35,8 +35,10 @@ from policyholders.models import Policyholder
 TASK_JOBS = ["policies.remind_renewals", "policies.escalate_renewals", "policies.new_policy_callbacks",
              "policyholders.key_customer_callbacks"]
 TASK_DAYS = 3
-#: the daily refresh of the report figures (reports.figures), run once at the end of the build
-FIGURES_JOB = "reports.refresh_figures"
+#: the nightly work of the reports, run once at the end of the build for the day before the book's date: the refresh
+#: of the report figures (reports.figures) and the churn scores (reports.churn), so that the contribution report
+#: reads maintained figures and agents find their churn warnings on My day from the start
+ANALYSIS_JOBS = ["reports.refresh_figures", "reports.churn_scores"]
 
 ROLE_LABELS = {Role.ADMIN: "admin", Role.BRANCH_MANAGER: "branch manager", Role.AGENT: "agent",
                Role.BANCASSURANCE_SPECIALIST: "bancassurance specialist", Role.BANK_REFERRER: "bank referrer",
@@ -147,7 +149,7 @@ def build_demo_book(*, policyholders: int, seed: int, password: str, today: date
             raise
     analyze(session)
     run_task_jobs(plan.today)
-    refresh_figures(plan.today)
+    run_analysis_jobs(plan.today)
     return dict(writer.counts)
 
 
@@ -168,11 +170,11 @@ def run_task_jobs(today: date, days: int = TASK_DAYS) -> None:
             jobs.run_job(job, logical_date)
 
 
-def refresh_figures(today: date) -> None:
-    """Compute the maintained report figures as the day before's refresh would have (:data:`FIGURES_JOB`), so that
-    the contribution report reads them from the start; the scheduler's run of ``today`` then has only the day's
-    changes to add (or, on the first of a month, the new period)."""
-    jobs.run_job(jobs.registered([FIGURES_JOB])[0], today - timedelta(days=1))
+def run_analysis_jobs(today: date) -> None:
+    """Run :data:`ANALYSIS_JOBS` as the night before ``today`` would have: the scheduler's run of ``today`` then has
+    only the day's changes to add (or, on the first of a month, the report figures of the new period)."""
+    for job in jobs.registered(ANALYSIS_JOBS):
+        jobs.run_job(job, today - timedelta(days=1))
 
 
 def print_logins(password: str | None) -> None:

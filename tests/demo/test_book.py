@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from flask.cli import ScriptInfo
@@ -139,3 +139,12 @@ def test_the_book_ends_with_fresh_planner_statistics(session, monkeypatch):
     build_demo_book(policyholders=30, seed=SEED, password=PASSWORD, today=TODAY, progress=False)
     after = {table: planner_statistics(session, table) for table in before}
     assert all(after[table] > before[table] for table in before), (before, after)
+
+
+def test_agents_find_churn_warnings_from_the_start(book, session):
+    # the book ends with the night's work of the day before: the churn scores are there for My day and the report
+    from reports.models import ChurnScore
+
+    scores = session.scalars(select(ChurnScore)).all()
+    assert scores and all(score.scored_on == TODAY - timedelta(days=1) for score in scores)
+    assert any(score.score > 0 for score in scores)
