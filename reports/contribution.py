@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import date
 
 import marshmallow as ma
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, FromClause, Select, Subquery, and_, func, or_, select
 from sqlalchemy.sql.elements import True_
@@ -147,11 +148,12 @@ def contribution(user: User, args: dict, today: date) -> ReportResult:
     )
     return ReportResult(
         tables=[
-            Table("policyholders", _l("Contribution by policyholder"), [holder, *_part_columns()], by_holder),
+            Table("policyholders", _l("Contribution by policyholder"), [holder, *_part_columns()], by_holder,
+                  link=policyholder_page),
             Table("summary", _l("Totals"), [Column("policyholders", _l("Policyholders"), "int"), *_part_columns()],
                   totals),
             Table("top", _l("Top %(n)s policyholders by contribution", n=TOP), [holder, *_part_columns()],
-                  select(*top.c).order_by(top.c.contribution.desc(), top.c.policyholder)),
+                  select(*top.c).order_by(top.c.contribution.desc(), top.c.policyholder), link=policyholder_page),
         ],
         charts=[Chart("top", _l("Top policyholders by contribution"), "top", "policyholder",
                       ["earned", "contribution"])],
@@ -163,6 +165,11 @@ def contribution(user: User, args: dict, today: date) -> ReportResult:
                *([_l("Figures as of %(day)s: the daily refresh of the last twelve complete months.",
                      day=as_of.isoformat())] if as_of else [])],
     )
+
+
+def policyholder_page(row) -> str:
+    """A policyholder's row (or bar) leads to their 360° page."""
+    return url_for("policyholders_web.detail", policyholder_id=row["policyholder"])
 
 
 def maintained_as_of(filters: Filters, today: date) -> date | None:

@@ -55,3 +55,10 @@ def test_a_product_opens_its_agents_in_persistency(web, make, book):
     html = web(make.user(Role.ADMIN)).get("/reports/persistency?group_by=product").get_data(as_text=True)
     (link,) = links(html, "persistency")
     assert "product_id=" in link and "group_by=agent" in link
+
+
+def test_a_policyholder_bar_opens_the_policyholders_page(web, make, book):
+    html = web(make.user(Role.ADMIN)).get("/reports/contribution").get_data(as_text=True)
+    (link,) = links(html, "top")
+    assert re.fullmatch(r"/policyholders/\d+", link)
+    assert f'<a href="{link}">' in html  # the table's row too
