@@ -127,6 +127,11 @@ def _score_everyone(logical_date: date) -> dict[str, int]:
         counts["churn_scores_removed"] = removed
     if already:
         counts[ALREADY_SCORED] = already
+    if db.dialect == "postgresql":
+        # the table was rewritten: fresh statistics, so that the day's reads (those at risk, by the score's index)
+        # do not scan it before autovacuum comes by
+        db.session.execute(text("ANALYZE churn_scores"))
+        db.session.commit()
     return counts
 
 
