@@ -29,7 +29,6 @@ from sqlalchemy import (
     case,
     cast,
     exists,
-    extract,
     func,
     literal,
     literal_column,
@@ -237,8 +236,8 @@ def birthday_greetings(logical_date: date) -> dict[str, int]:
     logical date (a catch-up after an outage) queues nothing but records each greeting as ``skipped``, with why,
     under the same key, so it never goes later either (``greetings_skipped``, reported when some were)."""
     holder = Policyholder
-    born_today = or_(*(and_(extract("month", holder.date_of_birth) == month, extract("day", holder.date_of_birth) == d)
-                       for month, d in birthday_month_days(logical_date)))
+    # by the index of the stored month and day of birth: the day's birthdays, not every date of birth of the book
+    born_today = holder.birthday.in_([month * 100 + d for month, d in birthday_month_days(logical_date)])
     channel, recipient = message_channel(holder)
     key = key_of("birthday:holder=", holder.id, f":year={logical_date.year}")
     due = [holder.status == PolicyholderStatus.ACTIVE, holder.kind == PartyKind.PERSON,

@@ -5,11 +5,27 @@ from __future__ import annotations
 import enum
 from datetime import date
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    ColumnElement,
+    Computed,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    cast,
+    column,
+    extract,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from insurecrm.db import Base, TimestampMixin, VersionedMixin
 from insurecrm.name_sort import SortedByName
+
+
+def birthday_of(date_of_birth) -> ColumnElement[int]:
+    """The month and day of a date of birth as one integer, ``month * 100 + day``, as SQL."""
+    return cast(extract("month", date_of_birth) * 100 + extract("day", date_of_birth), Integer)
 
 
 class PartyKind(enum.StrEnum):
@@ -86,14 +102,19 @@ class Policyholder(SortedByName, VersionedMixin, TimestampMixin, Base):
     __audited__ = True
     #: the audit log is API output too, and the full ID number never leaves the database through the API
     __audit_secret__ = frozenset({"id_number"})
-    #: derived from the name, which is audited itself
-    __audit_ignore__ = frozenset({"name_sort_key"})
+    #: derived from the name and the date of birth, which are audited themselves
+    __audit_ignore__ = frozenset({"name_sort_key", "birthday"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[PartyKind] = mapped_column(default=PartyKind.PERSON)
     name: Mapped[str] = mapped_column(String(120), index=True)
     gender: Mapped[Gender | None]
     date_of_birth: Mapped[date | None] = mapped_column(index=True)
+    #: the month and day of birth, ``month * 100 + day`` (``229`` for 29 February), computed by the database
+    #: from ``date_of_birth`` (a generated column, whoever writes the row): its index gives
+    #: policyholders.tasks.birthday_greetings the day's birthdays, not every date of birth of the book
+    birthday: Mapped[int | None] = mapped_column(
+        Computed(birthday_of(column("date_of_birth")), persisted=True), index=True)
     id_type: Mapped[IdType | None]
     id_number: Mapped[str | None] = mapped_column(String(32))
     #: E.164, normalised by ``policyholders.identity.normalise_phone``
