@@ -117,6 +117,7 @@ JOB_COUNT: Labels = {
     "reminders_skipped": _l("reminders skipped (too late)"), "greetings_skipped": _l("greetings skipped (too late)"),
     "back_in_force": _l("back in force"), "skipped": _l("skipped (too late)"),
     "holders_scored": _l("policyholders scored"), "holders_at_risk": _l("policyholders at risk of leaving"),
+    "holders_already_scored": _l("policyholders already scored by an interrupted run"),
     "churn_scores_removed": _l("scores of former policyholders removed"),
     "holders_refreshed": _l("policyholders' figures recomputed"),
     "policies_refreshed": _l("policies' figures recomputed"), "full_refresh": _l("full refresh (a new period)"),

@@ -330,7 +330,15 @@ class ChurnArgs(ReportArgs):
 
 
 @report("churn", title=_l("Churn early warning"), args=ChurnArgs, roles=REPORT_ROLES, order=60,
-        description=_l("Policyholders likely to leave, with the reasons, from the latest nightly scores."))
+        description=_l("Policyholders likely to leave, with the reasons, from the latest nightly scores."),
+        period=False,
+        help=(_l("Every night each active policyholder is scored as of that day: each reason found adds its weight "
+                 "and the score is at most 100. A renewal due within 30 days with no contact since its case opened "
+                 "weighs 30; an installment missed or a policy in grace 25; a complaint in the last 90 days 20; a "
+                 "claim rejected in the last 180 days 20; fewer contacts in the last six months than in the six "
+                 "before (at least two then) 15; a renewal quoted more than 10 per cent above the premium 15."),
+              _l("The owner agent sees their list on My day, each reason linked to the record behind it; managers "
+                 "see their branch's here. The period does not apply: the scores are those of the latest night.")))
 def churn_report(user: User, args: dict, today: date) -> ReportResult:
     scores = Table(
         "scores", _l("Policyholders at risk"),

@@ -20,13 +20,17 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+import agents.tasks  # noqa: F401 - the task modules register the daily jobs
+import policies.tasks  # noqa: F401
+import policyholders.tasks  # noqa: F401
+import reports.tasks  # noqa: F401
+from insurecrm import jobs
 from tests import databases
 from tests.jobs.test_processes import cli, read_line, wait_for_blocked
 
 CATCH_UP_DAYS = 10
-JOBS = ["policies.open_renewal_cases", "policies.grace_and_lapse", "policies.remind_renewals",
-        "policies.escalate_renewals", "policies.new_policy_callbacks", "policyholders.birthday_greetings",
-        "policyholders.key_customer_callbacks"]
+#: every daily job, as the scheduler runs them (the task modules register them when imported)
+JOBS = [job.id for job in jobs.registered()]
 #: what the jobs did, to compare a concurrent run with a serial one
 EFFECTS = {
     "claims": "SELECT job_id, logical_date, count(*) FROM job_runs WHERE attempt_key = '' AND status = 'succeeded' "
