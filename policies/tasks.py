@@ -25,6 +25,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    union,
     update,
 )
 from sqlalchemy.orm import aliased
@@ -34,7 +35,7 @@ from insurecrm import clock
 from insurecrm.batches import in_batches
 from insurecrm.db import db, utcnow
 from insurecrm.jobs import daily_job, is_done
-from insurecrm.models import Outbox, OutboxChannel
+from insurecrm.models import JobRun, Outbox, OutboxChannel
 from policies.models import (
     IN_FORCE_STATUSES,
     WORKED_CASE_STATUSES,
@@ -280,13 +281,38 @@ def unpaid_as_of(day: date, installment=Installment) -> ColumnElement[bool]:
 
 def _unpaid_installments(day: date) -> Select:
     """The running policies with an installment due before ``day`` and unpaid on it, from the installments'
-    indexes (``status, due_date`` and ``paid_date``): where the search for policies entering grace starts. Its
-    cost follows the unpaid installments past due (the arrears, mostly of lapsed policies), not the book. The
+    indexes (``status, due_date`` and ``paid_date``): where the search for policies entering grace starts after
+    a gap (:func:`_entering_grace`). Its cost follows the unpaid installments past due (the arrears, mostly of
+    lapsed policies), not the day's work. The
     policy's status is a correlated subquery on purpose: looked up by id for each of these few installments,
     where a join would tempt the planner into reading every policy."""
     status = select(Policy.status).where(Policy.id == Installment.policy_id).correlate(Installment).scalar_subquery()
     return select(Installment.policy_id).where(Installment.due_date < day, unpaid_as_of(day),
                                                status.in_(IN_FORCE_STATUSES))
+
+
+def _entering_grace(day: date) -> Select:
+    """The running policies that may enter grace on ``day``: once the job ran for the day before, those with an
+    installment that fell due on the day before, unpaid on ``day`` (the ``due_date`` index), and those changed
+    since that run began (``updated_at``: a status set, a schedule written, a policy issued) — every other one
+    with an installment unpaid before the day before was judged by that run on the same installments, and
+    stayed running only because it did not owe (a payment since only pays; judged as of a date, an installment
+    unpaid on ``day`` was unpaid on the day before). When the job did not run for the day before (its first
+    run, a gap): every running policy with an installment unpaid past due (:func:`_unpaid_installments`), once.
+    The unpaid installments of lapsed and otherwise ended policies, which grow with the book's arrears, are
+    read only then."""
+    yesterday = day - timedelta(days=1)
+    began = db.session.scalar(select(JobRun.started_at).where(
+        JobRun.job_id == STATUS_JOB, JobRun.logical_date == yesterday, JobRun.attempt_key == ""))
+    if began is None:
+        return _unpaid_installments(day)
+    since = min(began, local_instant(yesterday))
+    status = select(Policy.status).where(Policy.id == Installment.policy_id).correlate(Installment).scalar_subquery()
+    fell_due = select(Installment.policy_id).where(Installment.due_date == yesterday, unpaid_as_of(day),
+                                                   status.in_(IN_FORCE_STATUSES))
+    changed = select(Policy.id).where(Policy.updated_at >= instant_literal(since),
+                                      Policy.status.in_(IN_FORCE_STATUSES))
+    return select(union(fell_due, changed).subquery().c[0])
 
 
 def _renewed_lately(day: date):
@@ -370,7 +396,7 @@ def grace_and_lapse(logical_date: date) -> dict[str, int]:
         "back_in_force": move(PolicyStatus.IN_FORCE, and_(~unpaid(0), paid_in_grace),
                               "Overdue premium paid within the grace period.", in_grace, sources=(PolicyStatus.GRACE,)),
         "to_grace": move(PolicyStatus.GRACE, and_(~ended, unpaid(0)), "Premium unpaid after its due date.",
-                         _unpaid_installments(logical_date)),
+                         _entering_grace(logical_date)),
     }
     if not counts["back_in_force"]:
         del counts["back_in_force"]  # reported when a catch-up made some

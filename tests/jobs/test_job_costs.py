@@ -105,3 +105,56 @@ def test_after_a_successful_day_a_late_renewal_is_found_from_the_renewals_change
         assert grace_and_lapse(DAY)["renewed"] == 1
     session.expire_all()
     assert expired.status == PolicyStatus.RENEWED and expired.status_date == DAY
+
+
+def test_after_a_successful_day_the_policies_entering_grace_are_those_the_whole_arrears_give(make, session):
+    """The narrow start of the move to grace (the installments that fell due on the day before, the policies
+    changed since the run for the day before) finds exactly the policies the unpaid installments past due of the
+    whole book find, without reading the arrears of lapsed policies."""
+    from policies.models import Installment, InstallmentStatus, Policy, PolicyStatus, PolicyStatusChange
+    from policies.tasks import STATUS_JOB, _entering_grace, _unpaid_installments, grace_and_lapse
+
+    def installment(policy, due: date, status=InstallmentStatus.DUE, paid_date=None, sequence=1):
+        paid = policy.premium if status == InstallmentStatus.PAID else Decimal("0")
+        return saved(make, Installment(policy_id=policy.id, sequence=sequence, due_date=due, amount=policy.premium,
+                                       paid_amount=paid, status=status, paid_date=paid_date))
+
+    long_ago = DAY - timedelta(days=120)
+    with clock.frozen(at_nine(long_ago)):
+        lapsed = [make.policy(status=PolicyStatus.LAPSED, status_date=DAY - timedelta(days=40)) for _ in range(3)]
+        for policy in lapsed:  # the book's arrears: unpaid for good
+            installment(policy, DAY - timedelta(days=100))
+            installment(policy, DAY - timedelta(days=70), sequence=2)
+        reinstated = make.policy(status=PolicyStatus.LAPSED, status_date=DAY - timedelta(days=40))
+        installment(reinstated, DAY - timedelta(days=70))
+        owing_long = make.policy(status_date=long_ago)  # enters grace on the day before
+        installment(owing_long, DAY - timedelta(days=10))
+        fell_due = make.policy(status_date=long_ago)
+        installment(fell_due, DAY - timedelta(days=1))
+        paid_later = make.policy(status_date=long_ago)  # paid after the date: unpaid on it
+        installment(paid_later, DAY - timedelta(days=1), InstallmentStatus.PAID, paid_date=DAY + timedelta(days=1))
+        paid = make.policy(status_date=long_ago)
+        installment(paid, DAY - timedelta(days=1), InstallmentStatus.PAID, paid_date=DAY - timedelta(days=1))
+        due_today = make.policy(status_date=long_ago)
+        installment(due_today, DAY)
+        ended = make.policy(status_date=long_ago, expiry_date=DAY)
+        installment(ended, DAY - timedelta(days=1))
+    with clock.frozen(at_nine(DAY - timedelta(days=1))):
+        assert jobs.run_job(jobs.registered([STATUS_JOB])[0], DAY - timedelta(days=1)).counts["to_grace"] == 1
+    with clock.frozen(at_nine(DAY)):
+        reinstated.status, reinstated.status_date = PolicyStatus.REINSTATED, DAY  # today, arrears still unpaid
+        session.commit()
+        session.expire_all()
+
+        def running(policy_ids) -> set[int]:  # what may enter grace, term not ended
+            return {policy.id for policy in map(lambda i: session.get(Policy, i), policy_ids)
+                    if policy.status in (PolicyStatus.IN_FORCE, PolicyStatus.REINSTATED) and policy.expiry_date > DAY}
+
+        narrow = set(session.scalars(_entering_grace(DAY)))
+        assert not narrow & {policy.id for policy in lapsed}
+        assert running(narrow) == running(session.scalars(_unpaid_installments(DAY))) == {
+            fell_due.id, paid_later.id, reinstated.id}
+        assert grace_and_lapse(DAY)["to_grace"] == 3
+    moved = set(session.scalars(select(PolicyStatusChange.policy_id).where(
+        PolicyStatusChange.to_status == PolicyStatus.GRACE, PolicyStatusChange.effective_date == DAY)))
+    assert moved == {fell_due.id, paid_later.id, reinstated.id}
