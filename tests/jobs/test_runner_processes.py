@@ -20,17 +20,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-import agents.tasks  # noqa: F401 - the task modules register the daily jobs
-import policies.tasks  # noqa: F401
-import policyholders.tasks  # noqa: F401
-import reports.tasks  # noqa: F401
-from insurecrm import jobs
 from tests import databases
 from tests.jobs.test_processes import cli, read_line, wait_for_blocked
 
 CATCH_UP_DAYS = 10
-#: every daily job, as the scheduler runs them (the task modules register them when imported)
-JOBS = [job.id for job in jobs.registered()]
+#: every daily job, as a scheduler process registers them (asked of a fresh process: tests in this one register
+#: jobs of their own)
+JOBS = subprocess.run(
+    [sys.executable, "-c", "from insurecrm import create_app, jobs; create_app(); "
+                           "print(' '.join(job.id for job in jobs.registered()))"],
+    check=True, capture_output=True, text=True, timeout=120).stdout.split()
 #: what the jobs did, to compare a concurrent run with a serial one
 EFFECTS = {
     "claims": "SELECT job_id, logical_date, count(*) FROM job_runs WHERE attempt_key = '' AND status = 'succeeded' "
