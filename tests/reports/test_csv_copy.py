@@ -61,9 +61,8 @@ def test_copy_writes_the_bytes_of_the_python_export(app, monkeypatch):
         assert "".join(exports.csv_chunks(many, pseudonymise=False)) == python_csv(many, monkeypatch)
 
 
+@pytest.mark.postgresql_only  # COPY is PostgreSQL's
 def test_the_contribution_export_is_the_same_by_copy(make, book, monkeypatch):  # noqa: F811
-    if db.dialect != "postgresql":
-        pytest.skip("COPY is PostgreSQL's")
     for role in (Role.ADMIN, Role.BRANCH_MANAGER):
         user = make.user(role, org_unit_id=book["mine"].id) if role == Role.BRANCH_MANAGER else make.user(role)
         result = contribution(user, ContributionArgs().load({}), TODAY)
@@ -81,10 +80,9 @@ def test_pseudonyms_and_labels_are_written_in_python(make, book):  # noqa: F811
     assert copy_lines(labelled, pseudonymise=False) is None
 
 
+@pytest.mark.postgresql_only  # COPY is PostgreSQL's
 def test_every_report_table_by_copy_is_the_python_export(make, book, monkeypatch):  # noqa: F811
     """Every table of every report, for an admin (names shown): the same text whichever path writes it."""
-    if db.dialect != "postgresql":
-        pytest.skip("COPY is PostgreSQL's")
     from reports import modules  # noqa: F401 - registers the reports
     from reports.catalogue import REPORTS
 
