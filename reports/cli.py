@@ -120,6 +120,9 @@ def _write(report, args: dict, user: User, output_format: str, output: str, tabl
                 with tqdm(total=1, desc="PDF", unit="report") as bar:
                     target.write(pdf_bytes(result, heading(report, args, user=user), pseudonymise=pseudonymise))
                     bar.update(1)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(partial, 0o666 & ~umask)  # the permissions any new file gets, not mkstemp's owner-only ones
         os.replace(partial, output)
     except BaseException:
         os.unlink(partial)
