@@ -130,8 +130,12 @@ def _draw(axis, data: ChartData, percent_formatter) -> None:
             other.yaxis.set_major_formatter(percent_formatter(1.0))
         more_handles, more_labels = other.get_legend_handles_labels()
         handles, labels = handles + more_handles, labels + more_labels
-    axis.set_xticks(positions, data.categories, rotation=45 if len(positions) > 6 else 0, ha="right")
+    # labels that would run into each other are slanted
+    crowded = len(positions) > 6 or sum(len(label) for label in data.categories) > 48
+    axis.set_xticks(positions, data.categories, rotation=30 if crowded else 0, ha="right" if crowded else "center")
     axis.set_title(data.title)
     axis.spines[["top", "right"]].set_visible(False)
     if handles:
-        axis.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=3, frameon=False)
+        # below the axis labels (further below slanted ones)
+        axis.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.45 if crowded else -0.15), ncols=3,
+                    frameon=False)
