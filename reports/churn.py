@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from flask import url_for
+from flask import request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     ColumnElement,
@@ -32,6 +32,7 @@ from sqlalchemy import (
     union,
     union_all,
 )
+from sqlalchemy.orm import aliased
 
 from agents.models import Agent, OrgUnit
 from insurecrm import clock
@@ -285,8 +286,10 @@ def _scored(user: User, args: Mapping) -> list[ColumnElement[bool]]:
     if policy:
         conditions.append(exists().where(Policy.policyholder_id == ChurnScore.policyholder_id, *policy))
     if args.get("reason"):
-        conditions.append(exists().where(ChurnReason.policyholder_id == ChurnScore.policyholder_id,
-                                         ChurnReason.code == args["reason"]))
+        # an alias: the count by reason selects from ChurnReason itself, which must not correlate into this test
+        having = aliased(ChurnReason)
+        conditions.append(exists().where(having.policyholder_id == ChurnScore.policyholder_id,
+                                         having.code == args["reason"]))
     return conditions
 
 
@@ -310,7 +313,8 @@ def by_reason_select(user: User, args: Mapping) -> Select:
     weight = case(*((ChurnReason.code == code, w) for code, w in WEIGHTS.items()), else_=0).label("weight")
     order = _listed_order(ChurnReason.code)
     return (
-        select(label.label("reason"), weight, func.count().label("policyholders"))
+        select(label.label("reason"), ChurnReason.code.label("reason_code"), weight,
+               func.count().label("policyholders"))
         .select_from(ChurnReason)
         .join(ChurnScore, ChurnScore.policyholder_id == ChurnReason.policyholder_id)
         .join(Policyholder, Policyholder.id == ChurnScore.policyholder_id)
@@ -351,12 +355,19 @@ def churn_report(user: User, args: dict, today: date) -> ReportResult:
     reasons = Table("by_reason", _l("Policyholders by reason"),
                     [Column("reason", _l("Reason")), Column("weight", _l("Weight"), "int"),
                      Column("policyholders", _l("Policyholders"), "int")],
-                    by_reason_select(user, args))
+                    by_reason_select(user, args), link=_policyholders_with_reason)
     return ReportResult(
         tables=[scores, reasons],
         charts=[Chart("by_reason", _l("Policyholders at risk by reason"), "by_reason", "reason", ["policyholders"])],
         notes=[_l("Scores are computed every night for every active policyholder, as of that day (the period "
                   "does not apply): each reason adds its weight, up to 100.")])
+
+
+def _policyholders_with_reason(row: Mapping) -> str:
+    """A reason's row (or bar) lists the policyholders with it: this report filtered by the reason, other filters
+    kept."""
+    kept = {key: value for key, value in request.args.items() if not key.startswith("page") and key != "reason"}
+    return url_for("reports_web.show", name="churn", reason=row["reason_code"], **kept)
 
 
 # -- the agent's My day -----------------------------------------------------------------------------------------

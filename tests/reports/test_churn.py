@@ -296,7 +296,8 @@ def test_the_report_lists_each_readers_scope_highest_score_first(branches):
         "Complaint in the last 90 days; Claim rejected in the last 180 days; Fewer contacts than in the six "
         "months before; Renewal quoted more than 10% above the premium")
     assert [dict(row) for row in result.table("by_reason").rows()] == [
-        {"reason": "Premium overdue (installment missed or policy in grace)", "weight": 25, "policyholders": 1}]
+        {"reason": "Premium overdue (installment missed or policy in grace)", "reason_code": "premium_overdue",
+         "weight": 25, "policyholders": 1}]
 
 
 def test_the_reports_filters(branches):

@@ -62,3 +62,16 @@ def test_a_policyholder_bar_opens_the_policyholders_page(web, make, book):
     (link,) = links(html, "top")
     assert re.fullmatch(r"/policyholders/\d+", link)
     assert f'<a href="{link}">' in html  # the table's row too
+
+
+def test_a_churn_reason_lists_the_policyholders_with_it(web, make, book):
+    from reports.models import ChurnReason, ChurnScore
+
+    holder = make.policyholder(owner=book["alice"], name="Wary Holder")
+    db.session.add_all([ChurnScore(policyholder_id=holder.id, scored_on=date(2026, 12, 5), score=20),
+                        ChurnReason(policyholder_id=holder.id, code="complaint", weight=20, record_id=1)])
+    db.session.commit()
+    client = web(make.user(Role.ADMIN))
+    (link,) = links(client.get("/reports/churn?min_score=5").get_data(as_text=True), "by_reason")
+    assert parse_qs(urlsplit(link).query) == {"reason": ["complaint"], "min_score": ["5"]}
+    assert "Wary Holder" in client.get(link).get_data(as_text=True)
