@@ -270,6 +270,19 @@ def reasons_text(score=ChurnScore) -> ColumnElement[str]:
     return func.nullif(func.rtrim(text, SEPARATOR), "")
 
 
+def reason_records() -> list[ColumnElement]:
+    """SQL: for each reason, the id of the record behind it on this score (``record_<code>``; NULL without it)."""
+    return [select(ChurnReason.record_id).where(ChurnReason.policyholder_id == ChurnScore.policyholder_id,
+                                                ChurnReason.code == code).scalar_subquery().label(f"record_{code}")
+            for code in REASON_LABELS]
+
+
+def reason_links(row: Mapping) -> list[tuple[str, str | None]]:
+    """A row's reasons, strongest first, each with the page of the record behind it."""
+    return [(str(label), record_url(code, row[f"record_{code}"])) for code, label in REASON_LABELS.items()
+            if row[f"record_{code}"] is not None]
+
+
 def _in_unit(org_unit_id: int) -> ColumnElement[bool]:
     subtree = select(OrgUnit.id).where(OrgUnit.path.startswith(
         select(OrgUnit.path).where(OrgUnit.id == org_unit_id).scalar_subquery(), autoescape=False))
@@ -297,7 +310,7 @@ def warnings_select(user: User, args: Mapping) -> Select:
     """The report's rows: policyholder, score, reasons, owner agent and the date scored, highest score first."""
     return (
         select(ChurnScore.policyholder_id.label("policyholder"), Policyholder.name.label("policyholder_name"),
-               ChurnScore.score.label("score"), reasons_text().label("reasons"),
+               ChurnScore.score.label("score"), reasons_text().label("reasons"), *reason_records(),
                Policyholder.owner_agent_id.label("agent"), Agent.name.label("agent_name"),
                stands_for().label("scored_on"))
         .join(Policyholder, Policyholder.id == ChurnScore.policyholder_id)
@@ -351,7 +364,8 @@ def churn_report(user: User, args: dict, today: date) -> ReportResult:
          Column("agent", _l("Owner agent"), "agent", name_key="agent_name"),
          Column("scored_on", _l("Scored on"), "date")],
         warnings_select(user, args),
-        link=lambda row: url_for("policyholders_web.detail", policyholder_id=row["policyholder"]))
+        link=lambda row: url_for("policyholders_web.detail", policyholder_id=row["policyholder"]),
+        cell_links={"reasons": reason_links})
     reasons = Table("by_reason", _l("Policyholders by reason"),
                     [Column("reason", _l("Reason")), Column("weight", _l("Weight"), "int"),
                      Column("policyholders", _l("Policyholders"), "int")],

@@ -61,6 +61,9 @@ class Table:
     statement: Select
     #: a row's link to the list or record behind it, for pages: ``row -> url`` (or None)
     link: Callable[[Mapping], str | None] | None = None
+    #: columns a page shows as links rather than as their text: ``key -> (row -> [(text, url or None)])`` (the
+    #: files and the API keep the column's text)
+    cell_links: dict[str, Callable[[Mapping], list[tuple[str, str | None]]]] = field(default_factory=dict)
 
     def rows(self, *, batch: int = 2000) -> Iterator[Mapping]:
         """Every row, streamed from the database in batches (exports): never the whole table in memory."""

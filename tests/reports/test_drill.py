@@ -74,4 +74,7 @@ def test_a_churn_reason_lists_the_policyholders_with_it(web, make, book):
     client = web(make.user(Role.ADMIN))
     (link,) = links(client.get("/reports/churn?min_score=5").get_data(as_text=True), "by_reason")
     assert parse_qs(urlsplit(link).query) == {"reason": ["complaint"], "min_score": ["5"]}
-    assert "Wary Holder" in client.get(link).get_data(as_text=True)
+    listed = client.get(link).get_data(as_text=True)
+    assert "Wary Holder" in listed
+    # the reason links to the record behind it (here the complaint, a service request)
+    assert '<a href="/service-requests/1">Complaint in the last 90 days</a>' in listed
