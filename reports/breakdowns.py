@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, literal, select
 
@@ -114,7 +115,14 @@ def breakdowns(user: User, args: dict, today: date) -> ReportResult:
                 Column("new_policies", _l("New policies"), "int"),
                 Column("contribution", _l("Contribution"), "money"), Column("lapses", _l("Lapses"), "int"),
                 Column("lapse_rate", _l("Lapse rate"), "rate")]
-    table = Table("breakdown", _l("The book by %(dimension)s", dimension=DIMENSIONS[keys[0]]), columns, statement)
+    # a region's row (or bar) opens the list of its policyholders; the other traits have no list of their own
+    link = _region_list if keys == ["region"] else None
+    table = Table("breakdown", _l("The book by %(dimension)s", dimension=DIMENSIONS[keys[0]]), columns, statement,
+                  link=link)
     charts = [Chart("premium", _l("Annualised premium in force and lapse rate"), "breakdown", "dim_0",
                     ["premium", "lapse_rate"], secondary=["lapse_rate"])] if len(keys) == 1 else []
     return ReportResult([table], charts)
+
+
+def _region_list(row) -> str | None:
+    return url_for("policyholders_web.index", region=row["dim_0"]) if row["dim_0"] else None

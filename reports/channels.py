@@ -19,6 +19,7 @@ from agents.models import BankBranch, Referrer
 from insurecrm.models import User
 from policies.models import Policy
 from reports.catalogue import ANALYSTS, report
+from reports.drill import group_link
 from reports.earned import money, policy_figures, rate
 from reports.filters import Filters, ReportArgs, choice, policies_in_scope
 from reports.persistency import Dimension, dimensions, group_column, group_columns, joined, persistency_statement
@@ -130,7 +131,8 @@ def channels(user: User, args: dict, today: date) -> ReportResult:
     return ReportResult(
         tables=[
             Table("channels", _l("Performance by %(group)s", group=GROUPS[group_by]),
-                  [group_column(dimension), *_figure_columns()], channel_statement(rows)),
+                  [group_column(dimension), *_figure_columns()], channel_statement(rows),
+                  link=group_link("channels", group_by, finer={"channel": ("channel", "bank_partner")})),
             Table("total", _l("All of them"), _figure_columns(), select(*channel_figures(rows))),
         ],
         charts=[

@@ -78,3 +78,15 @@ def test_a_churn_reason_lists_the_policyholders_with_it(web, make, book):
     assert "Wary Holder" in listed
     # the reason links to the record behind it (here the complaint, a service request)
     assert '<a href="/service-requests/1">Complaint in the last 90 days</a>' in listed
+
+
+def test_a_region_opens_its_policyholders_and_a_channel_its_bank_partners(web, make, book):
+    client = web(make.user(Role.ADMIN))
+    make.policyholder(owner=book["alice"], region="Hangzhou")
+    holder = make.policyholder(owner=book["alice"], region="Suzhou")
+    make.policy(holder, effective_date=date(2025, 1, 1), expiry_date=date(2028, 1, 1))
+    db.session.commit()
+    html = client.get("/reports/breakdowns?by=region").get_data(as_text=True)
+    assert "/policyholders?region=Suzhou" in links(html, "premium")
+    (channel_link,) = links(client.get("/reports/channels").get_data(as_text=True), "money")
+    assert parse_qs(urlsplit(channel_link).query) == {"channel": ["agency"], "group_by": ["bank_partner"]}
