@@ -1,8 +1,9 @@
 """Languages of the user interface (English, 简体中文) and locale-aware formatting.
 
 The locale comes from, in order: the language the user chose in this session, the user's saved
-preference, the browser's ``Accept-Language``; outside a request (the CLI), ``g.language`` or English. Dates, numbers and money are formatted by Babel for
-that locale; money is in the currency of ``INSURECRM_CURRENCY`` (CNY by default).
+preference, the browser's ``Accept-Language``; outside a request (the CLI), ``g.language`` or English.
+Dates, numbers and money are formatted by Babel for that locale; money is in the currency of
+``INSURECRM_CURRENCY`` (CNY by default).
 """
 
 from __future__ import annotations

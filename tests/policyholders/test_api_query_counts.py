@@ -1,6 +1,7 @@
 """The API serves a policyholder, and a page of 20, in a fixed number of queries: one for the token and its user,
 the record with its tags and household relationships (or the count and the page with its tags) — however many
-tags, relationships and policyholders there are. Counts, not times: the times are in ``make bench`` (docs/benchmarks.md)."""
+tags, relationships and policyholders there are. Counts, not times: the times are in ``make bench``
+(docs/benchmarks.md)."""
 
 from __future__ import annotations
 
