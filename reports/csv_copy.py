@@ -66,6 +66,8 @@ def copy_lines(table: Table, *, pseudonymise: bool, rows: int = 2000) -> Iterato
         sql = str(statement.compile(dialect=postgresql.dialect(paramstyle="named"),
                                     compile_kwargs={"literal_binds": True}))
     except (CompileError, NotImplementedError):
+        # SQLAlchemy's own refusals to render a value inline (a type without a literal form raises
+        # NotImplementedError): such a table is written by the Python path instead, which handles every value
         return None
     return _copied(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, ENCODING 'UTF8')", rows)
 
