@@ -38,7 +38,7 @@ def test_downgrade_to_base_and_up_again(empty_engine):
 
 
 def test_a_migrated_database_has_the_default_pipeline(empty_engine):
-    from agents.pipeline import DEFAULT_STAGES
+    from agents.pipeline.stages import DEFAULT_STAGES
 
     migrate.upgrade(engine=empty_engine)
     with empty_engine.connect() as connection:

@@ -14,7 +14,7 @@ from sqlalchemy import exists, select, text
 from tqdm import tqdm
 
 from agents.models import PipelineStage
-from agents.pipeline import ensure_default_stages
+from agents.pipeline.stages import ensure_default_stages
 from insurecrm import audit, jobs
 from insurecrm.actor import acting_as
 from insurecrm.db import db

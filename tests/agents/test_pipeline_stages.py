@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from agents.models import PipelineStage
-from agents.pipeline import DEFAULT_STAGES, ensure_default_stages
+from agents.pipeline.stages import DEFAULT_STAGES, ensure_default_stages
 from insurecrm.models import Role
 
 
