@@ -43,6 +43,18 @@ def create_app(overrides: dict | None = None) -> Flask:
     return app
 
 
+def _package_modules(package_name: str) -> tuple:
+    """The modules of a capability's package (e.g. ``agents.pipeline``), imported: those that declare blueprints
+    are registered like the listed ones, and those that declare daily jobs register them on import. A new page or
+    job of the package needs no line here."""
+    import importlib
+    import pkgutil
+
+    package = importlib.import_module(package_name)
+    return tuple(importlib.import_module(f"{package_name}.{info.name}")
+                 for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda info: info.name))
+
+
 def _register_domains(app: Flask, api, csrf) -> None:
     import agents.departure_views
     import agents.routes
@@ -73,7 +85,7 @@ def _register_domains(app: Flask, api, csrf) -> None:
     web_modules = (admin_views, ops_views, help_views, agents.views, agents.task_views, agents.departure_views,
                    policies.views, policies.renewal_views, policyholders.views, policyholders.intake_views,
                    policyholders.service_views, reports.views, reports.report_views, reports.loyalty_views)
-    for module in api_modules + web_modules:
+    for module in api_modules + web_modules + _package_modules("agents.pipeline"):
         for blp in getattr(module, "API_BLUEPRINTS", ()):
             csrf.exempt(blp)  # bearer tokens only, no cookies: CSRF cannot apply
             api.register_blueprint(blp)
