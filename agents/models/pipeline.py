@@ -51,6 +51,21 @@ class OpportunitySource(enum.StrEnum):
     OTHER = "other"
 
 
+class OpportunityLossReason(Base):
+    """Why an opportunity was lost: a list admins keep (/admin/loss-reasons); a reason in use is deactivated,
+    never deleted, so lost opportunities keep theirs."""
+
+    __tablename__ = "opportunity_loss_reasons"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    name_zh: Mapped[str | None] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
 class Opportunity(VersionedMixin, TimestampMixin, Base):
     """A sales opportunity (销售机会) for a policyholder or a prospect."""
 
@@ -76,8 +91,15 @@ class Opportunity(VersionedMixin, TimestampMixin, Base):
     closed_at: Mapped[datetime | None]
     #: a large group/enterprise deal worked by a team (项目型销售)
     is_group_deal: Mapped[bool] = mapped_column(default=False)
+    #: a prospect's phone (a prospect has no policyholder record yet), as the referral gave it
+    prospect_phone: Mapped[str | None] = mapped_column(String(32))
+    #: the policy the opportunity was won into (created by the win, or an existing one linked)
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("policies.id"), index=True)
+    #: why it was lost, from the admins' list; ``won_lost_reason`` holds the note said with it
+    loss_reason_id: Mapped[int | None] = mapped_column(ForeignKey("opportunity_loss_reasons.id"), index=True)
 
     stage: Mapped[PipelineStage] = relationship()
+    loss_reason: Mapped[OpportunityLossReason | None] = relationship()
     products: Mapped[list[OpportunityProduct]] = relationship(cascade="all, delete-orphan")
     team: Mapped[list[OpportunityTeamMember]] = relationship(cascade="all, delete-orphan")
     influencers: Mapped[list[Influencer]] = relationship(cascade="all, delete-orphan")
@@ -264,3 +286,9 @@ class Activity(TimestampMixin, Base):
     follow_up_of_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id", ondelete="SET NULL"))
     task_outcome: Mapped[TaskOutcome | None]
     completed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: a recurring activity's occurrences form one series: the id of its first occurrence (``None``: a single one)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id", ondelete="SET NULL"), index=True)
+    #: 1, 2, 3, ... within the series, in the order the recurrence rule produced them
+    series_position: Mapped[int | None]
+    #: the last date the series' recurrence rule runs to (the date of its last occurrence when given a count)
+    recurrence_until: Mapped[date | None]
