@@ -202,22 +202,21 @@ def export_work(admin: User, rounds: int = 3) -> dict:
         def python_export() -> str:
             kept, exports.copy_lines = exports.copy_lines, lambda *_args, **_kwargs: None
             try:
-                return "".join(csv_chunks(table, pseudonymise=False))
+                return b"".join(csv_chunks(table, pseudonymise=False)).decode()
             finally:
                 exports.copy_lines = kept
 
         seconds: dict[str, list[float]] = {"export": [], "copy": []}
         for _ in range(rounds):
-            for variant, work in (("export", lambda: "".join(csv_chunks(table, pseudonymise=False))),
+            for variant, work in (("export", lambda: b"".join(csv_chunks(table, pseudonymise=False))),
                                   ("copy", plain_copy)):
                 started = time.perf_counter()
                 answer = work()
                 seconds[variant].append(time.perf_counter() - started)
                 db.session.rollback()
-                size = len(answer.encode()) if isinstance(answer, str) else answer
-                text = answer if isinstance(answer, str) else None
+                size = len(answer) if isinstance(answer, bytes) else answer
                 if variant == "export":
-                    exported = (text, size)
+                    exported = (answer.decode(), size)
                 else:
                     copied = size
         started = time.perf_counter()

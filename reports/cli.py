@@ -111,7 +111,7 @@ def _write(report, args: dict, user: User, output_format: str, output: str, tabl
                                            f"{', '.join(t.key for t in result.tables)}.")
                 with _bar([table]) as bar:
                     for chunk in csv_chunks(table, pseudonymise=pseudonymise, progress=bar.update):
-                        target.write(chunk.encode())
+                        target.write(chunk)
             elif output_format == "xlsx":
                 with _bar(result.tables) as bar:
                     write_xlsx(result, heading(report, args, user=user), target, pseudonymise=pseudonymise,

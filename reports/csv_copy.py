@@ -6,7 +6,8 @@ on a table of hundreds of thousands of rows (docs/benchmarks.md, "Report figures
 the ``SELECT`` as ``cell`` formats it: money, decimals and rates rounded half up to their places (a negative amount
 that rounds to zero keeps its sign, as ``Decimal`` does: ``-0.00``), whole numbers, ISO dates, a person's name, a
 text starting like a formula behind a quote, an empty text as nothing, NULL as nothing; PostgreSQL's CSV quotes a
-field exactly when Python's does (a comma, a double quote, a line break), and each line ends with CRLF as Python's.
+field exactly when Python's does (a comma, a double quote, a line break), and each line ends with LF as the
+export's ``csv`` writer is told to end them.
 
 Only for what the database can write alike: on PostgreSQL, for a reader who sees names (a pseudonym is an HMAC made
 in Python), for columns of those kinds (a coded value's label is translated in Python) and a statement that renders
@@ -53,7 +54,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def copy_lines(table: Table, *, pseudonymise: bool, rows: int = 2000) -> Iterator[tuple[bytes, int]] | None:
-    """The rows of ``table`` as CSV (UTF-8, CRLF) from ``COPY``, in chunks of whole lines: ``(chunk, lines)``, up to
+    """The rows of ``table`` as CSV (UTF-8, LF) from ``COPY``, in chunks of whole lines: ``(chunk, lines)``, up to
     ``rows`` lines a chunk; ``None`` when ``COPY`` cannot write them as :func:`reports.exports.csv_chunks` does (see
     the module's docstring)."""
     if db.dialect != "postgresql" or (pseudonymise and any(c.kind in PERSON_KINDS for c in table.columns)):
@@ -73,25 +74,17 @@ def copy_lines(table: Table, *, pseudonymise: bool, rows: int = 2000) -> Iterato
 
 
 def _copied(copy_sql: str, rows: int) -> Iterator[tuple[bytes, int]]:
-    """The rows ``COPY`` sends (one message a row), joined a chunk at a time (Python's work per row is the least
-    it can be: the rows are hundreds of thousands), their LF made CRLF."""
+    """The rows ``COPY`` sends (one message a row), joined a chunk at a time as they come: Python's work per row is
+    the least it can be (the rows are hundreds of thousands)."""
     connection = db.session.connection().connection.driver_connection
     batch: list = []
     with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for data in copy:
             batch.append(data)
             if len(batch) == rows:
-                yield _crlf(batch), rows
+                yield b"".join(batch), rows
                 batch.clear()
-    yield _crlf(batch), len(batch)
-
-
-def _crlf(rows: list) -> bytes:
-    """The rows (each ending in LF) as one text ending each in CRLF; a line break inside a quoted field stays."""
-    text = b"".join(rows)
-    if text.count(b"\n") == len(rows):  # no line break but the rows' own: in one pass
-        return text.replace(b"\n", b"\r\n")
-    return b"".join(bytes(row[:-1]) + b"\r\n" for row in rows)
+    yield b"".join(batch), len(batch)
 
 
 def _formatting(table: Table) -> Select | None:

@@ -44,30 +44,43 @@ class Heading:
     scope: str
 
 
-def csv_chunks(table: Table, *, pseudonymise: bool, progress: Progress | None = None) -> Iterator[str]:
-    """``table`` as CSV (UTF-8 with a BOM, so that Excel reads Chinese text): a header of column labels, then every
-    row; numbers plain (a rate as its fraction, 0.923400), dates ISO, coded values by their labels."""
+def csv_chunks(table: Table, *, pseudonymise: bool, progress: Progress | None = None) -> Iterator[bytes]:
+    """``table`` as CSV in UTF-8 bytes (with a BOM, so that Excel reads Chinese text), each line ending in LF: a
+    header of column labels, then every row; numbers plain (a rate as its fraction, 0.923400), dates ISO, coded values
+    by their labels. Bytes and LF because that is what ``COPY`` sends: the rows it writes pass through untouched."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, lineterminator="\n")
     buffer.write("\ufeff")
     writer.writerow([str(column.label) for column in table.columns])
     lines = copy_lines(table, pseudonymise=pseudonymise)
     if lines is not None:  # PostgreSQL writes the same rows itself, several times faster (reports.csv_copy)
-        yield buffer.getvalue()
+        yield buffer.getvalue().encode()
         for chunk, count in lines:
-            yield chunk.decode()
+            yield chunk
             if progress:
                 progress(count)
         return
     for n, row in enumerate(table.rows(), 1):
-        writer.writerow([_csv_value(cell(column, row, pseudonymise=pseudonymise)) for column in table.columns])
+        values = [_csv_value(cell(column, row, pseudonymise=pseudonymise)) for column in table.columns]
+        if any(isinstance(value, str) and "\r" in value for value in values):
+            buffer.write(_carriage_return_row(values))
+        else:
+            writer.writerow(values)
         if progress:
             progress(1)
         if n % 500 == 0:
-            yield buffer.getvalue()
+            yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
-    yield buffer.getvalue()
+    yield buffer.getvalue().encode()
+
+
+def _carriage_return_row(values: list) -> str:
+    """A row with a carriage return inside a field, that field quoted as ``COPY`` quotes it (the ``csv`` module
+    quotes only the characters of its line ending, here LF): written with a CRLF writer, its ending made LF."""
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\r\n").writerow(values)
+    return line.getvalue()[:-2] + "\n"
 
 
 def _csv_value(value: Any) -> Any:

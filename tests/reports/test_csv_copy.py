@@ -17,10 +17,10 @@ from reports.csv_copy import copy_lines
 from reports.tables import Column, Table
 from tests.reports.test_contribution import TODAY, book  # noqa: F401 - the hand-built book of the report's tests
 
-NAMES = ["Plain", "Comma, Ltd", 'Say "hi"', "Two\nlines", "=SUM(A1)", "-minus", "+plus", "@at", "\ttab", "",
-         None, "张三", "back\\slash", "semi;colon", " spaced "]
+NAMES = ["Plain", "Comma, Ltd", 'Say "hi"', "Two\nlines", "Carriage\rreturn", "=SUM(A1)", "-minus", "+plus", "@at",
+         "\ttab", "", None, "张三", "back\\slash", "semi;colon", " spaced "]
 AMOUNTS = ["1.005", "-0.001", "-0.005", "0", "-12.345", "123456789.995", "0.0049999", "-0.0000001", "2.5", None,
-           "-1", "7", "0.125", "-0.125", "99.994999"]
+           "-1", "7", "0.125", "-0.125", "99.994999", "3"]
 
 
 def typed_table(copies: int = 1, names: list | None = None) -> Table:
@@ -43,7 +43,7 @@ def typed_table(copies: int = 1, names: list | None = None) -> Table:
 def python_csv(table: Table, monkeypatch, *, pseudonymise: bool = False) -> str:
     with monkeypatch.context() as patch:
         patch.setattr(exports, "copy_lines", lambda *_args, **_kwargs: None)
-        return "".join(exports.csv_chunks(table, pseudonymise=pseudonymise))
+        return b"".join(exports.csv_chunks(table, pseudonymise=pseudonymise)).decode()
 
 
 def test_copy_writes_the_bytes_of_the_python_export(app, monkeypatch):
@@ -52,13 +52,13 @@ def test_copy_writes_the_bytes_of_the_python_export(app, monkeypatch):
         assert copy_lines(table, pseudonymise=False) is None
         return
     assert copy_lines(table, pseudonymise=False) is not None
-    copied = "".join(exports.csv_chunks(table, pseudonymise=False))
+    copied = b"".join(exports.csv_chunks(table, pseudonymise=False)).decode()
     assert copied == python_csv(table, monkeypatch)
     assert '"Comma, Ltd"' in copied and "-0.00" in copied and "'=SUM(A1)" in copied  # the cases are there
     # more rows than a chunk of COPY's, with and without a line break inside a field
     for names in (NAMES, [name.replace("\n", " ") if name else name for name in NAMES]):
         many = typed_table(200, names)
-        assert "".join(exports.csv_chunks(many, pseudonymise=False)) == python_csv(many, monkeypatch)
+        assert b"".join(exports.csv_chunks(many, pseudonymise=False)).decode() == python_csv(many, monkeypatch)
 
 
 @pytest.mark.postgresql_only  # COPY is PostgreSQL's
@@ -68,7 +68,7 @@ def test_the_contribution_export_is_the_same_by_copy(make, book, monkeypatch):  
         result = contribution(user, ContributionArgs().load({}), TODAY)
         for table in result.tables:
             assert copy_lines(table, pseudonymise=False) is not None
-            assert "".join(exports.csv_chunks(table, pseudonymise=False)) == python_csv(table, monkeypatch)
+            assert b"".join(exports.csv_chunks(table, pseudonymise=False)).decode() == python_csv(table, monkeypatch)
 
 
 def test_pseudonyms_and_labels_are_written_in_python(make, book):  # noqa: F811
@@ -92,6 +92,6 @@ def test_every_report_table_by_copy_is_the_python_export(make, book, monkeypatch
         for table in result.tables:
             if copy_lines(table, pseudonymise=False) is not None:
                 copied += 1
-                text = "".join(exports.csv_chunks(table, pseudonymise=False))
+                text = b"".join(exports.csv_chunks(table, pseudonymise=False)).decode()
                 assert text == python_csv(table, monkeypatch), (report.name, table.key)
     assert copied >= 5

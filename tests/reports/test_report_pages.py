@@ -136,7 +136,7 @@ def test_every_output_shows_the_actuary_pseudonyms(app, session, book):
     heading = Heading("People", [], date(2026, 12, 6), "Whole company")
     with app.test_request_context():
         names = [pseudonym("policyholder", holder.id) for holder in holders]
-        text = "".join(csv_chunks(people_report(session).tables[0], pseudonymise=True))
+        text = b"".join(csv_chunks(people_report(session).tables[0], pseudonymise=True)).decode()
         with xlsx_file(people_report(session), heading, pseudonymise=True) as file:
             workbook = load_workbook(file)
         document = pdf_bytes(people_report(session), heading, pseudonymise=True)
