@@ -18,11 +18,19 @@ by the reinstatement rule (:mod:`policies.status`), never by the payment alone.
 - the servicing agent earns ``product.first_year_commission_rate`` on installments due in the first
   12 months of a new or transfer-in policy, and ``product.renewal_commission_rate`` on every other
   installment (later years, and every installment of a renewal policy);
-- on a bancassurance policy with a bank partner, the bank partner earns ``product.bank_share_rate``
-  (when above zero) on the same premium, first-year or renewal alike.
+- on a policy with a bank partner (bancassurance), that commission is **split** between the agent and the bank
+  partner by the partner's commission terms (:func:`split_commission`): the partner earns its
+  ``BankPartner.commission_rate`` on the premium paid, first-year or renewal alike, and the agent the rest of the
+  product's commission. Each part is rounded to the cent, half up, and the agent's part is the commission less the
+  partner's, so the two add up to the product's commission to the cent. A partner whose rate exceeds the product's
+  commission rate is still paid its terms (the insurer's contract with the bank), and the agent then earns nothing
+  on that premium. A policy without a servicing agent pays the partner its part and nobody the rest.
+- the product's ``bank_share_rate`` no longer pays anything: the bank's part is set per partner, in its terms.
 
-One commission row is written per payee and kind (first year / renewal) of the payment. Money is
-rounded to the cent, half up.
+One commission row is written per payee and kind (first year / renewal) of the payment (the partner's only when
+its part is above zero).
+The agent's row on a split premium states the net rate (the product's rate less the partner's, at least zero);
+its amount is the commission less the partner's part, which may differ by a cent from base × net rate.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from dateutil.relativedelta import relativedelta
 from marshmallow import ValidationError
 from sqlalchemy import exists, select
 
+from agents.models import BankPartner
 from insurecrm import clock
 from insurecrm.db import db
 from policies.models import (
@@ -49,7 +58,6 @@ from policies.models import (
     PaymentMethod,
     Policy,
     PolicyStatus,
-    SalesChannel,
 )
 from policies.status import transition
 
@@ -136,26 +144,44 @@ def _allocate(payment: Payment, installments: list[Installment]) -> list[tuple[I
     return allocated
 
 
+def split_commission(premium: Decimal, product_rate: Decimal, partner_rate: Decimal | None) -> tuple[Decimal, Decimal]:
+    """The (agent's, partner's) parts of the commission on ``premium``: the product's commission
+    (``premium × product_rate``, to the cent half up) less the partner's part (``premium × partner_rate``, to the
+    cent half up) to the agent, never below zero; ``partner_rate`` ``None`` (no bank partner): all to the agent.
+    Refuses nothing; rates are fractions (0.0350)."""
+    commission = to_money(premium * product_rate)
+    if partner_rate is None:
+        return commission, Decimal("0.00")
+    partner_part = to_money(premium * partner_rate)
+    return max(commission - partner_part, Decimal("0.00")), partner_part
+
+
 def _earn_commissions(policy: Policy, payment: Payment, allocated: list[tuple[Installment, Decimal]]) -> None:
     premium_by_kind: dict[CommissionKind, Decimal] = defaultdict(Decimal)
     for installment, share in allocated:
         premium_by_kind[commission_kind(policy, installment.due_date)] += share
     product = policy.product
+    partner_rate = None
+    if policy.bank_partner_id is not None:
+        partner_rate = db.session.scalar(select(BankPartner.commission_rate)
+                                         .where(BankPartner.id == policy.bank_partner_id))
     for kind, premium in premium_by_kind.items():
+        rate = product.first_year_commission_rate if kind is CommissionKind.FIRST_YEAR \
+            else product.renewal_commission_rate
+        agent_part, partner_part = split_commission(premium, rate, partner_rate)
         if policy.servicing_agent_id is not None:
-            rate = product.first_year_commission_rate if kind is CommissionKind.FIRST_YEAR \
-                else product.renewal_commission_rate
-            _add_commission(policy, payment, kind, premium, rate, agent_id=policy.servicing_agent_id)
-        if policy.channel == SalesChannel.BANCASSURANCE and policy.bank_partner_id and product.bank_share_rate > 0:
-            _add_commission(policy, payment, kind, premium, product.bank_share_rate,
+            net_rate = rate if partner_rate is None else max(rate - partner_rate, Decimal("0"))
+            _add_commission(policy, payment, kind, premium, net_rate, agent_part, agent_id=policy.servicing_agent_id)
+        if partner_part > 0:
+            _add_commission(policy, payment, kind, premium, partner_rate, partner_part,
                             bank_partner_id=policy.bank_partner_id)
 
 
-def _add_commission(policy: Policy, payment: Payment, kind: CommissionKind, premium: Decimal, rate: Decimal, *,
-                    agent_id: int | None = None, bank_partner_id: int | None = None) -> None:
+def _add_commission(policy: Policy, payment: Payment, kind: CommissionKind, premium: Decimal, rate: Decimal,
+                    amount: Decimal, *, agent_id: int | None = None, bank_partner_id: int | None = None) -> None:
     db.session.add(Commission(
         policy_id=policy.id, payment_id=payment.id, kind=kind, rate=rate, base_amount=premium,
-        amount=to_money(premium * rate), earned_on=payment.paid_on, agent_id=agent_id, bank_partner_id=bank_partner_id,
+        amount=amount, earned_on=payment.paid_on, agent_id=agent_id, bank_partner_id=bank_partner_id,
         payee=CommissionPayee.AGENT if agent_id is not None else CommissionPayee.BANK_PARTNER,
     ))
 

@@ -144,21 +144,24 @@ def test_renewal_business_earns_renewal_commission_from_the_start(api, seller, s
     assert [row[1] for row in commissions(session, policy)] == [kind]
 
 
-def test_bancassurance_policy_pays_the_bank_its_share_rounded_half_up(api, make, seller, session, scheduled_policy):
-    product = make.product(first_year_commission_rate=Decimal("0.0500"), bank_share_rate=Decimal("0.0500"))
-    bank = make.bank_partner()
+def test_bancassurance_policy_splits_the_commission_with_the_bank_rounded_half_up(api, make, seller, session,
+                                                                                  scheduled_policy):
+    # commission 10.10 × 0.08 = 0.808 → 0.81; the bank 10.10 × 0.05 = 0.505 → 0.51; the agent 0.81 − 0.51 = 0.30
+    product = make.product(first_year_commission_rate=Decimal("0.0800"), bank_share_rate=Decimal("0.0100"))
+    bank = make.bank_partner(commission_rate=Decimal("0.0500"))
     policy = scheduled_policy(policyholder=seller.holder, product=product, channel=SalesChannel.BANCASSURANCE,
                               bank_partner_id=bank.id, premium=Decimal("10.10"), effective_date=months_ago(1))
     assert pay(api, seller.user, policy, "10.10").status_code == 201
-    assert commissions(session, policy) == [("agent", "first_year", "0.0500", "10.10", "0.51"),
+    assert commissions(session, policy) == [("agent", "first_year", "0.0300", "10.10", "0.30"),
                                             ("bank_partner", "first_year", "0.0500", "10.10", "0.51")]
     [bank_row] = session.scalars(select(Commission).where(Commission.bank_partner_id == bank.id))
     assert bank_row.agent_id is None
 
 
-def test_no_bank_row_without_a_bank_share(api, make, seller, session, scheduled_policy):
-    policy = scheduled_policy(policyholder=seller.holder, product=make.product(bank_share_rate=Decimal("0")),
-                              channel=SalesChannel.BANCASSURANCE, bank_partner_id=make.bank_partner().id,
+def test_no_bank_row_when_the_partner_takes_nothing(api, make, seller, session, scheduled_policy):
+    policy = scheduled_policy(policyholder=seller.holder, product=make.product(bank_share_rate=Decimal("0.0500")),
+                              channel=SalesChannel.BANCASSURANCE,
+                              bank_partner_id=make.bank_partner(commission_rate=Decimal("0")).id,
                               effective_date=months_ago(1))
     pay(api, seller.user, policy, "100.00")
     assert [row[0] for row in commissions(session, policy)] == ["agent"]
