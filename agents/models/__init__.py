@@ -11,6 +11,7 @@ from .pipeline import (
     Influencer,
     InfluencerRole,
     Opportunity,
+    OpportunityLossReason,
     OpportunityProduct,
     OpportunitySource,
     OpportunityStageChange,
@@ -25,7 +26,7 @@ from .pipeline import (
 
 __all__ = [
     "Activity", "ActivityKind", "ActivityStatus", "Agent", "AgentChannel", "AgentStatus", "Attitude", "BankBranch",
-    "BankPartner", "Competitor", "Influencer", "InfluencerRole", "Opportunity", "OpportunityProduct",
+    "BankPartner", "Competitor", "Influencer", "InfluencerRole", "Opportunity", "OpportunityLossReason", "OpportunityProduct",
     "OpportunitySource", "OpportunityStageChange", "OpportunityStatus", "OpportunityTeamMember", "OrgUnit",
     "OrgUnitKind", "PartnerStatus", "PipelineStage", "Priority", "Recurrence", "Referral", "ReferralStatus",
     "Referrer", "TaskOutcome", "TaskReason", "agent_bank_partners",

@@ -226,6 +226,9 @@ class TaskReason(enum.StrEnum):
     NEW_POLICY_CALLBACK = "new_policy_callback"
     #: a periodic service call (定期回访) for a key customer
     KEY_CUSTOMER_CALL = "key_customer_call"
+    #: an open opportunity past its stage's residence limit (``max_days``): its owner, and at twice the limit the
+    #: branch manager, are asked to move it on (agents.pipeline.stale)
+    STALE_OPPORTUNITY = "stale_opportunity"
     #: anything else the system asks of a person (e.g. the agent tasks of a campaign)
     OTHER = "other"
 
