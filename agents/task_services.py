@@ -52,6 +52,7 @@ REASON_LABELS = {
     TaskReason.RENEWAL_ESCALATION: _l("Renewal escalation: not contacted"),
     TaskReason.NEW_POLICY_CALLBACK: _l("New-policy callback"),
     TaskReason.KEY_CUSTOMER_CALL: _l("Key-customer service call"),
+    TaskReason.STALE_OPPORTUNITY: _l("Opportunity stale in its stage"),
     TaskReason.OTHER: _l("Task"),
 }
 #: what to do, by reason (the jobs' own wording of a task is stored in English with it; pages show this instead)
@@ -63,6 +64,8 @@ REASON_HINTS = {
     TaskReason.NEW_POLICY_CALLBACK: _l("Confirm the policyholder received the policy and understood its terms and "
                                        "cooling-off period."),
     TaskReason.KEY_CUSTOMER_CALL: _l("Periodic service call for a key customer: review their cover and needs."),
+    TaskReason.STALE_OPPORTUNITY: _l("The opportunity has stayed in its stage longer than the stage's limit: move it "
+                                     "on, close it, or plan what will."),
 }
 OUTCOME_LABELS = {TaskOutcome.REACHED: _l("Reached"), TaskOutcome.NO_ANSWER: _l("No answer"),
                   TaskOutcome.CALL_BACK: _l("Call back on a date")}

@@ -101,6 +101,7 @@ JOB: Labels = {
     "policies.new_policy_callbacks": _l("New-policy callbacks"),
     "policyholders.birthday_greetings": _l("Birthday greetings"),
     "policyholders.key_customer_callbacks": _l("Key-customer service calls"),
+    "agents.stale_opportunities": _l("Stale opportunities"),
     "reports.churn_scores": _l("Churn early warning scores"),
     "reports.refresh_figures": _l("Report figures (earned premium, claims, costs, contribution)"),
     "outbox.send": _l("Outbox sender"),
@@ -121,6 +122,8 @@ JOB_COUNT: Labels = {
     "churn_scores_removed": _l("scores of former policyholders removed"),
     "holders_refreshed": _l("policyholders' figures recomputed"),
     "policies_refreshed": _l("policies' figures recomputed"), "full_refresh": _l("full refresh (a new period)"),
+    "stale_tasks": _l("stale-opportunity tasks for owners"),
+    "stale_escalations": _l("stale opportunities escalated to managers"),
 }
 OUTBOX_STATUS: Labels = {"pending": _l("Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
                          "failed": _l("Failed"), "skipped": _l("Skipped: too late to send"),
