@@ -45,7 +45,8 @@ def office(make):
 
 def opportunity(make, office, **kw) -> Opportunity:
     values = {"title": "Family cover for Sun Li", "policyholder_id": office.holder.id,
-              "owner_agent_id": office.agent.id, "org_unit_id": office.team.id, "stage_id": office.stage.id, "stage_entered_at": ENTERED,
+              "owner_agent_id": office.agent.id, "org_unit_id": office.team.id, "stage_id": office.stage.id,
+              "stage_entered_at": ENTERED,
               "probability": office.stage.probability, "expected_premium": Decimal("3000.00")}
     return saved(make, Opportunity(**{**values, **kw}))
 
