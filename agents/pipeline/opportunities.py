@@ -39,7 +39,7 @@ from insurecrm.db import db
 from insurecrm.models import Role, User
 from insurecrm.scope import scoped_select, visible
 from insurecrm.services import apply_changes, check_version
-from policies.models import Policy, Product, SalesChannel
+from policies.models import BusinessType, Policy, PolicyStatus, PremiumFrequency, Product, SalesChannel
 from policyholders.duplicates import Candidate, likely_duplicates
 from policyholders.models import AcquisitionChannel, Policyholder
 
@@ -375,9 +375,10 @@ def win(opportunity: Opportunity, *, actor: User, policy_id: int | None = None, 
     if policy_id is not None:
         policy = _linkable_policy(opportunity, policy_id, actor)
     else:
+        terms["frequency"] = PremiumFrequency(frequency)
         policy = create_policy({**terms, "policyholder_id": opportunity.policyholder_id,
-                                "effective_date": effective_date or clock.today(), **_sale_fields(opportunity)},
-                               user=actor)
+                                "effective_date": effective_date or clock.today(), "status": PolicyStatus.IN_FORCE,
+                                "business_type": BusinessType.NEW, **_sale_fields(opportunity)}, user=actor)
     _enter(opportunity, stage, actor)
     opportunity.status, opportunity.closed_at, opportunity.policy_id = OpportunityStatus.WON, clock.now(), policy.id
     referral = db.session.get(Referral, opportunity.referral_id) if opportunity.referral_id else None
