@@ -167,7 +167,7 @@ def _filter_text(report: Report, args: dict, *, today: date | None = None) -> li
     text = [(_("Period"), f"{filters.start.isoformat()} – {filters.end.isoformat()}")] if report.period else []
     fields = report.args._declared_fields
     for key, value in args.items():
-        if key in ("start", "end", "page", "per_page") or value in (None, False):
+        if key in ("start", "end", "page", "per_page", "table") or value in (None, False):
             continue
         field = fields[key]
         name = str(field.metadata.get("label", key))
