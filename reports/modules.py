@@ -4,7 +4,6 @@
 import reports.channels  # noqa: F401
 import reports.churn  # noqa: F401
 import reports.commission  # noqa: F401
-import reports.commission  # noqa: F401
 import reports.contribution  # noqa: F401
 import reports.experience  # noqa: F401
 import reports.loss_ratio  # noqa: F401
