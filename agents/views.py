@@ -20,6 +20,7 @@ import policies.permissions  # noqa: F401
 import policyholders.permissions  # noqa: F401
 from agents import services, task_services
 from agents.models import Activity, ActivityKind, ActivityStatus, PartnerStatus, Referral, ReferralStatus, Referrer
+from agents.pipeline.referral_progress import Step, referral_progress
 from agents.schemas import ReferralSchema, ReferralUpdateSchema
 from insurecrm import clock
 from insurecrm.db import db
@@ -61,6 +62,9 @@ CHANNEL_LABELS = {
 }
 REFERRAL_LABELS = {ReferralStatus.SUBMITTED: _l("Submitted"), ReferralStatus.ACCEPTED: _l("Accepted"),
                    ReferralStatus.CONVERTED: _l("Converted"), ReferralStatus.REJECTED: _l("Rejected")}
+#: a referral's progress as its referrer sees it (agents.pipeline.referral_progress)
+PROGRESS_LABELS = {Step.SUBMITTED: _l("Submitted"), Step.ACCEPTED: _l("Accepted"), Step.IN_PROGRESS: _l("In progress"),
+                   Step.ISSUED: _l("Policy issued"), Step.NOT_TAKEN: _l("Not taken")}
 REFERRAL_BADGES = {ReferralStatus.ACCEPTED: "warn", ReferralStatus.CONVERTED: "good", ReferralStatus.REJECTED: "bad"}
 
 
@@ -274,5 +278,7 @@ def _referrals_page(*, errors: dict | None = None, status: int = 200, duplicates
         duplicates=duplicates or [], list_args=_list_args(),
         active_products=[p for p in products if p.active], referrers=referrers, specialist=specialist,
         transitions=services.REFERRAL_TRANSITIONS, errors=errors or {}, form=request.form if errors else {},
+        progress=referral_progress(page.items) if g.user.role == Role.BANK_REFERRER else {},
+        progress_labels=PROGRESS_LABELS,
         page_url=lambda number: url_for(".referrals", **{**request.args.to_dict(), "page": number}),
     ), status
