@@ -29,6 +29,10 @@ def frozen():
 
 @pytest.fixture
 def office(make):
+    return build_office(make)
+
+
+def build_office(make) -> SimpleNamespace:
     """Branch A with a manager, an agent (with a policyholder and an opportunity) and a colleague; branch B with an
     agent of its own and its policyholder."""
     company = make.org_unit(kind=OrgUnitKind.COMPANY)
