@@ -23,11 +23,14 @@ from .pipeline import (
     TaskOutcome,
     TaskReason,
 )
+from .quotes import FrequencyLoading, Quote, RateRow, RateTableSettings
 
 __all__ = [
     "Activity", "ActivityKind", "ActivityStatus", "Agent", "AgentChannel", "AgentStatus", "Attitude", "BankBranch",
-    "BankPartner", "Competitor", "Influencer", "InfluencerRole", "Opportunity", "OpportunityLossReason", "OpportunityProduct",
+    "BankPartner", "Competitor", "Influencer", "InfluencerRole", "Opportunity", "OpportunityLossReason",
+    "OpportunityProduct",
     "OpportunitySource", "OpportunityStageChange", "OpportunityStatus", "OpportunityTeamMember", "OrgUnit",
     "OrgUnitKind", "PartnerStatus", "PipelineStage", "Priority", "Recurrence", "Referral", "ReferralStatus",
     "Referrer", "TaskOutcome", "TaskReason", "agent_bank_partners",
+    "FrequencyLoading", "Quote", "RateRow", "RateTableSettings",
 ]
