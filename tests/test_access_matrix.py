@@ -32,7 +32,8 @@ EXPECT = {
     "service_request": BOOK,
     "opportunity": BOOK,
     "renewal_case": BOOK,
-    "activity": BOOK | {S: (HIDDEN, HIDDEN)},  # the own activity is agent A1's, not the specialist's
+    # the own activity is agent A1's, not the specialist's; actuaries have no use of activities (pages and API)
+    "activity": BOOK | {S: (HIDDEN, HIDDEN), ACT: (FORBIDDEN, FORBIDDEN)},
     "product": REFERENCE | {R: (OK, OK)},
     "org_unit": REFERENCE,
     "bank_partner": REFERENCE,

@@ -18,6 +18,7 @@ from tests.test_access_matrix import ACT, AG, BOOK, FORBIDDEN, HIDDEN, OK, A, M,
 ALL = tuple(Role)
 ADMIN_ONLY = {A: (OK, OK)} | {role: (FORBIDDEN, FORBIDDEN) for role in ALL if role != A}
 WRITER_BOOK = BOOK | {ACT: (FORBIDDEN, FORBIDDEN)}
+ACTIVITY_PAGE = WRITER_BOOK | {S: (HIDDEN, HIDDEN)}
 
 #: pages with a record in the path: (own, foreign) expected per role
 RECORD_PAGES = {
@@ -29,9 +30,14 @@ RECORD_PAGES = {
     "/dashboard/agents/<int:agent_id>": ("agent", {A: (OK, OK), ACT: (OK, OK), M: (OK, HIDDEN),
                                                      AG: (FORBIDDEN, FORBIDDEN), S: (FORBIDDEN, FORBIDDEN),
                                                      R: (FORBIDDEN, FORBIDDEN)}),
+    # the own activity is agent A1's (not the specialist's); admins read, actuaries and referrers have no agenda
+    "/activities/<int:activity_id>": ("activity", ACTIVITY_PAGE),
+    "/activities/<int:activity_id>.ics": ("activity", ACTIVITY_PAGE),
+    "/activities/<int:activity_id>/edit": ("activity", ACTIVITY_PAGE | {A: (FORBIDDEN, FORBIDDEN)}),
 }
 ADMIN_RESOURCES = {"agents": "agent", "bank-branches": "bank_branch", "bank-partners": "bank_partner",
-                   "org-units": "org_unit", "products": "product", "referrers": "referrer", "users": "user"}
+                   "org-units": "org_unit", "products": "product", "referrers": "referrer", "users": "user",
+                   "pipeline-stages": "pipeline_stage"}
 #: pages without a record: the roles that may open them (others 403)
 LIST_PAGES = {
     "/my-day": {AG, S},
@@ -52,6 +58,11 @@ LIST_PAGES = {
     "/help": {A, ACT, M, AG, S},
     "/reports": {A, ACT, M, AG},
     "/admin/loyalty-weights": {A},
+    "/agenda": {M, AG, S},
+    "/agenda/team": {A, M},
+    "/agenda.ics": {M, AG, S},
+    "/activities/new": {M, AG, S},
+    "/admin/pipeline-stages": {A},
 }
 #: each report's page and downloads: by the roles the catalogue names, in tests/reports/test_report_access.py
 REPORT_PAGES = re.compile(r"/reports/<name>(\.\w+)?")
@@ -154,4 +165,4 @@ def _post_resource(rule) -> str:
     segment = rule.rule.split("/")[1]
     return {"policyholders": "policyholder", "policies": "policy", "service-requests": "service_request",
             "referrals": "referral", "renewals": "renewal_case", "renewal-approvals": "renewal_approval",
-            "claims": "claim", "tasks": "task"}[segment]
+            "claims": "claim", "tasks": "task", "activities": "activity"}[segment]
