@@ -7,6 +7,7 @@ from sqlalchemy import not_
 from sqlalchemy.orm import joinedload
 
 import policyholders.permissions  # noqa: F401 - registers the scope rules
+from insurecrm import clock
 from insurecrm.api import api_blueprint, apply_sort, current_user, page_envelope, paginate
 from insurecrm.auth import BOOK_WRITERS, require_roles
 from insurecrm.db import db
@@ -49,9 +50,10 @@ class Policyholders(MethodView):
     @policyholders_blp.arguments(PolicyholderArgs, location="query")
     @policyholders_blp.response(200, page_envelope(PolicyholderSchema))
     def get(self, args):
-        """List policyholders; filter by status, region, owner, unit, channel, kind or text (q)."""
-        stmt = scoped_select(Policyholder).options(*WITH_TAGS)
-        for key in ("status", "region", "owner_agent_id", "org_unit_id", "acquisition_channel", "kind"):
+        """List policyholders; filter by status, owner, unit, channel, kind, a trait (region, occupation, gender,
+        income band, age band today) or text (q)."""
+        stmt = scoped_select(Policyholder).options(*WITH_TAGS).where(*services.trait_filters(args, clock.today()))
+        for key in ("status", "owner_agent_id", "org_unit_id", "acquisition_channel", "kind"):
             if key in args:
                 stmt = stmt.where(getattr(Policyholder, key) == args[key])
         if args.get("q"):

@@ -19,6 +19,7 @@ from insurecrm.api import Date, Id, Instant, Integer, ListArgs, Money, Schema, V
 from insurecrm.pii import mask_id_number
 from policyholders.household import visible_relationships
 from policyholders.models import (
+    AGE_BANDS,
     AcquisitionChannel,
     ContactChannel,
     Direction,
@@ -172,6 +173,12 @@ class PolicyholderArgs(ListArgs):
     org_unit_id = Id()
     acquisition_channel = Enum(AcquisitionChannel)
     kind = Enum(PartyKind)
+    occupation = fields.String(validate=validate.Length(min=1, max=64))
+    gender = Enum(Gender)
+    income_band = Enum(IncomeBand)
+    age_band = fields.String(validate=validate.OneOf([code for code, _low, _high in AGE_BANDS]),
+                             metadata={"description": "Age today in this band: "
+                                                      + ", ".join(code for code, _low, _high in AGE_BANDS) + "."})
     q = fields.String(validate=validate.Length(min=1, max=120),
                       metadata={"description": "Part of the name, phone or ID number."})
 

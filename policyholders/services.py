@@ -9,9 +9,10 @@ is written.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from marshmallow import ValidationError
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from werkzeug.exceptions import Conflict, Forbidden
@@ -31,6 +32,7 @@ from policyholders.identity import (
     validate_id_number,
 )
 from policyholders.models import (
+    AGE_BANDS,
     Interaction,
     PartyKind,
     Policyholder,
@@ -58,6 +60,26 @@ def row_exists(*conditions: ColumnElement[bool]) -> bool:
 # -- policyholders ----------------------------------------------------------------------------------
 
 #: sort keys of the policyholder list; sorting by a name would let a pseudonymised reader infer it
+def trait_filters(filters: dict, today: date) -> list[ColumnElement[bool]]:
+    """The conditions of the policyholder list's filters on traits (region, occupation, gender, income band, age
+    band on ``today``) that ``filters`` names; the page and the API list both apply them."""
+    conditions = [getattr(Policyholder, key) == filters[key]
+                  for key in ("region", "occupation", "gender", "income_band") if key in filters]
+    if "age_band" in filters:
+        conditions.append(born_in_age_band(filters["age_band"], today))
+    return conditions
+
+
+def born_in_age_band(code: str, on: date) -> ColumnElement[bool]:
+    """Policyholders whose age on ``on`` lies in the band ``code`` of :data:`~policyholders.models.AGE_BANDS`, as a
+    range of birth dates (an index can serve it). Age is in completed years; a birthday on 29 February is reached
+    on 1 March in a common year, as ``reports.sql.age_on`` counts it: aged at least ``low`` means born on or before
+    ``on`` less ``low`` years, at most ``high`` means born after ``on`` less ``high + 1`` years."""
+    low, high = next((low, high) for band, low, high in AGE_BANDS if band == code)
+    return and_(Policyholder.date_of_birth <= on - relativedelta(years=low),
+                Policyholder.date_of_birth > on - relativedelta(years=high + 1))
+
+
 POLICYHOLDER_SORTS = {"id", "created_at", "updated_at", "status", "region", "kind", "acquisition_channel"}
 
 

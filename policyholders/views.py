@@ -45,7 +45,8 @@ bp = Blueprint("policyholders_web", __name__, template_folder="templates")
 WEB_BLUEPRINTS = (bp,)
 
 PER_PAGE = 25
-FILTERS = ("q", "status", "region", "owner_agent_id", "acquisition_channel")
+FILTERS = ("q", "status", "region", "occupation", "gender", "income_band", "age_band", "owner_agent_id",
+           "acquisition_channel")
 SORTS = ("name", "status", "region", "created_at")
 #: roles that see the audit section of the 360° view
 AUDIT_ROLES = (Role.ADMIN, Role.BRANCH_MANAGER)
@@ -108,8 +109,8 @@ def _sort_key() -> str:
 
 
 def _listing(filters: dict) -> Select:
-    stmt = scoped_select(Policyholder)
-    for key in ("status", "region", "acquisition_channel"):
+    stmt = scoped_select(Policyholder).where(*services.trait_filters(filters, clock.today()))
+    for key in ("status", "acquisition_channel"):
         if key in filters:
             stmt = stmt.where(getattr(Policyholder, key) == filters[key])
     if "owner_agent_id" in filters:

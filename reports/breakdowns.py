@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import url_for
+from flask import has_request_context, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, literal, select
 
 from insurecrm.models import User
 from policies.models import Policy, PolicyStatus, PolicyStatusChange
-from policyholders.models import Policyholder
+from policyholders.models import AGE_BANDS, Policyholder
 from reports import services, sql
 from reports.book import in_force_as_of
 from reports.catalogue import ANALYSTS, report
@@ -34,9 +34,6 @@ from reports.earned import holder_service_costs, money, policy_figures
 from reports.filters import Filters, ReportArgs, choice, policies_in_scope
 from reports.tables import Chart, Column, ReportResult, Table
 
-#: the bands of age, as (label, lowest age, highest age)
-AGE_BANDS = (("under_25", 0, 24), ("25_34", 25, 34), ("35_44", 35, 44), ("45_54", 45, 54), ("55_64", 55, 64),
-             ("65_plus", 65, 200))
 DIMENSIONS = {"occupation": _l("Occupation"), "region": _l("Region"), "age_band": _l("Age band"),
               "gender": _l("Gender"), "income_band": _l("Income band")}
 #: how each dimension's codes are shown
@@ -115,14 +112,24 @@ def breakdowns(user: User, args: dict, today: date) -> ReportResult:
                 Column("new_policies", _l("New policies"), "int"),
                 Column("contribution", _l("Contribution"), "money"), Column("lapses", _l("Lapses"), "int"),
                 Column("lapse_rate", _l("Lapse rate"), "rate")]
-    # a region's row (or bar) opens the list of its policyholders; the other traits have no list of their own
-    link = _region_list if keys == ["region"] else None
     table = Table("breakdown", _l("The book by %(dimension)s", dimension=DIMENSIONS[keys[0]]), columns, statement,
-                  link=link)
+                  link=_policyholder_list(keys))
     charts = [Chart("premium", _l("Annualised premium in force and lapse rate"), "breakdown", "dim_0",
                     ["premium", "lapse_rate"], secondary=["lapse_rate"])] if len(keys) == 1 else []
     return ReportResult([table], charts)
 
 
-def _region_list(row) -> str | None:
-    return url_for("policyholders_web.index", region=row["dim_0"]) if row["dim_0"] else None
+def _policyholder_list(keys: list[str]):
+    """A group's row (or bar) opens the policyholder list filtered by the group's traits. The list takes an age band
+    on today's date (it takes no other day: a pseudonymised reader could otherwise find a birth date by moving the
+    day), so a band may hold a few more or fewer policyholders there than on the period's end. A group without a
+    value ("—") opens nothing: the list cannot filter on a trait left empty."""
+    def link(row) -> str | None:
+        if not has_request_context():
+            return None
+        values = {key: row[f"dim_{n}"] for n, key in enumerate(keys)}
+        if any(value is None for value in values.values()):
+            return None
+        return url_for("policyholders_web.index", **values)
+
+    return link

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 
 import marshmallow as ma
-from flask import has_request_context, url_for
+from flask import has_request_context, request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Integer, String, Subquery, and_, case, cast, func, literal, select, union_all
 
@@ -32,7 +32,7 @@ from policyholders.models import Policyholder, PolicyholderRelationship, Service
 from reports.book import in_force_as_of
 from reports.catalogue import WITH_AGENTS, report
 from reports.earned import local_day_start
-from reports.filters import Filters, ReportArgs, policies_in_scope
+from reports.filters import Filters, ReportArgs, choice, policies_in_scope
 from reports.models import LoyaltyWeights
 from reports.sql import age_on, greatest, least, ratio
 from reports.tables import Chart, Column, ReportResult, Table
@@ -197,6 +197,25 @@ def _weights_table(weights: Mapping[str, int]) -> Table:
                  select(parts.c.part, parts.c.cap, parts.c.weight, parts.c.counts).order_by(parts.c.place))
 
 
+class LoyaltyArgs(ReportArgs):
+    band = choice({"": _l("Any score"), **{code: code for code, _low, _high in BANDS}}, label=_l("Score band"),
+                  default="", description="Only the policyholders scoring in this band (the bands table's codes).")
+
+
+def band_link(row: Mapping) -> str | None:
+    """A band's row (or bar) opens the report's list of policyholders narrowed to that band, the other filters kept
+    (pages only)."""
+    if not has_request_context():
+        return None
+    query = {key: value for key, value in request.args.items() if not key.startswith("page")}
+    return url_for("reports_web.show", name="loyalty", **(query | {"band": row["band"]}))
+
+
+def _in_band(rows, band: str) -> ColumnElement[bool]:
+    low, high = next((low, high) for code, low, high in BANDS if code == band)
+    return and_(rows.c.score >= low, rows.c.score < high)
+
+
 def _bands_table(rows: Subquery) -> Table:
     """How many policyholders score in each band of 20 points, every band shown."""
     bands = union_all(*(select(cast(literal(place), Integer).label("place"), literal(code, String).label("band"),
@@ -209,7 +228,7 @@ def _bands_table(rows: Subquery) -> Table:
     return Table("bands", _l("Policyholders by loyalty score"),
                  [Column("band", _l("Score")), Column("policyholders", _l("Policyholders"), "int")],
                  select(bands.c.band, counts.c.policyholders).join(counts, counts.c.place == bands.c.place)
-                 .order_by(bands.c.place))
+                 .order_by(bands.c.place), link=band_link)
 
 
 def _holder_columns() -> list[Column]:
@@ -229,7 +248,7 @@ def _holder_columns() -> list[Column]:
     ]
 
 
-@report("loyalty", title=_l("Loyalty"), args=ReportArgs, roles=WITH_AGENTS, order=45,
+@report("loyalty", title=_l("Loyalty"), args=LoyaltyArgs, roles=WITH_AGENTS, order=45,
         description=_l("Per policyholder: a loyalty score of 0 to 100 from tenure, renewals, product lines, on-time "
                        "payment and household members brought in, less complaints, each part shown."),
         help=(_l("Each part is capped and scaled to 0–1, then multiplied by its weight: tenure in completed years "
@@ -250,6 +269,8 @@ def loyalty(user: User, args: dict, today: date) -> ReportResult:
     listed = (select(rows.c.policyholder_id.label("policyholder"),
                      *(column for column in rows.c if column.key != "policyholder_id"))
               .order_by(rows.c.score.desc(), rows.c.policyholder_id))
+    if args.get("band"):  # a bar of the bands chart: the list behind it
+        listed = listed.where(_in_band(rows, args["band"]))
     summary = select(func.count().label("policyholders"), func.avg(rows.c.score).label("average"),
                      func.count(case((rows.c.score >= LOYAL_FROM, 1))).label("loyal"))
     return ReportResult(

@@ -1,6 +1,7 @@
 """Models of the policyholders domain."""
 
 from .policyholder import (
+    AGE_BANDS,
     AcquisitionChannel,
     ContactChannel,
     Gender,
@@ -32,9 +33,9 @@ from .service import (
 )
 
 __all__ = [
-    "AcquisitionChannel", "Campaign", "CampaignChannel", "CampaignKind", "CampaignMember", "CampaignStatus",
-    "ContactChannel", "Direction", "Gender", "IdType", "IncomeBand", "Interaction", "InteractionChannel",
-    "MaritalStatus", "MemberStatus", "PartyKind", "Policyholder", "PolicyholderRelationship", "PolicyholderStatus",
-    "PolicyholderTag", "RelationshipKind", "ServiceCategory", "ServiceKind", "ServicePriority", "ServiceRequest",
-    "ServiceStatus",
+    "AGE_BANDS", "AcquisitionChannel", "Campaign", "CampaignChannel", "CampaignKind", "CampaignMember",
+    "CampaignStatus", "ContactChannel", "Direction", "Gender", "IdType", "IncomeBand", "Interaction",
+    "InteractionChannel", "MaritalStatus", "MemberStatus", "PartyKind", "Policyholder", "PolicyholderRelationship",
+    "PolicyholderStatus", "PolicyholderTag", "RelationshipKind", "ServiceCategory", "ServiceKind", "ServicePriority",
+    "ServiceRequest", "ServiceStatus",
 ]

@@ -73,6 +73,12 @@ class IncomeBand(enum.StrEnum):
     HIGH = "high"
 
 
+#: the bands of age of the reports and of the policyholder list's filter: (code, lowest age, highest age), both
+#: included
+AGE_BANDS = (("under_25", 0, 24), ("25_34", 25, 34), ("35_44", 35, 44), ("45_54", 45, 54), ("55_64", 55, 64),
+             ("65_plus", 65, 200))
+
+
 class MaritalStatus(enum.StrEnum):
     SINGLE = "single"
     MARRIED = "married"

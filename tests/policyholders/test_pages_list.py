@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 import pytest
 
+from insurecrm import clock
 from policies.models import PolicyStatus
-from policyholders.models import AcquisitionChannel, IdType, PolicyholderStatus
+from policyholders.models import AcquisitionChannel, Gender, IdType, IncomeBand, PolicyholderStatus
 from tests.helpers import counted_queries
 from tests.policyholders.common import RIC_1985, RIC_1990
 
@@ -159,3 +161,46 @@ def test_the_number_of_queries_does_not_grow_with_the_book(web, org, make):
     with counted_queries() as big:
         assert client.get("/policyholders").status_code == 200
     assert len(big) == len(small)
+
+
+@pytest.fixture
+def traits(org, make):
+    """Four policyholders of the agent by trait; birthdays around the 25th year on 2025-02-28 (a common year)."""
+    return SimpleNamespace(
+        leap=make.policyholder(org.agent, name="Leap Day", date_of_birth=date(2000, 2, 29), gender=Gender.FEMALE,
+                               occupation="Teacher", income_band=IncomeBand.MIDDLE),
+        eve=make.policyholder(org.agent, name="Eve Before", date_of_birth=date(2000, 2, 28), gender=Gender.MALE,
+                              occupation="Teacher", income_band=IncomeBand.HIGH),
+        young=make.policyholder(org.agent, name="Young One", date_of_birth=date(2006, 3, 1), gender=Gender.FEMALE,
+                                occupation="Nurse"),
+        unborn=make.policyholder(org.agent, name="No Birth Date", gender=Gender.MALE),
+    )
+
+
+@pytest.mark.parametrize(("filters", "found"), [
+    ({"occupation": "Teacher"}, {"Leap Day", "Eve Before"}),
+    ({"gender": "female"}, {"Leap Day", "Young One"}),
+    ({"income_band": "high"}, {"Eve Before"}),
+    ({"gender": "male", "occupation": "Teacher"}, {"Eve Before"}),
+    # on 2025-02-28 the one born on 2000-02-28 is 25, the one born on 29 February still 24 (1 March, civil rule)
+    ({"age_band": "25_34"}, {"Eve Before"}),
+    ({"age_band": "under_25"}, {"Leap Day", "Young One"}),
+    ({"age_band": "35_44"}, set()),
+])
+def test_filters_by_trait_and_age_band_today(web, api, org, traits, filters, found):
+    with clock.frozen(datetime(2025, 2, 28, 12, tzinfo=UTC)):
+        html = web(org.agent_user).get("/policyholders", query_string=filters).get_data(as_text=True)
+        body = api(org.agent_user).get("/api/v1/policyholders", query_string=filters)
+    assert names(html, traits) == found
+    assert {item["name"] for item in body.json["items"]} == found
+
+
+def test_a_day_later_the_leap_day_birthday_is_reached(web, org, traits):
+    with clock.frozen(datetime(2025, 3, 1, 12, tzinfo=UTC)):
+        html = web(org.agent_user).get("/policyholders", query_string={"age_band": "25_34"}).get_data(as_text=True)
+    assert names(html, traits) == {"Leap Day", "Eve Before"}
+
+
+@pytest.mark.parametrize("filters", [{"age_band": "26_35"}, {"gender": "x"}, {"occupation": "o" * 65}])
+def test_a_bad_trait_filter_is_refused(web, org, filters):
+    assert web(org.agent_user).get("/policyholders", query_string=filters).status_code == 422

@@ -14,6 +14,7 @@ import pytest
 from insurecrm.db import db
 from insurecrm.models import Role
 from policies.models import Installment, InstallmentStatus
+from policyholders.models import Gender, IncomeBand
 
 pytestmark = pytest.mark.usefixtures("december")
 
@@ -90,3 +91,37 @@ def test_a_region_opens_its_policyholders_and_a_channel_its_bank_partners(web, m
     assert "/policyholders?region=Suzhou" in links(html, "premium")
     (channel_link,) = links(client.get("/reports/channels").get_data(as_text=True), "money")
     assert parse_qs(urlsplit(channel_link).query) == {"channel": ["agency"], "group_by": ["bank_partner"]}
+
+
+def test_every_trait_of_the_breakdowns_opens_the_policyholders_with_it(web, make, book):
+    client = web(make.user(Role.ADMIN))
+    holder = make.policyholder(owner=book["alice"], region="Suzhou", gender=Gender.FEMALE, occupation="Nurse",
+                               income_band=IncomeBand.HIGH)
+    make.policy(holder, effective_date=date(2025, 1, 1), expiry_date=date(2028, 1, 1))
+    db.session.commit()
+    for by, value in (("gender", "female"), ("occupation", "Nurse"), ("income_band", "high")):
+        html = client.get(f"/reports/breakdowns?by={by}").get_data(as_text=True)
+        assert f"/policyholders?{by}={value}" in links(html, "premium")
+        assert f'<a href="/policyholders?{by}={value}">' in html  # the table's row too
+        listed = client.get(f"/policyholders?{by}={value}").get_data(as_text=True)
+        assert f"/policyholders/{holder.id}" in listed
+    # two traits crossed: both filters; the group without a value ("—", the first holder's gender) opens nothing
+    html = client.get("/reports/breakdowns?by=region&then_by=gender").get_data(as_text=True)
+    assert '<a href="/policyholders?region=Suzhou&amp;gender=female">' in html
+    assert html.count('<a href="/policyholders?') == 1
+
+
+def test_a_band_of_loyalty_opens_the_policyholders_scoring_in_it(web, make, book):
+    client = web(make.user(Role.ADMIN))
+    html = client.get("/reports/loyalty").get_data(as_text=True)
+    band_links = links(html, "bands")
+    assert [parse_qs(urlsplit(link).query)["band"] for link in band_links] == [
+        ["0-19"], ["20-39"], ["40-59"], ["60-79"], ["80-100"]]
+    figure = json.loads(re.search(r'data-chart="chart-bands">(.*?)</script>', html, re.S).group(1))
+    counts = figure["data"][0]["y"]
+    assert sorted(counts) == [0, 0, 0, 0, 1]  # the book's one policyholder, in one band
+    holder_link = re.compile(r'<a href="/policyholders/\d+">')
+    for link, count in zip(band_links, counts, strict=True):
+        listed = client.get(link).get_data(as_text=True)
+        assert len(holder_link.findall(listed)) == count
+    assert client.get("/reports/loyalty?band=20-38").status_code == 422
