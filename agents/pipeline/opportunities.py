@@ -119,9 +119,8 @@ def _closing_stage(opportunity: Opportunity, *, won: bool) -> PipelineStage | No
 def _enter(opportunity: Opportunity, stage: PipelineStage, actor: User | None) -> None:
     """Put the opportunity in ``stage`` now, with the stage's probability, and record the change."""
     now = clock.now()
-    db.session.add(OpportunityStageChange(opportunity_id=opportunity.id, from_stage_id=opportunity.stage_id,
-                                          to_stage_id=stage.id, changed_at=now,
-                                          actor_user_id=actor.id if actor else None))
+    opportunity.stage_changes.append(OpportunityStageChange(from_stage_id=opportunity.stage_id, to_stage_id=stage.id,
+                                                            changed_at=now, actor_user_id=actor.id if actor else None))
     opportunity.stage, opportunity.stage_id = stage, stage.id
     opportunity.stage_entered_at, opportunity.probability = now, stage.probability
 
@@ -175,10 +174,9 @@ def create_opportunity(data: dict, *, actor: User) -> Opportunity:
         referral.specialist_agent_id = referral.specialist_agent_id or owner.id
     opportunity.products = [OpportunityProduct(product_id=product_id) for product_id in product_ids]
     opportunity.team = [OpportunityTeamMember(agent_id=agent_id, role=role) for agent_id, role in team]
+    opportunity.stage_changes = [OpportunityStageChange(
+        from_stage_id=None, to_stage_id=stage.id, changed_at=opportunity.stage_entered_at, actor_user_id=actor.id)]
     db.session.add(opportunity)
-    db.session.flush()
-    db.session.add(OpportunityStageChange(opportunity_id=opportunity.id, from_stage_id=None, to_stage_id=stage.id,
-                                          changed_at=opportunity.stage_entered_at, actor_user_id=actor.id))
     db.session.flush()
     return opportunity
 
@@ -460,8 +458,8 @@ def make_policyholder(opportunity: Opportunity, data: dict, *, actor: User) -> P
 
 def add_influencer(opportunity: Opportunity, data: dict) -> Influencer:
     """Add a person who sways the decision (coach, user, technical or economic buyer) with their attitude."""
-    influencer = Influencer(opportunity_id=opportunity.id, **data)
-    db.session.add(influencer)
+    influencer = Influencer(**data)
+    opportunity.influencers.append(influencer)
     db.session.flush()
     return influencer
 
@@ -475,8 +473,8 @@ def update_influencer(influencer: Influencer, data: dict) -> Influencer:
 
 def add_competitor(opportunity: Opportunity, data: dict) -> Competitor:
     """Add a competitor with its SWOT and its five scores against us (−2 … +2)."""
-    competitor = Competitor(opportunity_id=opportunity.id, **data)
-    db.session.add(competitor)
+    competitor = Competitor(**data)
+    opportunity.competitors.append(competitor)
     db.session.flush()
     return competitor
 
@@ -488,9 +486,10 @@ def update_competitor(competitor: Competitor, data: dict) -> Competitor:
     return competitor
 
 
-def remove(record: Influencer | Competitor) -> None:
-    """Remove an influencer or a competitor from its opportunity."""
-    db.session.delete(record)
+def remove(opportunity: Opportunity, record: Influencer | Competitor) -> None:
+    """Remove an influencer or a competitor from the opportunity."""
+    collection = opportunity.influencers if isinstance(record, Influencer) else opportunity.competitors
+    collection.remove(record)
     db.session.flush()
 
 

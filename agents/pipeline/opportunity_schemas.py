@@ -27,14 +27,14 @@ SCORE_FIELDS = ("brand_score", "product_score", "service_score", "relationship_s
 CLOSE_FUTURE_YEARS = 10
 
 
-class TeamMemberSchema(Schema):
+class OpportunityTeamMemberSchema(Schema):
     pii_kind = "team_member"
 
     agent_id = Id(required=True)
     role = fields.String(load_default="member", validate=validate.OneOf(TEAM_ROLES))
 
 
-class StageChangeSchema(Schema):
+class OpportunityStageChangeSchema(Schema):
     pii_kind = "stage_change"
 
     from_stage_id = Id(allow_none=True)
@@ -69,7 +69,7 @@ class OpportunitySchema(Schema):
     status = fields.Enum(OpportunityStatus, by_value=True, dump_only=True)
     is_group_deal = fields.Boolean(load_default=False, metadata={"description": "A team deal (项目型销售)."})
     product_ids = fields.List(Id(), validate=validate.Length(max=MAX_PRODUCTS))
-    team = fields.List(fields.Nested(TeamMemberSchema), validate=validate.Length(max=MAX_TEAM), metadata={
+    team = fields.List(fields.Nested(OpportunityTeamMemberSchema), validate=validate.Length(max=MAX_TEAM), metadata={
         "description": "The owner is the lead; name the other members with their role."})
     policy_id = Id(dump_only=True, allow_none=True)
     loss_reason_id = Id(dump_only=True, allow_none=True)
@@ -88,7 +88,7 @@ class OpportunitySchema(Schema):
 
 
 class OpportunityDetailSchema(OpportunitySchema):
-    stage_changes = fields.List(fields.Nested(StageChangeSchema), dump_only=True)
+    stage_changes = fields.List(fields.Nested(OpportunityStageChangeSchema), dump_only=True)
 
 
 class OpportunityUpdateSchema(VersionedSchema):
@@ -104,14 +104,14 @@ class OpportunityUpdateSchema(VersionedSchema):
     source = fields.Enum(OpportunitySource, by_value=True)
     is_group_deal = fields.Boolean()
     product_ids = fields.List(Id(), validate=validate.Length(max=MAX_PRODUCTS))
-    team = fields.List(fields.Nested(TeamMemberSchema), validate=validate.Length(max=MAX_TEAM))
+    team = fields.List(fields.Nested(OpportunityTeamMemberSchema), validate=validate.Length(max=MAX_TEAM))
 
 
-class MoveSchema(Schema):
+class OpportunityMoveSchema(Schema):
     stage_id = Id(required=True)
 
 
-class WinSchema(Schema):
+class OpportunityWinSchema(Schema):
     """Link an existing policy, or the terms of the policy to write (a saved quote gives the first four)."""
 
     policy_id = Id(allow_none=True, metadata={"description": "An existing policy of the policyholder to link."})
@@ -123,8 +123,8 @@ class WinSchema(Schema):
                           metadata={"description": "Today by default."})
 
 
-class LoseSchema(Schema):
-    reason_id = Id(required=True, metadata={"description": "A reason from GET /loss-reasons... (admins' list)."})
+class OpportunityLoseSchema(Schema):
+    reason_id = Id(required=True, metadata={"description": "An active reason of GET /loss-reasons."})
     note = fields.String(allow_none=True, validate=NOTE)
 
 
@@ -137,11 +137,16 @@ def _month(text: str) -> date:
         raise ValidationError("Not a month.") from None
 
 
-class CloseMonth(fields.String):
+class CloseMonth(fields.Field):
     """``YYYY-MM``, read as the first day of that month."""
 
     def _deserialize(self, value, attr, data, **kwargs) -> date:
-        return _month(super()._deserialize(value, attr, data, **kwargs))
+        if not isinstance(value, str):
+            raise ValidationError("Use YYYY-MM, e.g. 2026-12.")
+        return _month(value)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.strftime("%Y-%m")
 
 
 class OpportunityArgs(ListArgs):
@@ -149,8 +154,8 @@ class OpportunityArgs(ListArgs):
     status = fields.Enum(OpportunityStatus, by_value=True)
     owner_agent_id = Id()
     source = fields.Enum(OpportunitySource, by_value=True)
-    close_month = CloseMonth(validate=validate.Length(equal=7),
-                             metadata={"description": "The month of the expected close, YYYY-MM."})
+    close_month = CloseMonth(metadata={"description": "The month of the expected close, YYYY-MM.",
+                                       "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"})
     q = fields.String(validate=NAME, metadata={"description": "Title or prospect's name contains."})
     sort = fields.String(load_default=DEFAULT_SORT, validate=validate.Length(max=40), metadata={
         "description": f"One of {', '.join(sorted(SORTS))}; a leading '-' sorts descending."})
@@ -204,6 +209,10 @@ class LossReasonSchema(Schema):
     name_zh = fields.String(allow_none=True, validate=validate.Length(max=120))
     position = Integer(validate=validate.Range(min=0, max=1000))
     active = fields.Boolean(dump_only=True)
+
+
+class LossReasonArgs(ListArgs):
+    active = fields.Boolean()
 
 
 class LossReasonUpdateSchema(Schema):
