@@ -295,3 +295,40 @@ class Activity(TimestampMixin, Base):
     series_position: Mapped[int | None]
     #: the last date the series' recurrence rule runs to (the date of its last occurrence when given a count)
     recurrence_until: Mapped[date | None]
+
+
+class ScorecardPeriod(enum.StrEnum):
+    """The periods an agent's scorecard (绩效考核) is kept for."""
+
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+class ScorecardMetric(enum.StrEnum):
+    """The figures of an agent's scorecard; a target is set per metric (docs/metrics.md, "Agent scorecards")."""
+
+    NEW_BUSINESS_PREMIUM = "new_business_premium"
+    RENEWAL_RATE = "renewal_rate"
+    PERSISTENCY_13 = "persistency_13"
+    ACTIVITIES_DONE = "activities_done"
+    CONVERSION_RATE = "conversion_rate"
+    #: the fewer the better: its target is a ceiling
+    COMPLAINTS = "complaints"
+
+
+class AgentTarget(TimestampMixin, Base):
+    """A target the branch manager set for an agent, one metric of one period (a month, quarter or year, named by its
+    first day). Money in the currency, rates in per cent (0–100), counts as whole numbers."""
+
+    __tablename__ = "agent_targets"
+    __table_args__ = (UniqueConstraint("agent_id", "period_kind", "period_start", "metric"),)
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    period_kind: Mapped[ScorecardPeriod]
+    period_start: Mapped[date]
+    metric: Mapped[ScorecardMetric]
+    target_value: Mapped[Money]
+    set_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -158,6 +158,51 @@ Your insurance service team
     ),
 }
 
+#: messages to staff rather than to policyholders: their built-in wording is used where no template row exists (an
+#: admin may add one of the kind to reword it), but not seeded, so the seeded set stays that of policyholders' messages
+STAFF_TEMPLATES: dict[tuple[str, str, str], tuple[str | None, str]] = {
+    ("sales_report", "en", "email"): (
+        "{% if period == 'day' %}Daily{% elif period == 'week' %}Weekly{% else %}Monthly{% endif %} sales report, "
+        "{{ unit_name }}: {{ start|day }}{% if end != start %} – {{ end|day }}{% endif %}",
+        """Hello {{ manager_name }},
+
+here is the {% if period == 'day' %}daily{% elif period == 'week' %}weekly{% else %}monthly{% endif %} sales report \
+of {{ unit_name }} for {{ start|day }}{% if end != start %} to {{ end|day }}{% endif %}.
+
+New opportunities: {{ new_opportunities }} ({{ new_premium|money }} expected premium)
+Won: {{ won }} ({{ won_premium|money }})
+Lost: {{ lost }} ({{ lost_premium|money }})
+Stage moves: {{ stage_moves }}
+Activities planned: {{ activities_planned }}, done: {{ activities_done }}
+Renewals worked: {{ renewals_worked }}, renewed: {{ renewals_renewed }}
+
+The report by agent is attached as a PDF.
+
+InsureCRM
+""",
+    ),
+    ("sales_report", "zh", "email"): (
+        "{% if period == 'day' %}销售日报{% elif period == 'week' %}销售周报{% else %}销售月报{% endif %}："
+        "{{ unit_name }} {{ start|day }}{% if end != start %}至{{ end|day }}{% endif %}",
+        """{{ manager_name }}，您好：
+
+以下是{{ unit_name }}{{ start|day }}{% if end != start %}至{{ end|day }}{% endif %}的\
+{% if period == 'day' %}销售日报{% elif period == 'week' %}销售周报{% else %}销售月报{% endif %}。
+
+新增销售机会：{{ new_opportunities }}（预期保费 {{ new_premium|money }}）
+成交：{{ won }}（{{ won_premium|money }}）
+丢单：{{ lost }}（{{ lost_premium|money }}）
+阶段推进：{{ stage_moves }}
+计划活动：{{ activities_planned }}，完成活动：{{ activities_done }}
+跟进续保：{{ renewals_worked }}，已续保：{{ renewals_renewed }}
+
+按代理人的完整报表见附件（PDF）。
+
+InsureCRM
+""",
+    ),
+}
+
 #: what the preview of a kind's template renders with, until the admin types another payload
 SAMPLE_PAYLOADS: dict[str, dict] = {
     "renewal_reminder": {"policyholder_name": "Li Wei", "policy_number": "P2026000123", "product_name": "Motor",
@@ -167,6 +212,10 @@ SAMPLE_PAYLOADS: dict[str, dict] = {
                            "expiry_date": "2026-12-22", "days_left": 14, "agent_name": "Zhang Min"},
     "birthday": {"policyholder_name": "Li Wei", "agent_name": "Zhang Min"},
     GENERIC: {"policyholder_name": "Li Wei", "policy_number": "P2026000123"},
+    "sales_report": {"period": "week", "start": "2026-11-23", "end": "2026-11-29", "unit_name": "Shanghai branch",
+                     "manager_name": "Wang Fang", "new_opportunities": 12, "new_premium": "36000.00", "won": 3,
+                     "won_premium": "9800.00", "lost": 1, "lost_premium": "1200.00", "stage_moves": 17,
+                     "activities_planned": 40, "activities_done": 35, "renewals_worked": 22, "renewals_renewed": 9},
 }
 
 

@@ -49,12 +49,23 @@ class DeliveryError(Exception):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file an email carries: its name, MIME type (``application/pdf``) and bytes."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     #: the outbox row's idempotency key: the Message-ID of an email, the idempotency key given to an SMS gateway
     key: str
     recipient: str
     subject: str | None
     body: str
+    #: files sent with an email (a multipart message); an SMS carries none
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Gateway(Protocol):
@@ -96,6 +107,10 @@ class EmailGateway:
         email["Message-ID"] = message_id(message.key, self.sender)
         email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to an automatic message
         email.set_content(message.body)
+        for attachment in message.attachments:  # the text stays the first part of a multipart/mixed message
+            maintype, _slash, subtype = attachment.content_type.partition("/")
+            email.add_attachment(attachment.content, maintype=maintype, subtype=subtype or "octet-stream",
+                                 filename=attachment.filename)
         return email
 
     def send(self, message: OutgoingMessage) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String, Text, UniqueConstraint
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from insurecrm.db import Base, TimestampMixin
+from insurecrm.db import Base, TimestampMixin, utcnow
 from insurecrm.models import OutboxChannel
 
 
@@ -30,3 +32,18 @@ class MessageTemplate(TimestampMixin, Base):
 
     def __repr__(self) -> str:
         return f"<MessageTemplate {self.kind}/{self.language}/{self.channel}>"
+
+
+class OutboxAttachment(Base):
+    """A file sent with an outbox email (the PDF of a scheduled sales report), stored with its row when the job
+    queues it, so the message sent, or sent again by a human, carries the very file queued. Deleted with its row."""
+
+    __tablename__ = "outbox_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    #: a MIME type, e.g. ``application/pdf``
+    content_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

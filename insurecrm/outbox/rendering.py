@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from insurecrm import clock
-from insurecrm.outbox.defaults import DEFAULT_TEMPLATES, GENERIC
+from insurecrm.outbox.defaults import DEFAULT_TEMPLATES, GENERIC, STAFF_TEMPLATES
 from insurecrm.outbox.models import MessageTemplate
 
 FALLBACK_LANGUAGE = "en"
@@ -119,9 +119,12 @@ def resolve(session: Session, kind: str, language: str, channel: str) -> tuple[s
 
 def _choose(found: dict, kind: str, language: str, channel: str) -> tuple[str, str | None, str]:
     """The first of the fallback chain in ``found`` ((kind, language, channel) → (subject, body)), else in the
-    built-in defaults."""
-    chain = candidates(kind, language)
-    for source in (found, DEFAULT_TEMPLATES):
+    built-in defaults. A message to staff (a kind of :data:`~insurecrm.outbox.defaults.STAFF_TEMPLATES`) is
+    worded by its own kind only, never by the policyholders' generic template."""
+    chain, sources = candidates(kind, language), (found, DEFAULT_TEMPLATES)
+    if any(key[0] == kind for key in STAFF_TEMPLATES):
+        chain, sources = [pair for pair in chain if pair[0] == kind], (found, STAFF_TEMPLATES)
+    for source in sources:
         for key_kind, key_language in chain:
             if (key_kind, key_language, channel) in source:
                 subject, body = source[(key_kind, key_language, channel)]

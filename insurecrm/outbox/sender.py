@@ -49,6 +49,7 @@ from insurecrm.db import db, utcnow
 from insurecrm.models import Outbox, OutboxChannel, OutboxStatus
 from insurecrm.outbox.gateways import (
     UNCERTAIN_PREFIX,
+    Attachment,
     DeliveryError,
     EmailGateway,
     Gateway,
@@ -56,6 +57,7 @@ from insurecrm.outbox.gateways import (
     OutgoingMessage,
     sms_gateway,
 )
+from insurecrm.outbox.models import OutboxAttachment
 from insurecrm.outbox.rendering import RenderError, render_message
 from insurecrm.outbox.templates import ensure_default_templates
 
@@ -170,7 +172,8 @@ def too_late_to_send(row: Outbox) -> str | None:
 def deliver(row: Outbox, gateways: dict[OutboxChannel, Gateway]) -> str:
     """Hand a claimed row to its gateway and mark the outcome (committed); returns the count it adds to."""
     try:
-        gateways[row.channel].send(OutgoingMessage(row.idempotency_key, row.recipient, row.subject, row.body))
+        gateways[row.channel].send(OutgoingMessage(row.idempotency_key, row.recipient, row.subject, row.body,
+                                                   attachments_of(row)))
     except DeliveryError as exc:
         _mark_failed_attempt(row, str(exc), exc.outcome)
         db.session.commit()
@@ -186,6 +189,16 @@ def deliver(row: Outbox, gateways: dict[OutboxChannel, Gateway]) -> str:
         .values(status=OutboxStatus.SENT, sent_at=utcnow(), next_attempt_at=None, last_error=None))
     db.session.commit()
     return "sent"
+
+
+def attachments_of(row: Outbox) -> tuple[Attachment, ...]:
+    """The files an email row carries (:class:`~insurecrm.outbox.models.OutboxAttachment`), in the order queued;
+    none for an SMS. One query."""
+    if row.channel != OutboxChannel.EMAIL:
+        return ()
+    files = db.session.scalars(select(OutboxAttachment).where(OutboxAttachment.outbox_id == row.id)
+                               .order_by(OutboxAttachment.id))
+    return tuple(Attachment(file.filename, file.content_type, file.content) for file in files)
 
 
 def _mark_failed_attempt(row: Outbox, error: str, outcome: Outcome) -> None:
