@@ -30,7 +30,10 @@ EXPECT = {
     "claim": BOOK,
     "interaction": BOOK,
     "service_request": BOOK,
-    "opportunity": BOOK,
+    # opportunities (and their influencers and competitors) are worked by the selling side; actuaries have no use
+    "opportunity": BOOK | {ACT: (FORBIDDEN, FORBIDDEN)},
+    # the admins' list of loss reasons: reference data of whoever works opportunities
+    "loss_reason": {role: (OK, OK) for role in (A, M, AG, S)} | {role: (FORBIDDEN, FORBIDDEN) for role in (ACT, R)},
     "renewal_case": BOOK,
     # the own activity is agent A1's, not the specialist's; actuaries have no use of activities (pages and API)
     "activity": BOOK | {S: (HIDDEN, HIDDEN), ACT: (FORBIDDEN, FORBIDDEN)},
@@ -54,11 +57,12 @@ SEGMENTS = {
     "activities": "activity", "products": "product", "org-units": "org_unit", "bank-partners": "bank_partner",
     "bank-branches": "bank_branch", "pipeline-stages": "pipeline_stage", "agents": "agent",
     "referrers": "referrer", "referrals": "referral", "users": "user", "renewal-approvals": "renewal_approval",
-    "tasks": "task",
+    "tasks": "task", "loss-reasons": "loss_reason",
 }
 #: second path parameters of nested routes → the world's record of that kind
 NESTED_PARAMS = {"relationship_id": "relationship", "rel_id": "relationship", "payment_id": "payment",
-                 "claim_id": "claim", "installment_id": "installment"}
+                 "claim_id": "claim", "installment_id": "installment", "influencer_id": "influencer",
+                 "competitor_id": "competitor"}
 #: routes outside the per-object matrix (tested in their own modules)
 UNSCOPED = {"/api/v1/auth/token", "/api/v1/audit", "/api/v1/openapi.json", "/api/v1/docs",
             "/api/v1/reports/book-summary"}

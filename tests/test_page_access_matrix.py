@@ -27,6 +27,22 @@ RECORD_PAGES = {
     "/policies/<int:policy_id>": ("policy", BOOK),
     "/claims/<int:claim_id>": ("claim", BOOK),
     "/service-requests/<int:request_id>": ("service_request", WRITER_BOOK),
+    # quotes: with their opportunity or policyholder; actuaries and referrers have no business with them
+    "/quotes/<int:quote_id>": ("quote", WRITER_BOOK),
+    "/quotes/<int:quote_id>.pdf": ("quote", WRITER_BOOK),
+    # a product's rate table and its forms (admins)
+    "/admin/rate-tables/<int:product_id>": ("product", ADMIN_ONLY),
+    "/admin/rate-tables/<int:product_id>/rows": ("product", ADMIN_ONLY),
+    "/admin/rate-tables/<int:product_id>/rows/<int:row_id>": ("product", ADMIN_ONLY),
+    "/admin/rate-tables/<int:product_id>/rows/<int:row_id>/delete": ("product", ADMIN_ONLY),
+    "/admin/rate-tables/<int:product_id>/flat-premium": ("product", ADMIN_ONLY),
+    "/admin/rate-tables/<int:product_id>/loadings": ("product", ADMIN_ONLY),
+    "/opportunities/<int:opportunity_id>": ("opportunity", WRITER_BOOK),
+    "/opportunities/<int:opportunity_id>/edit": ("opportunity", WRITER_BOOK),
+    # an agent's scorecard with the targets form: managers their branch's agents, admins every agent
+    "/scorecards/<int:agent_id>": ("agent", {A: (OK, OK), ACT: (FORBIDDEN, FORBIDDEN), M: (OK, HIDDEN),
+                                             AG: (FORBIDDEN, FORBIDDEN), S: (FORBIDDEN, FORBIDDEN),
+                                             R: (FORBIDDEN, FORBIDDEN)}),
     "/dashboard/agents/<int:agent_id>": ("agent", {A: (OK, OK), ACT: (OK, OK), M: (OK, HIDDEN),
                                                      AG: (FORBIDDEN, FORBIDDEN), S: (FORBIDDEN, FORBIDDEN),
                                                      R: (FORBIDDEN, FORBIDDEN)}),
@@ -58,6 +74,16 @@ LIST_PAGES = {
     "/help": {A, ACT, M, AG, S},
     "/reports": {A, ACT, M, AG},
     "/admin/loyalty-weights": {A},
+    "/scorecard": {A, M, AG, S},
+    "/scorecards": {A, M},
+    "/quotes/new": {A, M, AG, S},
+    "/admin/rate-tables": {A},
+    "/opportunities": {A, M, AG, S},
+    "/opportunities/board": {A, M, AG, S},
+    "/opportunities/new": {A, M, AG, S},
+    "/opportunities/export.csv": {A, M, AG, S},
+    "/opportunities/export.xlsx": {A, M, AG, S},
+    "/admin/loss-reasons": {A},
     "/agenda": {M, AG, S},
     "/agenda/team": {A, M},
     "/agenda.ics": {M, AG, S},
@@ -133,7 +159,8 @@ def test_list_pages_by_role_and_never_showing_foreign_records(app, web, world, s
             continue
         for role, user in world.users.items():
             response = web(user).get(rule.rule)
-            text = response.get_data(as_text=True)  # read streamed bodies (the CSV export) to the end
+            # read streamed bodies (the CSV export) to the end; a binary download (XLSX) is not text
+            text = response.get_data().decode("utf-8", "replace")
             want = OK if role in roles else FORBIDDEN
             if status_class(response.status_code) != want:
                 failures.append(f"GET {rule.rule} as {role.value}: expected {want}, got {response.status_code}")
@@ -165,4 +192,5 @@ def _post_resource(rule) -> str:
     segment = rule.rule.split("/")[1]
     return {"policyholders": "policyholder", "policies": "policy", "service-requests": "service_request",
             "referrals": "referral", "renewals": "renewal_case", "renewal-approvals": "renewal_approval",
-            "claims": "claim", "tasks": "task", "activities": "activity"}[segment]
+            "claims": "claim", "tasks": "task", "activities": "activity",
+            "opportunities": "opportunity"}[segment]

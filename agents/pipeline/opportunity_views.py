@@ -8,6 +8,7 @@ with its messages (422), nothing written.
 
 from __future__ import annotations
 
+import io
 from urllib.parse import urlencode
 
 import marshmallow as ma
@@ -63,7 +64,7 @@ from policyholders.models import Policyholder
 from policyholders.schemas import PolicyholderSchema
 from policyholders.services import IN_PLACE_FIELDS
 from reports.earned import money
-from reports.exports import Heading, csv_chunks, xlsx_file
+from reports.exports import Heading, csv_chunks, write_xlsx
 from reports.tables import Column, ReportResult, Table
 
 bp = Blueprint("pipeline_web", __name__, template_folder="../templates")
@@ -213,7 +214,10 @@ def export_xlsx():
     """The list's selection as an XLSX workbook with typed cells (money, rates, dates)."""
     filters = [(key, value) for key, value in request.args.items() if key != "page"]
     heading = Heading(title=_("Opportunities"), filters=filters, made_on=clock.today(), scope=g.user.display_name)
-    target = xlsx_file(ReportResult([_export_table()]), heading, pseudonymise=must_pseudonymise())
+    # in memory: an opportunity list is a few thousand rows at most, and nothing is left open behind the response
+    target = io.BytesIO()
+    write_xlsx(ReportResult([_export_table()]), heading, target, pseudonymise=must_pseudonymise())
+    target.seek(0)
     return send_file(target, as_attachment=True, download_name=f"opportunities-{clock.today()}.xlsx",
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 

@@ -16,8 +16,13 @@ from agents.models import (
     Activity,
     ActivityKind,
     AgentChannel,
+    Competitor,
+    Influencer,
+    InfluencerRole,
     Opportunity,
+    OpportunityLossReason,
     OrgUnitKind,
+    Quote,
     TaskReason,
 )
 from insurecrm.models import Role, User
@@ -95,10 +100,21 @@ def _side(make, session, unit, agent, partner, bank_branch, referrer, stage, tag
                            agent_id=agent.id, kind=CommissionKind.FIRST_YEAR, rate=Decimal("0.2"),
                            base_amount=policy.premium, amount=policy.premium * Decimal("0.2"),
                            earned_on=policy.effective_date))
+    session.add_all(parts := [Influencer(opportunity_id=rows["opportunity"].id, name=f"Buyer {tag}",
+                                         role=InfluencerRole.ECONOMIC_BUYER),
+                              Competitor(opportunity_id=rows["opportunity"].id, name=f"Rival {tag}"),
+                              OpportunityLossReason(code=f"reason_{tag}", name=f"Reason {tag}", position=1)])
     session.commit()
     referral = make.referral(referrer, specialist_agent_id=None)
+    quote = Quote(opportunity_id=rows["opportunity"].id, policyholder_id=holder.id, product_id=product.id, age=40,
+                  sum_insured=Decimal("100000.00"), frequency="annual", loading=Decimal("1"),
+                  annual_premium=Decimal("120.00"), installment_premium=Decimal("120.00"))
+    session.add(quote)
+    session.commit()
     ids = {key: row.id for key, row in rows.items()}
     ids["renewal_approval"] = approval.id
+    ids["quote"] = quote.id
+    ids.update(influencer=parts[0].id, competitor=parts[1].id, loss_reason=parts[2].id)
     ids.update(policyholder=holder.id, policy=policy.id, product=product.id, agent=agent.id, org_unit=unit.id,
                bank_partner=partner.id, bank_branch=bank_branch.id, referrer=referrer.id, referral=referral.id,
                pipeline_stage=stage.id)
