@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, select
 
-from agents.models import Agent
+from agents.models import Activity, Agent
 from insurecrm import create_app
 from insurecrm.db import db
 from insurecrm.demo import build_demo_book
@@ -70,16 +70,23 @@ def pages_for(username: str) -> list[str]:
                            f"/policyholders/{_first(Policyholder, Policyholder.owner_agent_id == user.agent_id)}",
                            f"/policies/{_first(Policy, Policy.servicing_agent_id == user.agent_id)}",
                            f"/policies/new?policyholder_id={_first(Policyholder, own_holder)}",
-                           f"/claims/{_first(Claim, Claim.policy_id.in_(select(Policy.id).where(own_policy)))}"],
+                           f"/claims/{_first(Claim, Claim.policy_id.in_(select(Policy.id).where(own_policy)))}",
+                           "/agenda", "/agenda?view=day", "/agenda.ics", "/activities/new",
+                           f"/activities/{_first(Activity, Activity.agent_id == user.agent_id)}"],
         "manager1": lambda: ["/dashboard", "/tasks", "/tasks?assignee=all", "/policyholders", "/policyholders/new",
                              "/service-requests",
-                             f"/dashboard/agents/{_first(Agent, Agent.id.in_(select(Policy.servicing_agent_id)))}"],
+                             f"/dashboard/agents/{_first(Agent, Agent.id.in_(select(Policy.servicing_agent_id)))}",
+                             "/agenda", "/agenda/team", "/agenda/team?view=day", "/activities/new"],
         "admin": lambda: ["/dashboard", "/admin", "/admin/users", "/admin/products", "/admin/agents",
-                          "/admin/org-units"],
+                          "/admin/org-units", "/agenda/team"],
         "actuary1": lambda: ["/dashboard", "/policyholders"],
     }[username]()
     # the Reports section: its index and every report the role may run, at their default filters
     urls += ["/reports"] + [f"/reports/{report.name}" for report in for_role(user.role)]
+    # the scorecards: an agent's own, the branch's table with the ranks, one agent's card with its targets
+    seller = Agent.id.in_(select(Policy.servicing_agent_id))
+    urls += {"agent1": lambda: ["/scorecard"], "admin": lambda: ["/scorecards"],
+             "manager1": lambda: ["/scorecards", f"/scorecards/{_first(Agent, seller)}"]}.get(username, list)()
     return [(user.get_id(), url) for url in urls]
 
 
