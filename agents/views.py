@@ -19,7 +19,17 @@ import agents.permissions  # noqa: F401 - registers the scope rules
 import policies.permissions  # noqa: F401
 import policyholders.permissions  # noqa: F401
 from agents import services, task_services
-from agents.models import Activity, ActivityKind, ActivityStatus, PartnerStatus, Referral, ReferralStatus, Referrer
+from agents.models import (
+    Activity,
+    ActivityKind,
+    ActivityStatus,
+    Opportunity,
+    PartnerStatus,
+    Referral,
+    ReferralStatus,
+    Referrer,
+)
+from agents.pipeline import opportunities as opportunity_services
 from agents.pipeline.referral_progress import Step, referral_progress
 from agents.schemas import ReferralSchema, ReferralUpdateSchema
 from insurecrm import clock
@@ -94,6 +104,8 @@ def my_day():
         "service_due": _service_due(now),
         "birthdays": _birthdays(today),
         "churn": churn.agent_warnings(g.user),
+        "closing": opportunity_services.closing_this_week(g.user, today),
+        "stale": opportunity_services.past_stage_limit(g.user, now),
     }
     return render_template(
         "agents/my_day.html", today=today, now=now, counts=_counts(lists),
@@ -111,6 +123,10 @@ def my_day():
         interactions=_with_holder(scoped_select(Interaction), Interaction, Interaction.occurred_at.desc(),
                                   limit=RECENT_INTERACTIONS),
         churn_warnings=churn.top_warnings(g.user), churn_report=g.user.role in churn.REPORT_ROLES,
+        closing=_with_holder(lists["closing"].options(joinedload(Opportunity.stage)), Opportunity,
+                             Opportunity.expected_close_date),
+        stale=_with_holder(lists["stale"].options(joinedload(Opportunity.stage)), Opportunity,
+                           Opportunity.stage_entered_at),
     )
 
 

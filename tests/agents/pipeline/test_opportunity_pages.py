@@ -193,3 +193,28 @@ def test_admins_keep_the_loss_reasons(web, make, session, book):  # noqa: F811
     assert (added.name, added.name_zh, added.active) == ("Under-insured", "保额不足", False)
     assert 'data-reason="underinsured"' in admin.get("/admin/loss-reasons").get_data(as_text=True)
     assert web(book.agent_user).get("/admin/loss-reasons").status_code == 403
+
+
+def test_my_day_shows_the_pipeline_to_move_and_overdue_activities_linked_to_their_opportunity(web, book, session):  # noqa: F811
+    from datetime import UTC, datetime, timedelta
+
+    from agents.models import Activity, ActivityKind
+    from insurecrm import clock
+
+    now = datetime(2026, 12, 9, 4, tzinfo=UTC)  # Wednesday 9 December in Shanghai; the week ends on the 13th
+    with clock.frozen(now):
+        closing = _opportunity(book, title="Closing Sunday", expected_close_date=date(2026, 12, 13))
+        later = _opportunity(book, title="Closing next week", expected_close_date=date(2026, 12, 14))
+        stale = _opportunity(book, title="Stuck deal", expected_close_date=date(2027, 3, 1))
+        stale.stage_entered_at = now - timedelta(days=15)  # initial contact allows 14 days
+        session.add(Activity(agent_id=book.agent.id, org_unit_id=book.agent.org_unit_id, kind=ActivityKind.VISIT,
+                             subject="Visit about the deal", planned_start=now - timedelta(days=2),
+                             opportunity_id=later.id))
+        session.commit()
+        page = web(book.agent_user).get("/my-day").get_data(as_text=True)
+    pipeline = page[page.index('id="pipeline"'):page.index('id="pipeline-stale"')]
+    assert f'data-opportunity="{closing.id}"' in pipeline and f'data-opportunity="{later.id}"' not in pipeline
+    stuck = page[page.index('id="pipeline-stale"'):page.index('id="renewals"')]
+    assert f'data-opportunity="{stale.id}"' in stuck and f'data-opportunity="{closing.id}"' not in stuck
+    overdue = page[page.index('id="overdue"'):]
+    assert f'href="/opportunities/{later.id}"' in overdue[:overdue.index("</section>")]
