@@ -6,6 +6,7 @@ import reports.churn  # noqa: F401
 import reports.commission  # noqa: F401
 import reports.contribution  # noqa: F401
 import reports.experience  # noqa: F401
+import reports.funnel  # noqa: F401
 import reports.loss_ratio  # noqa: F401
 import reports.loyalty  # noqa: F401
 import reports.persistency  # noqa: F401

@@ -91,7 +91,7 @@ def _stale_tasks(logical_date: date, *, times: int, manager: bool) -> tuple[Sele
     return rows, owed, keys
 
 
-@daily_job(JOB_ID, order=60)
+@daily_job(JOB_ID, order=55)
 def stale_opportunities(logical_date: date) -> dict[str, int]:
     """Plan a task for the owner of every open opportunity stale on ``logical_date`` (see the module), and one for
     the manager of those past twice their stage's limit; never twice for the same stage entry. Opportunities
