@@ -72,7 +72,7 @@ LIST_PAGES = {
     "/account": {A, ACT, M, AG, S, R},
     "/tasks": {M, AG, S},
     "/help": {A, ACT, M, AG, S},
-    "/reports": {A, ACT, M, AG},
+    "/reports": {A, ACT, M, AG, S},
     "/admin/loyalty-weights": {A},
     "/scorecard": {A, M, AG, S},
     "/scorecards": {A, M},
