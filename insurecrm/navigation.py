@@ -26,6 +26,8 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("pipeline_web.opportunities", _l("Opportunities"),
             frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("agenda_web.agenda", _l("Agenda"), frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER})),
+    NavItem("scorecards_web.mine", _l("Scorecards"),
+            frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER})),
     NavItem("tasks_web.index", _l("Tasks"), frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER})),
     NavItem("renewals_web.worklist", _l("Renewals"),
             frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN})),
