@@ -221,15 +221,25 @@ def test_the_page_and_the_pdf_show_the_figures(make, web, book):
     assert refused.status_code == 422
 
 
-def test_bars_drill_down_to_the_opportunities_when_the_list_exists(app, make, web, book):
+def test_bars_drill_down_to_the_opportunities(app, make, web, book):
     from reports.funnel import OPPORTUNITIES_ENDPOINT, opportunities_link
 
+    assert OPPORTUNITIES_ENDPOINT in app.view_functions
     with app.test_request_context("/reports/funnel"):
         link = opportunities_link(book["ann"].id, lambda row: {"stage_id": row["stage_id"], "status": "open"})
-        if OPPORTUNITIES_ENDPOINT not in app.view_functions:
-            assert link is None
-            return
         url = link({"stage_id": book["contact"].id})
     assert url.startswith("/opportunities?")
     assert f"stage_id={book['contact'].id}" in url and "status=open" in url and f"owner_agent_id={book['ann'].id}" \
         in url
+    client = web(make.user(Role.ADMIN))
+    html = client.get("/reports/funnel?start=2026-01-01&end=2026-06-30").get_data(as_text=True)
+    # the Contact bar opens the open opportunities in Contact: o3 only; July's bar those closing in July
+    assert f"/opportunities?stage_id={book['contact'].id}&amp;status=open" in html
+    assert "/opportunities?close_month=2026-07&amp;status=open" in html
+    # and so do the chart's bars (plotly's customdata, escaped for a JSON script element)
+    assert f"\\u002fopportunities?stage_id={book['contact'].id}\\u0026status=open" in html
+    listed = client.get(f"/opportunities?stage_id={book['contact'].id}&status=open").get_data(as_text=True)
+    assert "Deal 3000" in listed and "Deal 1200" not in listed
+    july = client.get("/opportunities?close_month=2026-07&status=open").get_data(as_text=True)
+    assert all(f"Deal {premium}" in july for premium in (3000, 500, 100))
+    assert "Deal 1200" not in july
