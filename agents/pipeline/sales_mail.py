@@ -63,6 +63,11 @@ def recipients() -> list[tuple[User, OrgUnit]]:
         .where(User.role == Role.BRANCH_MANAGER, User.active.is_(True), above_an_agent).order_by(User.id))]
 
 
+def language_of(user: User) -> str:
+    """The language the user reads: their saved preference when the application speaks it, else English."""
+    return user.preferred_language if user.preferred_language in LANGUAGES else "en"
+
+
 def report_key(kind: str, start: date, user: User) -> str:
     return f"{KIND}:{kind}={start.isoformat()}:user={user.id}"
 
@@ -70,10 +75,9 @@ def report_key(kind: str, start: date, user: User) -> str:
 def sales_report_message(user: User, unit: OrgUnit, kind: str, start: date, today: date) -> tuple[dict, Attachment]:
     """The payload of the email and its PDF: the sales report of ``user``'s branch for the period, by agent, in
     the user's language. Refuses nothing; a period without events gives zeros."""
-    language = user.preferred_language if user.preferred_language in LANGUAGES else "en"
     report = REPORTS["sales"]
     args = SalesArgs().load({"period": kind, "day": start.isoformat()})
-    with force_locale(language):
+    with force_locale(language_of(user)):
         result = report.build(user, args, today)
         document = pdf_bytes(result, heading(report, args, user=user, today=today), pseudonymise=False)
     total = result.table("total")
@@ -102,9 +106,8 @@ def email_sales_reports(logical_date: date) -> dict[str, int]:
             if keys[kind] in done:
                 continue
             payload, pdf = sales_report_message(user, unit, kind, start, logical_date)
-            language = user.preferred_language if user.preferred_language in LANGUAGES else "en"
             if queue_once(key=keys[kind], kind=KIND, channel=OutboxChannel.EMAIL, recipient=user.email.strip(),
-                          language=language, payload=payload, attachments=[pdf]) is not None:
+                          language=language_of(user), payload=payload, attachments=[pdf]) is not None:
                 counts["sales_reports_queued"] += 1
             db.session.commit()
     log.info("sales reports for %s: %s", logical_date, counts)
