@@ -42,6 +42,12 @@ def opportunity_quotes(opportunity: Opportunity) -> list[Quote]:
     return services.quotes_of(opportunity)
 
 
+@bp.app_template_global()
+def quote_win_url(quote: Quote, opportunity: Opportunity | None) -> str | None:
+    """The opportunity's win form filled in with ``quote`` (``None`` once the opportunity is closed)."""
+    return _win_url(quote, opportunity)
+
+
 @bp.route("/quotes/new", methods=["GET", "POST"])
 @page_roles(*ROLES)
 def new():

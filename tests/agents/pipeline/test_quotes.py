@@ -293,3 +293,62 @@ def test_roles(web, make, session, sales, role, status):
     assert client.get(f"/quotes/{quote.id}").status_code == status
     assert client.get(f"/quotes/{quote.id}.pdf").status_code == status
     assert client.get(f"/quotes/new?opportunity_id={sales.deal.id}").status_code == status
+
+
+def test_the_quotes_are_listed_on_the_opportunity_and_carried_into_the_won_policy(web, make, session, sales):
+    from policies.models import Policy
+
+    make.stage(code="signed", name="Signed", probability=Decimal("100"), is_won=True)
+    client = web(sales.a)
+    post(client, f"/quotes/new?opportunity_id={sales.deal.id}", product_id=str(sales.product.id),
+         sum_insured="123456.78", frequency="monthly")
+    [quote] = session.scalars(select(Quote))
+    page = client.get(f"/opportunities/{sales.deal.id}").get_data(as_text=True)
+    row = re.search(rf'<tr id="quote-{quote.id}">(.*?)</tr>', page, re.S).group(1)
+    assert "Critical Illness One" in row and "21.40" in row and "Win with this quote" in row
+    assert f"/quotes/new?opportunity_id={sales.deal.id}" in page
+    # the win form opened from the quote starts with the quote's terms
+    link = re.search(r'href="([^"]+)">Win with this quote', row).group(1).replace("&amp;", "&")
+    form = client.get(link).get_data(as_text=True)
+    win = re.search(r'<section class="card" aria-labelledby="win-title".*?</section>', form, re.S).group(0)
+    assert 'name="premium" type="text" value="21.40"' in win and 'value="123456.78"' in win
+    assert re.search(r'<option value="monthly" selected>', win)
+    assert re.search(rf'<option value="{sales.product.id}" selected>', win)
+    # won with those terms: the policy carries the quote's product, sum insured, premium and frequency
+    response = post(client, f"/opportunities/{sales.deal.id}/win", product_id=str(sales.product.id),
+                    sum_insured="123456.78", premium="21.40", frequency="monthly")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    [policy] = session.scalars(select(Policy).where(Policy.policyholder_id == sales.holder.id))
+    assert (policy.product_id, policy.sum_insured, policy.premium, policy.frequency.value) == (
+        sales.product.id, Decimal("123456.78"), Decimal("21.40"), "monthly")
+    # once won, no more quoting and no more winning from the quote
+    assert "Win with this quote" not in client.get(f"/quotes/{quote.id}").get_data(as_text=True)
+    assert post(client, f"/quotes/new?opportunity_id={sales.deal.id}", product_id=str(sales.product.id),
+                sum_insured="1000", frequency="annual", age="30").status_code == 422
+
+
+def test_the_pages_run_a_fixed_number_of_queries(web, make, session, sales, table):
+    from tests.helpers import counted_queries
+
+    admin = web(make.user(Role.ADMIN))
+    agent = web(sales.a)
+    post(agent, f"/quotes/new?opportunity_id={sales.deal.id}", product_id=str(sales.product.id),
+         sum_insured="1000", frequency="annual")
+    [quote] = session.scalars(select(Quote))
+    counted = []
+    for n in range(2):
+        with counted_queries() as queries:
+            assert admin.get(f"/admin/rate-tables/{table.product.id}").status_code == 200
+            assert admin.get("/admin/rate-tables").status_code == 200
+            assert agent.get(f"/quotes/{quote.id}").status_code == 200
+            assert agent.get(f"/quotes/new?opportunity_id={sales.deal.id}").status_code == 200
+        counted.append(len(queries))
+        for k in range(5):  # more bands, products and quotes
+            session.add(RateRow(product_id=table.product.id, age_min=100 + 10 * n + k, age_max=100 + 10 * n + k,
+                                rate_per_thousand=Decimal("9")))
+            other = make.product()
+            session.add(RateRow(product_id=other.id, age_min=1, age_max=2, rate_per_thousand=Decimal("1")))
+            post(agent, f"/quotes/new?opportunity_id={sales.deal.id}", product_id=str(sales.product.id),
+                 sum_insured="1000", frequency="annual")
+        session.commit()
+    assert counted[0] == counted[1]
