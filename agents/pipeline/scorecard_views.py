@@ -24,12 +24,14 @@ from insurecrm.errors import flatten_messages
 from insurecrm.i18n import money, number
 from insurecrm.models import Role
 from insurecrm.scope import get_visible_or_404, visible
-from insurecrm.web import load_form, page_roles
+from insurecrm.web import load_form, page_roles, paginate_page
 
 bp = Blueprint("scorecards_web", __name__, template_folder="../templates")
 WEB_BLUEPRINTS = (bp,)
 SELLERS = (Role.AGENT, Role.BANCASSURANCE_SPECIALIST)
 MANAGERS = (Role.BRANCH_MANAGER, Role.ADMIN)
+#: agents per page of the branch's table (ranks still compare each agent with their whole team)
+PER_PAGE = 50
 
 
 def _period() -> tuple[dict | None, dict]:
@@ -70,16 +72,17 @@ def mine():
 @bp.get("/scorecards")
 @page_roles(*MANAGERS)
 def branch():
-    """The agents of the manager's branch (every agent for an admin) with their figures and ranks in their team."""
+    """The active agents of the manager's branch (every agent for an admin), 50 to a page, with their figures and
+    their ranks in their team."""
     args, errors = _period()
     if args is None:
-        return render_template("pipeline/scorecards.html", cards=[], errors=errors, args={}, periods=PERIODS,
-                               metrics=METRICS), 422
-    agents = list(db.session.scalars(select(Agent).options(joinedload(Agent.org_unit))
-                                     .where(visible(Agent, g.user), Agent.status == AgentStatus.ACTIVE)
-                                     .order_by(Agent.org_unit_id, Agent.code)))
-    cards = scorecards(agents, args["period"], args["on"], clock.today())
-    return render_template("pipeline/scorecards.html", cards=cards, errors={}, args=args, periods=PERIODS,
+        return render_template("pipeline/scorecards.html", cards=[], page=None, errors=errors, args={},
+                               periods=PERIODS, metrics=METRICS), 422
+    page = paginate_page(select(Agent).options(joinedload(Agent.org_unit))
+                         .where(visible(Agent, g.user), Agent.status == AgentStatus.ACTIVE)
+                         .order_by(Agent.org_unit_id, Agent.code, Agent.id), per_page=PER_PAGE)
+    cards = scorecards(page.items, args["period"], args["on"], clock.today())
+    return render_template("pipeline/scorecards.html", cards=cards, page=page, errors={}, args=args, periods=PERIODS,
                            metrics=METRICS)
 
 

@@ -237,3 +237,16 @@ def test_the_branch_page_costs_the_same_for_a_larger_team(book, web, make, sessi
         _done(session, extra, local(date(2026, 11, 11)))
     session.commit()
     assert _statements(client, url) == before
+
+
+def test_the_branch_table_is_paged_and_ranks_still_compare_the_whole_team(book, web, monkeypatch):
+    import agents.pipeline.scorecard_views as views
+
+    monkeypatch.setattr(views, "PER_PAGE", 2)
+    client = web(book.manager)
+    first = client.get("/scorecards?period=month&on=2026-11-17").get_data(as_text=True)
+    second = client.get("/scorecards?period=month&on=2026-11-17&page=2").get_data(as_text=True)
+    assert "Ann One" in first and "Ben Two" in first and "Cai Three" not in first
+    assert "Cai Three" in second and "Dan Four" in second and "Ann One" not in second
+    # Cai has the most complaints of the three of team T, though alone of them on this page
+    assert "#3 of 3" in second
