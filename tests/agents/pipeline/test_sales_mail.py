@@ -128,3 +128,24 @@ def test_the_email_arrives_with_its_pdf_in_the_recipients_language(book, session
     assert "Agent One" not in far_text and "2,500.50" not in far_text
     assert session.scalar(select(func.count()).where(Outbox.kind == "sales_report",
                                                       Outbox.status == OutboxStatus.SENT)) == 4
+
+
+def test_a_key_queued_first_by_a_racing_run_is_skipped_with_its_files(session):
+    from insurecrm.models import OutboxChannel
+    from insurecrm.outbox.gateways import Attachment
+    from insurecrm.outbox.queue import queue_once
+
+    pdf = Attachment("r.pdf", "application/pdf", b"%PDF-1.7 first")
+    first = queue_once(key="sales_report:day=2026-11-29:user=1", kind="sales_report", channel=OutboxChannel.EMAIL,
+                       recipient="m@example.com", language="en", payload={"period": "day"}, attachments=[pdf])
+    # the second run did not see the first one's row before inserting: ON CONFLICT DO NOTHING, and no second file
+    again = queue_once(key="sales_report:day=2026-11-29:user=1", kind="sales_report", channel=OutboxChannel.EMAIL,
+                       recipient="m@example.com", language="en", payload={"period": "day"},
+                       attachments=[Attachment("r.pdf", "application/pdf", b"%PDF-1.7 second")])
+    session.commit()
+    assert first is not None and again is None
+    assert [(row.outbox_id, row.content) for row in session.scalars(select(OutboxAttachment))] == [
+        (first, b"%PDF-1.7 first")]
+    with pytest.raises(ValueError):
+        queue_once(key="sms:1", kind="generic", channel=OutboxChannel.SMS, recipient="+8613800000000",
+                   language="en", payload={}, attachments=[pdf])
