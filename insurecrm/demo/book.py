@@ -14,6 +14,7 @@ from sqlalchemy import exists, select, text
 from tqdm import tqdm
 
 from agents.models import PipelineStage
+from agents.pipeline.opportunities import ensure_default_loss_reasons
 from agents.pipeline.stages import ensure_default_stages
 from insurecrm import audit, jobs
 from insurecrm.actor import acting_as
@@ -132,6 +133,7 @@ def build_demo_book(*, policyholders: int, seed: int, password: str, today: date
     with acting_as("cli:demo"):
         try:
             ensure_default_stages(session)
+            ensure_default_loss_reasons(session)
             plan = make_plan(policyholders=policyholders, seed=seed, password=password, today=today,
                              chunk_size=chunk_size)
             generator, writer = BookGenerator(plan), BookWriter(session)
