@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ARRAY, ColumnElement, Integer, Select, any_, delete, func, insert, literal, select, union
+from sqlalchemy import ARRAY, ColumnElement, Integer, Select, any_, delete, func, insert, literal, select, text, union
 
 from insurecrm.batches import batch_size, in_batches
 from insurecrm.db import db, utcnow
@@ -81,6 +81,11 @@ def refresh(logical_date: date) -> dict[str, int]:
         for model in (PolicyFigures, PolicyholderFigures):
             db.session.execute(delete(model).where(model.period_end != period[1]))
         db.session.commit()
+        if db.dialect == "postgresql":
+            # both tables were rewritten: fresh statistics, so that the next refreshes (a few hundred rows by
+            # policyholder) and the pages do not plan on those of the month before, until autovacuum comes by
+            db.session.execute(text("ANALYZE policy_figures, policyholder_figures"))
+            db.session.commit()
         return {"holders_refreshed": holders, "policies_refreshed": policies, "full_refresh": 1}
     holders = in_batches(touched_holders(since - IN_FLIGHT), step)
     return {"holders_refreshed": holders, "policies_refreshed": policies}
