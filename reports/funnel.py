@@ -333,7 +333,12 @@ def _deal_columns() -> list[Column]:
     ]
 
 
-@report("funnel", title=_l("Sales funnel"), args=FunnelArgs, roles=WITH_AGENTS, order=70,
+#: analysts, agents (their own and their teams' opportunities) and bancassurance specialists (theirs and their
+#: bank partners')
+FUNNEL_ROLES = WITH_AGENTS | {Role.BANCASSURANCE_SPECIALIST}
+
+
+@report("funnel", title=_l("Sales funnel"), args=FunnelArgs, roles=FUNNEL_ROLES, order=70,
         description=_l("Open opportunities and weighted premium per stage, conversion between stages, time in each "
                        "stage, forecast by close month, win rate and lost reasons, by agent, team or branch."),
         help=(_l("Weighted premium = expected premium × the probability of the opportunity's stage. Conversion of a "

@@ -201,8 +201,21 @@ def test_a_period_moves_conversion_and_time_in_stage_but_not_the_open_pipeline(m
     assert proposal[4:7] == (1, 0, D("0.000000"))
 
 
-def test_agents_and_analysts_may_run_it(app):
-    assert REPORTS["funnel"].roles == WITH_AGENTS
+def test_agents_specialists_and_analysts_may_run_it(app):
+    assert REPORTS["funnel"].roles == WITH_AGENTS | {Role.BANCASSURANCE_SPECIALIST}
+    assert Role.BANK_REFERRER not in REPORTS["funnel"].roles
+
+
+def test_a_specialist_sees_their_bank_partners_opportunities(make, book, session):
+    partner = make.bank_partner()
+    specialist = make.agent(book["south"], code="S1", name="Sia")
+    specialist.bank_partners.append(partner)
+    book["o3"].bank_partner_id = partner.id
+    session.commit()
+    result = run(make.user(Role.BANCASSURANCE_SPECIALIST, agent_id=specialist.id))
+    # o3 only (Bob's, through the specialist's bank partner): open in Contact, 3000 × 10%
+    assert deal_figures(result) == [("Bob", 1, 1, D("3000.00"), D("300.00"), 0, 0, None, D("0.00"), D("0.00"))]
+    assert [row[:4] for row in stage_figures(result)][0] == ("Contact", 1, D("3000.00"), D("300.00"))
 
 
 def test_the_page_and_the_pdf_show_the_figures(make, web, book):
