@@ -4,7 +4,7 @@ The rules are the application's own, so that the demo book looks as if the appli
 the schedule is ``policies.schedule.schedule_dates``; every move follows
 ``policies.status.ALLOWED_TRANSITIONS``; payments go to the oldest open installments and earn
 commission per ``policies.payments`` (first-year rate in the first 12 months of new or transfer-in
-business, renewal rate otherwise, the bank's share on bancassurance policies). A policy enters
+business, renewal rate otherwise, split with the bank partner by its commission rate). A policy enters
 grace the day after an unpaid due date and lapses the day after its grace period ends.
 """
 
@@ -21,7 +21,7 @@ from dateutil.relativedelta import relativedelta
 from insurecrm.demo.context import BookContext
 from insurecrm.demo.organisation import ProductRef
 from insurecrm.demo.reference import COOLING_OFF_REASON, LAPSE_REASON, REINSTATEMENT_REASON
-from policies.payments import FIRST_YEAR_BUSINESS, to_money
+from policies.payments import FIRST_YEAR_BUSINESS, split_commission
 from policies.schedule import schedule_dates
 from policies.status import ALLOWED_TRANSITIONS
 
@@ -47,8 +47,11 @@ class Fate:
 class PolicyLife:
     """Simulates one policy (a row in ``ctx.rows``) and writes its children."""
 
-    def __init__(self, ctx: BookContext, policy: dict[str, Any], product: ProductRef, payer: str) -> None:
+    def __init__(self, ctx: BookContext, policy: dict[str, Any], product: ProductRef, payer: str, *,
+                 partner_rate: Decimal | None = None) -> None:
         self.ctx, self.policy, self.product, self.payer = ctx, policy, product, payer
+        #: the bank partner's commission rate, for a policy sold through one
+        self.partner_rate = partner_rate if policy["bank_partner_id"] is not None else None
         self.status: str | None = None
         self.status_date: date = policy["effective_date"]
         #: the policy was still running when it reached its expiry date (the caller renews or expires it)
@@ -193,17 +196,19 @@ class PolicyLife:
 
     def _commissions(self, payment_id: int, kind: str, premium: Decimal, on: date) -> None:
         policy, product = self.policy, self.product
+        rate = product.first_year_rate if kind == "first_year" else product.renewal_rate
+        agent_part, partner_part = split_commission(premium, rate, self.partner_rate)
         payees = []
         if policy["servicing_agent_id"] is not None:
-            rate = product.first_year_rate if kind == "first_year" else product.renewal_rate
-            payees.append(("agent", policy["servicing_agent_id"], None, rate))
-        if policy["channel"] == "bancassurance" and policy["bank_partner_id"] and product.bank_share > 0:
-            payees.append(("bank_partner", None, policy["bank_partner_id"], product.bank_share))
-        for payee, agent_id, partner_id, rate in payees:
+            net = rate if self.partner_rate is None else max(rate - self.partner_rate, Decimal("0"))
+            payees.append(("agent", policy["servicing_agent_id"], None, net, agent_part))
+        if partner_part > 0:
+            payees.append(("bank_partner", None, policy["bank_partner_id"], self.partner_rate, partner_part))
+        for payee, agent_id, partner_id, payee_rate, amount in payees:
             self.ctx.rows.add("commissions", {
                 "id": self.ctx.ids.next("commissions"), "policy_id": policy["id"], "payment_id": payment_id,
-                "payee": payee, "agent_id": agent_id, "bank_partner_id": partner_id, "kind": kind, "rate": rate,
-                "base_amount": premium, "amount": to_money(premium * rate), "earned_on": on,
+                "payee": payee, "agent_id": agent_id, "bank_partner_id": partner_id, "kind": kind,
+                "rate": payee_rate, "base_amount": premium, "amount": amount, "earned_on": on,
             })
 
     def _method(self) -> str:

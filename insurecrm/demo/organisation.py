@@ -69,6 +69,8 @@ class BankBranchRef:
     partner_id: int
     branch_code: str
     referrers: list[tuple[int, str]]
+    #: the partner's commission rate (its share of the premium paid: ``policies.payments.split_commission``)
+    partner_rate: Decimal = Decimal("0")
 
 
 @dataclass
@@ -88,6 +90,9 @@ class Organisation:
             agents = [a for a in self.agents if a.channel == channel]
             self._owners[channel] = (agents, list(accumulate(a.weight for a in agents)))
         return self._owners[channel]
+
+    def bank_branches_of_partner(self, partner_id: int) -> list[BankBranchRef]:
+        return [b for b in self.bank_branches if b.partner_id == partner_id]
 
     def bank_branches_of(self, partner_id: int, branch_code: str) -> list[BankBranchRef]:
         return [b for b in self.bank_branches if b.partner_id == partner_id and b.branch_code == branch_code]
@@ -210,6 +215,8 @@ def _bank_side(ctx: BookContext, org: Organisation) -> None:
         for branch in org.branches:
             for number in range(1, per_branch + 1):
                 _bank_branch(ctx, org, partner_id, code, name, branch, number)
+        for bank_branch in org.bank_branches_of_partner(partner_id):
+            bank_branch.partner_rate = Decimal(rate)
     for agent in org.agents:
         if agent.channel == "bancassurance":
             count = min(len(org.partner_ids), ctx.pick((1, 1, 2)))

@@ -98,7 +98,8 @@ def _contract(ctx: BookContext, household: Household, person: Person, product: P
                           sum_insured=sum_insured, premium=premium, frequency=frequency)
         if previous is not None:
             add_renewal_case(ctx, previous, product, household.owner, renewing=row)
-        life = PolicyLife(ctx, row, product, household.payer)
+        life = PolicyLife(ctx, row, product, household.payer,
+                          partner_rate=household.bank_branch.partner_rate if household.bank_branch else None)
         fate = _fate(ctx, product, row)
         life.run(fate)
         _people_on_policy(ctx, row, insured, beneficiaries)

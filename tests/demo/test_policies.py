@@ -124,27 +124,44 @@ def test_paid_amounts_equal_allocations_and_payments_and_arrears_mean_grace_or_l
 
 
 def test_commissions_follow_the_payment_rules(book, session):
+    """The product's commission on each payment's premium of a kind, split with the bank partner by its commission
+    rate (policies.payments.split_commission): the partner's part is base × its rate, the agent's the product's
+    commission less the partner's, the two adding up to the product's commission to the cent."""
+    from agents.models import BankPartner
+
+    cent = Decimal("0.01")
     products = {p.id: p for p in session.scalars(select(Product))}
     policies = {p.id: p for p in session.scalars(select(Policy))}
     payments = {p.id: p for p in session.scalars(select(Payment))}
+    partner_rates = dict(session.execute(select(BankPartner.id, BankPartner.commission_rate)).all())
     agent_base = defaultdict(Decimal)
+    parts: dict[tuple[int, str], dict[str, object]] = defaultdict(dict)
     kinds = set()
     for commission in session.scalars(select(Commission)):
-        policy, product = policies[commission.policy_id], products[policies[commission.policy_id].product_id]
-        assert commission.amount == (commission.base_amount * commission.rate).quantize(Decimal("0.01"),
-                                                                                          ROUND_HALF_UP)
+        policy = policies[commission.policy_id]
         assert commission.earned_on == payments[commission.payment_id].paid_on
+        parts[commission.payment_id, commission.kind.value][commission.payee.value] = commission
         if commission.payee.value == "agent":
             assert commission.agent_id == policy.servicing_agent_id
-            expected = product.first_year_commission_rate if commission.kind.value == "first_year" \
-                else product.renewal_commission_rate
             agent_base[commission.payment_id] += commission.base_amount
         else:
             assert policy.channel.value == "bancassurance"
             assert commission.bank_partner_id == policy.bank_partner_id
-            expected = product.bank_share_rate
-        assert commission.rate == expected
+            assert commission.rate == partner_rates[policy.bank_partner_id]
+            assert commission.amount == (commission.base_amount * commission.rate).quantize(cent, ROUND_HALF_UP)
         kinds.add((commission.payee.value, commission.kind.value))
+    for (payment_id, kind), rows in parts.items():
+        policy = policies[payments[payment_id].policy_id]
+        product = products[policy.product_id]
+        rate = product.first_year_commission_rate if kind == "first_year" else product.renewal_commission_rate
+        agent, partner = rows.get("agent"), rows.get("bank_partner")
+        base = (agent or partner).base_amount
+        commission = (base * rate).quantize(cent, ROUND_HALF_UP)
+        if partner is None:
+            assert agent.amount == commission and agent.rate == rate
+        elif agent is not None:
+            assert agent.amount == max(commission - partner.amount, Decimal("0"))
+            assert agent.rate == max(rate - partner.rate, Decimal("0"))
     assert kinds == {("agent", "first_year"), ("agent", "renewal"), ("bank_partner", "first_year"),
                      ("bank_partner", "renewal")}
     assert all(agent_base[p.id] == p.amount for p in payments.values())
