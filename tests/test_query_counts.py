@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, select
 
-from agents.models import Activity, Agent
+from agents.models import Activity, Agent, Opportunity, PipelineStage
 from insurecrm import create_app
 from insurecrm.db import db
 from insurecrm.demo import build_demo_book
@@ -87,6 +87,15 @@ def pages_for(username: str) -> list[str]:
     seller = Agent.id.in_(select(Policy.servicing_agent_id))
     urls += {"agent1": lambda: ["/scorecard"], "admin": lambda: ["/scorecards"],
              "manager1": lambda: ["/scorecards", f"/scorecards/{_first(Agent, seller)}"]}.get(username, list)()
+    # the opportunities: the list, the board, the forms and one of the agent's own; the admins' loss reasons
+    own_opportunity = Opportunity.owner_agent_id == user.agent_id
+    urls += {"agent1": lambda: ["/opportunities", "/opportunities?status=open&sort=-expected_premium",
+                                "/opportunities/board", "/opportunities/new",
+                                f"/opportunities/{_first(Opportunity, own_opportunity)}",
+                                f"/opportunities/{_first(Opportunity, own_opportunity)}/edit"],
+             "manager1": lambda: ["/opportunities", "/opportunities/board"],
+             "admin": lambda: ["/opportunities", "/admin/loss-reasons", "/admin/pipeline-stages",
+                               f"/admin/pipeline-stages/{_first(PipelineStage)}"]}.get(username, list)()
     return [(user.get_id(), url) for url in urls]
 
 
