@@ -61,7 +61,7 @@ def book(make, session):
     n1 = make.org_unit(north, name="N1", kind=OrgUnitKind.TEAM)
     south = make.org_unit(company, name="South", kind=OrgUnitKind.BRANCH)
     ann, bob = make.agent(n1, code="A1", name="Ann"), make.agent(south, code="A2", name="Bob")
-    contact = make.stage(name="Contact", position=1, probability=D("10"), max_days=14)
+    contact = make.stage(name="Contact", name_zh="初次接触", position=1, probability=D("10"), max_days=14)
     proposal = make.stage(name="Proposal", position=2, probability=D("50"))
     negotiation = make.stage(name="Negotiation", position=3, probability=D("80"))
     signed = make.stage(name="Signed", position=4, probability=D("100"), is_won=True)
@@ -232,6 +232,17 @@ def test_the_page_and_the_pdf_show_the_figures(make, web, book):
         assert figure in text, figure
     refused = client.get("/reports/funnel?group_by=policyholder&start=2026-07-01&end=2026-01-01")
     assert refused.status_code == 422
+
+
+def test_stage_and_reason_names_in_the_readers_language(make, web, book):
+    client = web(make.user(Role.ADMIN))
+    with client.session_transaction() as session:
+        session["lang"] = "zh"
+    csv = client.get("/reports/funnel.csv?table=stages&start=2026-01-01&end=2026-06-30").get_data(as_text=True)
+    # Chinese names where a stage has one (Contact), the English name otherwise
+    assert "初次接触" in csv and "Contact" not in csv and "Proposal" in csv
+    reasons = client.get("/reports/funnel.csv?table=lost_reasons&start=2026-01-01&end=2026-06-30")
+    assert "价格" in reasons.get_data(as_text=True)
 
 
 def test_bars_drill_down_to_the_opportunities(app, make, web, book):
