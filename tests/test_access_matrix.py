@@ -34,6 +34,8 @@ EXPECT = {
     "opportunity": BOOK | {ACT: (FORBIDDEN, FORBIDDEN)},
     # the admins' list of loss reasons: reference data of whoever works opportunities
     "loss_reason": {role: (OK, OK) for role in (A, M, AG, S)} | {role: (FORBIDDEN, FORBIDDEN) for role in (ACT, R)},
+    # quotes: with their opportunity or policyholder (and their maker); actuaries have no use of them
+    "quote": BOOK | {ACT: (FORBIDDEN, FORBIDDEN)},
     "renewal_case": BOOK,
     # the own activity is agent A1's, not the specialist's; actuaries have no use of activities (pages and API)
     "activity": BOOK | {S: (HIDDEN, HIDDEN), ACT: (FORBIDDEN, FORBIDDEN)},
@@ -57,7 +59,7 @@ SEGMENTS = {
     "activities": "activity", "products": "product", "org-units": "org_unit", "bank-partners": "bank_partner",
     "bank-branches": "bank_branch", "pipeline-stages": "pipeline_stage", "agents": "agent",
     "referrers": "referrer", "referrals": "referral", "users": "user", "renewal-approvals": "renewal_approval",
-    "tasks": "task", "loss-reasons": "loss_reason",
+    "tasks": "task", "loss-reasons": "loss_reason", "quotes": "quote",
 }
 #: second path parameters of nested routes → the world's record of that kind
 NESTED_PARAMS = {"relationship_id": "relationship", "rel_id": "relationship", "payment_id": "payment",

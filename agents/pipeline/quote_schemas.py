@@ -8,7 +8,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from insurecrm.api import Date, DecimalString, Id, Integer, Money, Schema
+from insurecrm.api import Date, DecimalString, Id, Integer, ListArgs, Money, Schema
 from policies.models import PremiumFrequency
 
 MAX_AGE = 150
@@ -56,8 +56,10 @@ class LoadingSchema(Schema):
                             validate=validate.Range(min=0, min_inclusive=False))
 
 
-class QuoteSchema(Schema):
+class ProductQuoteSchema(Schema):
     """A quote as asked for (the premiums are computed, never sent) and as returned."""
+
+    pii_kind = "quote"
 
     id = Id(dump_only=True)
     opportunity_id = Id(allow_none=True, load_default=None)
@@ -76,3 +78,9 @@ class QuoteSchema(Schema):
     annual_premium = fields.Decimal(dump_only=True, as_string=True)
     installment_premium = fields.Decimal(dump_only=True, as_string=True)
     created_at = fields.DateTime(dump_only=True)
+    created_by_user_id = Id(dump_only=True, allow_none=True)
+
+
+class ProductQuoteArgs(ListArgs):
+    opportunity_id = Id(metadata={"description": "Only the quotes of this opportunity."})
+    policyholder_id = Id(metadata={"description": "Only the quotes for this policyholder."})

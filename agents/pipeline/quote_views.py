@@ -1,6 +1,7 @@
 """Pages of the quotes (产品报价): a new quote for an opportunity, a policyholder or a prospect, the quote's page
 and its PDF. Thin views over :mod:`agents.pipeline.quotes`: the opportunity or policyholder is loaded in the user's
-scope (404 beyond it), the form is read through :class:`~agents.pipeline.quote_schemas.QuoteSchema` and a refused
+scope (404 beyond it), the form is read through
+:class:`~agents.pipeline.quote_schemas.ProductQuoteSchema` and a refused
 form comes back with its messages (422), nothing written. Agents and specialists (their own book), managers (their
 branch) and admins quote; actuaries and referrers may not (403).
 """
@@ -19,7 +20,7 @@ import agents.permissions  # noqa: F401 - registers the scope rules
 import policyholders.permissions  # noqa: F401
 from agents.models import Opportunity, OpportunityStatus, Quote, RateRow, RateTableSettings
 from agents.pipeline import quotes as services
-from agents.pipeline.quote_schemas import QuoteSchema
+from agents.pipeline.quote_schemas import ProductQuoteSchema
 from insurecrm.db import db
 from insurecrm.errors import flatten_messages
 from insurecrm.models import Role, User
@@ -57,7 +58,7 @@ def new():
     if request.method == "GET":
         return _form(opportunity, holder, _defaults(opportunity, holder), {})
     try:
-        data = load_form(QuoteSchema(only=FORM_FIELDS))
+        data = load_form(ProductQuoteSchema(only=FORM_FIELDS))
         quote = services.create_quote(data, actor=g.user, opportunity=opportunity, policyholder=holder)
     except ma.ValidationError as exc:
         db.session.rollback()

@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, or_, select
 from agents.models import FrequencyLoading, Opportunity, OpportunityStatus, Quote, RateRow, RateTableSettings
 from insurecrm import clock
 from insurecrm.db import db
+from insurecrm.labels import label
 from insurecrm.models import Role, User
 from insurecrm.scope import by_role, everything, register, visible_ids
 from policies.models import PremiumFrequency, Product
@@ -73,7 +74,8 @@ def _refuse_overlap(product_id: int, data: dict, except_id: int | None = None) -
     if other is not None:
         raise ValidationError({"age_min": [_("Overlaps the band %(min)s–%(max)s (%(gender)s) already in the table.",
                                              min=other.age_min, max=other.age_max,
-                                             gender=other.gender or _("any gender"))]})
+                                             gender=label(other.gender, "gender") if other.gender
+                                             else _("any gender"))]})
 
 
 def add_rate_row(product: Product, data: dict) -> RateRow:
@@ -182,7 +184,7 @@ def _rate_for(product: Product, age: int, gender: str | None) -> Decimal:
             if row.gender == wanted:
                 return row.rate_per_thousand
     raise ValidationError({"age": [_("No rate of this product covers age %(age)s (%(gender)s).", age=age,
-                                     gender=gender or _("any gender"))]})
+                                     gender=label(gender, "gender") if gender else _("any gender"))]})
 
 
 # -- quotes ------------------------------------------------------------------------------------------------

@@ -352,3 +352,53 @@ def test_the_pages_run_a_fixed_number_of_queries(web, make, session, sales, tabl
                  sum_insured="1000", frequency="annual")
         session.commit()
     assert counted[0] == counted[1]
+
+
+def test_the_api_computes_lists_and_shows_quotes_in_scope(api, session, sales, table):
+    agent = api(sales.a)
+    response = agent.post("/api/v1/quotes", json={"opportunity_id": sales.deal.id, "product_id": sales.product.id,
+                                                  "sum_insured": "123456.78", "frequency": "monthly"})
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert (body["opportunity_id"], body["policyholder_id"], body["age"], body["gender"], body["annual_premium"],
+            body["installment_premium"], body["loading"]) == (sales.deal.id, sales.holder.id, 45, "female",
+                                                              "246.91", "21.40", "1.0400")
+    # a prospect's quote outside any opportunity: 100,000 ÷ 1,000 × 1.25 = 125.00
+    prospect = agent.post("/api/v1/quotes", json={"prospect_name": "Walk-in Zhao", "age": 30, "product_id":
+                                                  sales.product.id, "sum_insured": "100000.00", "frequency": "annual"})
+    assert (prospect.status_code, prospect.json["installment_premium"]) == (201, "125.00")
+    listed = agent.get(f"/api/v1/quotes?opportunity_id={sales.deal.id}").json
+    assert [item["id"] for item in listed["items"]] == [body["id"]]
+    assert agent.get(f"/api/v1/quotes/{body['id']}").json["installment_premium"] == "21.40"
+    other = api(sales.b)
+    assert other.get(f"/api/v1/quotes/{body['id']}").status_code == 404
+    assert other.get("/api/v1/quotes").json["items"] == []
+
+
+@pytest.mark.parametrize(("json", "status", "fields"), [
+    ({"age": 70}, 422, {"age"}),  # no band
+    ({"age": 30, "sum_insured": "-5"}, 422, {"sum_insured"}),
+    ({"age": 30, "frequency": "hourly"}, 422, {"frequency"}),
+    ({"age": 30, "premium": "1.00"}, 422, {"premium"}),  # the premium is computed, never sent
+    ({"age": 30, "opportunity_id": "other"}, 404, None),  # another agent's opportunity
+    ({"age": 30, "policyholder_id": "other"}, 404, None),
+])
+def test_the_api_refuses_and_writes_nothing(api, make, session, sales, json, status, fields):
+    foreign_holder = make.policyholder(owner=make.agent())
+    json = {**json, "opportunity_id": sales.other_deal.id} if json.get("opportunity_id") == "other" else json
+    json = {**json, "policyholder_id": foreign_holder.id} if json.get("policyholder_id") == "other" else json
+    body = {"prospect_name": "Walk-in", "product_id": sales.product.id, "sum_insured": "1000.00",
+            "frequency": "annual", **json}
+    response = api(sales.a).post("/api/v1/quotes", json=body)
+    assert response.status_code == status, response.json
+    if fields is not None:
+        assert set(response.json["errors"]) == fields
+    assert quote_count(session) == 0
+
+
+@pytest.mark.parametrize("role", [Role.ACTUARY, Role.BANK_REFERRER])
+def test_the_api_is_not_for_actuaries_and_referrers(api, make, sales, role):
+    client = api(make.user(role))
+    assert client.get("/api/v1/quotes").status_code == 403
+    assert client.post("/api/v1/quotes", json={"prospect_name": "x", "age": 30, "product_id": sales.product.id,
+                                                "sum_insured": "1000.00", "frequency": "annual"}).status_code == 403
