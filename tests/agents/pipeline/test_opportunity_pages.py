@@ -218,3 +218,22 @@ def test_my_day_shows_the_pipeline_to_move_and_overdue_activities_linked_to_thei
     assert f'data-opportunity="{stale.id}"' in stuck and f'data-opportunity="{closing.id}"' not in stuck
     overdue = page[page.index('id="overdue"'):]
     assert f'href="/opportunities/{later.id}"' in overdue[:overdue.index("</section>")]
+
+
+def test_a_prospect_on_file_is_offered_before_a_second_record_is_created(agent_web, book, session, count):  # noqa: F811
+    from policyholders.models import Policyholder
+
+    opportunity = svc.create_opportunity({"title": "Prospect", "prospect_name": "Zhou Min",
+                                          "prospect_phone": "+8613900002222"}, actor=book.agent_user)
+    session.commit()
+    url = f"/opportunities/{opportunity.id}/policyholder"
+    holders = count(Policyholder)
+    warned = agent_web.post(url, data={"csrf_token": csrf_token(agent_web), "name": "Zhou Min",
+                                       "phone": "+8613900002222"})
+    assert warned.status_code == 200 and "This person may already be on file" in warned.get_data(as_text=True)
+    assert count(Policyholder) == holders
+    linked = agent_web.post(url, data={"csrf_token": csrf_token(agent_web), "policyholder_id": book.holder.id})
+    assert linked.status_code == 302
+    session.expire_all()
+    assert session.get(Opportunity, opportunity.id).policyholder_id == book.holder.id
+    assert count(Policyholder) == holders
