@@ -35,6 +35,7 @@ from insurecrm.models import Role, User
 from insurecrm.scope import get_visible_or_404, scoped_select
 from insurecrm.web import id_or_404, load_form, page_roles
 from policyholders.models import Policyholder
+from policyholders.services import find_in_book
 
 bp = Blueprint("agenda_web", __name__, template_folder="../templates")
 WEB_BLUEPRINTS = (bp,)
@@ -145,13 +146,17 @@ def _ics(body: bytes, filename: str) -> Response:
 @bp.route("/activities/new", methods=["GET", "POST"])
 @page_roles(*services.PLANNERS)
 def new():
-    """Plan an activity (?policyholder_id=…&opportunity_id=… link it), once or repeating."""
+    """Plan an activity (?policyholder_id=…&opportunity_id=… link it; else a search of the book, ?q=…, offers the
+    policyholders to choose from), once or repeating."""
     holder_id, opportunity_id = id_or_404("policyholder_id"), id_or_404("opportunity_id")
     holder = get_visible_or_404(Policyholder, holder_id) if holder_id else None
     opportunity = get_visible_or_404(Opportunity, opportunity_id) if opportunity_id else None
+    # without a policyholder in the link, the page offers a search of the user's book (never a typed id)
+    q = request.values.get("q", "").strip()[:120] if holder is None else ""
+    choices = find_in_book(q) if q else []
     if request.method == "GET":
         return _form("pipeline/activity_new.html", {"kind": "call", "priority": "normal", "recurrence": "none"},
-                     {}, holder=holder, opportunity=opportunity)
+                     {}, holder=holder, opportunity=opportunity, q=q, choices=choices)
     try:
         data = load_form(_local_times(ActivityCreateSchema(exclude=("status", "outcome", "evaluation",
                                                                     "actual_start", "actual_end"))))
@@ -159,7 +164,7 @@ def new():
     except ValidationError as exc:
         db.session.rollback()
         return _form("pipeline/activity_new.html", request.form, flatten_messages(exc.normalized_messages()),
-                     holder=holder, opportunity=opportunity, status=422)
+                     holder=holder, opportunity=opportunity, q=q, choices=choices, status=422)
     db.session.commit()
     flash(_("Activity planned.") if len(created) == 1
           else _("%(count)s occurrences planned.", count=len(created)), "success")

@@ -150,6 +150,19 @@ def test_a_refused_form_is_shown_again_with_its_messages_and_nothing_written(web
     assert session.scalar(select(func.count()).select_from(Activity)) == before
 
 
+def test_the_policyholder_is_chosen_from_a_search_of_the_book(web, office, make, session):
+    make.policyholder(owner=office.stranger, name="Wang Foreign")
+    client = web(office.agent_user)
+    html = client.get("/activities/new?q=Wang").get_data(as_text=True)
+    assert re.findall(r'name="policyholder_id" value="(\d+)"', html) == [str(office.holder.id)]
+    response = client.post("/activities/new", data=form(client, {
+        "q": "Wang", "policyholder_id": office.holder.id, "kind": "call", "subject": "Call Mrs Wang",
+        "planned_start": "2026-12-02T09:00"}))
+    assert response.status_code == 302
+    assert session.scalar(select(Activity.policyholder_id).where(Activity.subject == "Call Mrs Wang")) == \
+        office.holder.id
+
+
 def test_a_foreign_policyholder_in_the_link_is_a_404(web, office):
     assert web(office.agent_user).get(f"/activities/new?policyholder_id={office.foreign_holder.id}").status_code == 404
 
