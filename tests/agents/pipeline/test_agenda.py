@@ -282,3 +282,27 @@ def test_another_agent_s_calendar_file_is_a_404(web, office, make):
     activity = planned(make, office, NOW + timedelta(days=1))
     assert web(office.colleague_user).get(f"/activities/{activity.id}.ics").status_code == 404
     assert web(office.manager).get(f"/activities/{activity.id}.ics").status_code == 200
+
+
+def test_a_manager_s_own_agenda_holds_what_they_planned_for_themselves_and_their_escalations(web, office, make):
+    own = planned(make, office, at(TODAY, 15), agent_id=None, assignee_user_id=office.manager.id, subject="Review")
+    escalation = planned(make, office, at(TODAY, 9), agent_id=None, assignee_user_id=office.manager.id,
+                         reason=TaskReason.RENEWAL_ESCALATION, due_date=TODAY, source_key="esc:1")
+    agents = planned(make, office, at(TODAY, 10))  # the agent's: in the team agenda, not the manager's own
+    html = web(office.manager).get("/agenda?view=day").get_data(as_text=True)
+    assert sections(html) == {"day-2026-12-01": [escalation.id, own.id]}
+    team = web(office.manager).get("/agenda/team?view=day").get_data(as_text=True)
+    assert sections(team)[f"agent-{office.agent.id}"] == [agents.id]
+    detail = web(office.manager).get(f"/activities/{escalation.id}").get_data(as_text=True)
+    assert "complete it on the Tasks page" in detail and 'id="complete-activity"' not in detail
+
+
+@pytest.mark.parametrize("path", ["/agenda", "/agenda?view=day", "/activities/new"])
+def test_the_pages_speak_chinese(web, office, make, path):
+    planned(make, office, at(TODAY, 9), subject="拜访")
+    client = web(office.agent_user)
+    with client.session_transaction() as session:
+        session["lang"] = "zh"
+    response = client.get(path)
+    assert response.status_code == 200
+    assert '<html lang="zh-CN">' in response.get_data(as_text=True)
