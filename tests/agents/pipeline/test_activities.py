@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from agents.models import Activity, ActivityKind, ActivityStatus, Opportunity, OrgUnitKind, TaskReason
+from agents.models import Activity, ActivityKind, ActivityStatus, Opportunity, OrgUnitKind, Priority, TaskReason
 from insurecrm import clock
 from insurecrm.models import AuditLog, Role
 from tests.helpers import saved
@@ -366,3 +366,22 @@ def test_the_list_filters_by_days_agent_status_and_opportunity(api, office, make
     # the agent's list is their own
     assert [item["id"] for item in api(office.agent_user).get("/api/v1/activities").json["items"]] == [
         early.id, later.id]
+
+
+def test_a_patch_changes_only_what_it_names_and_checks_the_links(api, office, make, session):
+    activity = planned(make, office, NOW + timedelta(days=1), priority=Priority.HIGH, cost=Decimal("10.00"))
+    client = api(office.agent_user)
+    response = client.patch(f"/api/v1/activities/{activity.id}", json={"subject": "  Visit the Wangs  "})
+    assert response.status_code == 200
+    changed = response.json["activity"]
+    assert (changed["subject"], changed["priority"], changed["cost"]) == ("Visit the Wangs", "high", "10.00")
+    assert (changed["planned_start"], changed["planned_end"]) == ("2026-12-02T02:00:00+00:00",
+                                                                  "2026-12-02T03:00:00+00:00")
+    refused = client.patch(f"/api/v1/activities/{activity.id}", json={"policyholder_id": office.foreign_holder.id})
+    assert refused.status_code == 422 and "policyholder_id" in refused.json["errors"]
+    backwards = client.patch(f"/api/v1/activities/{activity.id}", json={"planned_end": "2026-12-02T01:00:00Z"})
+    assert backwards.status_code == 422 and "planned_end" in backwards.json["errors"]
+    session.expire_all()
+    assert session.get(Activity, activity.id).policyholder_id is None
+    linked = client.patch(f"/api/v1/activities/{activity.id}", json={"opportunity_id": office.opportunity.id})
+    assert linked.json["activity"]["policyholder_id"] == office.holder.id
