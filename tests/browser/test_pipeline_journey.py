@@ -24,7 +24,7 @@ WHERE u.role = 'bancassurance_specialist' AND u.active
 ORDER BY u.id, rf.id
 """
 STAGE = "SELECT id FROM pipeline_stages WHERE code = :code AND product_line IS NULL"
-ANNUAL_PRODUCT = "SELECT id FROM products WHERE active AND frequencies LIKE '%annual%' ORDER BY id"
+ANNUAL_PRODUCT = "SELECT id FROM products WHERE active AND CAST(frequencies AS TEXT) LIKE '%annual%' ORDER BY id"
 
 
 def test_a_specialist_works_a_referral_into_a_policy_with_its_bank_attribution(page, live_server):
