@@ -215,6 +215,8 @@ def test_cancelling_on_the_page(web, office, make, session):
         ActivityStatus.CANCELLED, "Holiday")
     again = client.post(f"/activities/{activity.id}/cancel", data=form(client, {}))
     assert again.status_code == 422
+    edit = client.get(f"/activities/{activity.id}/edit").get_data(as_text=True)
+    assert "it can no longer be changed" in edit and 'id="edit-activity"' not in edit
 
 
 def test_a_manager_plans_for_an_agent_of_the_branch_on_the_page(web, office, session):
