@@ -7,7 +7,7 @@ any) or from a flat annual premium (``rate_table_settings``); a loading per prem
 (``quotes``) keeps what it was computed with, for a policyholder or a prospect, saved on an opportunity.
 
 Revision ID: 2c05197bba26
-Revises: 078aaf936b50
+Revises: 856c30fba9c8
 Create Date: 2026-12-06 22:55:00.000000
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from insurecrm.db import UTCDateTime
 
 revision = '2c05197bba26'
-down_revision = '078aaf936b50'
+down_revision = '856c30fba9c8'
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ human, carries the very file queued. Branch managers set each agent's targets pe
 (``agent_targets``, one per agent, period and metric), shown on the agents' scorecards.
 
 Revision ID: 5e1d7a93c4b2
-Revises: 078aaf936b50
+Revises: 2c05197bba26
 Create Date: 2026-12-06 23:10:00.000000
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from insurecrm.db import UTCDateTime
 
 revision = '5e1d7a93c4b2'
-down_revision = '078aaf936b50'
+down_revision = '2c05197bba26'
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ id of the first occurrence), ``series_position`` numbers them in the rule's orde
 can be rescheduled or cancelled together, and ``recurrence_until`` keeps the date the rule runs to.
 
 Revision ID: 856c30fba9c8
-Revises: 078aaf936b50
+Revises: c9b3aff027d8
 Create Date: 2026-12-06 22:45:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '856c30fba9c8'
-down_revision = '078aaf936b50'
+down_revision = 'c9b3aff027d8'
 branch_labels = None
 depends_on = None
 
