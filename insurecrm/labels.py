@@ -102,6 +102,7 @@ JOB: Labels = {
     "policyholders.birthday_greetings": _l("Birthday greetings"),
     "policyholders.key_customer_callbacks": _l("Key-customer service calls"),
     "agents.stale_opportunities": _l("Stale opportunities"),
+    "agents.sales_reports": _l("Sales reports by email"),
     "reports.churn_scores": _l("Churn early warning scores"),
     "reports.refresh_figures": _l("Report figures (earned premium, claims, costs, contribution)"),
     "outbox.send": _l("Outbox sender"),
@@ -124,6 +125,8 @@ JOB_COUNT: Labels = {
     "policies_refreshed": _l("policies' figures recomputed"), "full_refresh": _l("full refresh (a new period)"),
     "stale_tasks": _l("stale-opportunity tasks for owners"),
     "stale_escalations": _l("stale opportunities escalated to managers"),
+    "sales_reports_queued": _l("sales reports queued"),
+    "sales_reports_without_email": _l("sales reports not sent (the manager has no email)"),
 }
 OUTBOX_STATUS: Labels = {"pending": _l("Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
                          "failed": _l("Failed"), "skipped": _l("Skipped: too late to send"),
@@ -132,7 +135,7 @@ OUTBOX_CHANNEL: Labels = {"email": _l("Email"), "sms": _l("SMS"), "task": _l("Ag
 #: kinds of messages and tasks (outbox rows and message templates)
 MESSAGE_KIND: Labels = {
     "renewal_reminder": _l("Renewal reminder"), "renewal_escalation": _l("Renewal escalation"),
-    "birthday": _l("Birthday greeting"), "generic": _l("Generic message (any kind without a template)"),
+    "birthday": _l("Birthday greeting"), "sales_report": _l("Sales report"), "generic": _l("Generic message (any kind without a template)"),
 }
 
 # -- who did something: system actors of the audit log and status history -------------------------------------

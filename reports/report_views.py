@@ -153,9 +153,15 @@ def heading(report: Report, args: dict, *, user=None, today: date | None = None)
                    scope=_scope_text(user))
 
 
+#: roles whose reports cover their own book (and, for a specialist, their bank partners'), not a unit's
+OWN_BOOK = (Role.AGENT, Role.BANCASSURANCE_SPECIALIST)
+
+
 def _scope_text(user) -> str:
     if user.role == Role.AGENT:
         return _("Your own book")
+    if user.role == Role.BANCASSURANCE_SPECIALIST:
+        return _("Your own book and your bank partners'")
     if user.role == Role.BRANCH_MANAGER and user.org_unit is not None:
         return user.org_unit.name
     return _("Whole company")
@@ -212,7 +218,7 @@ def _choices() -> dict:
     """The branches, channels and products a user may filter by."""
     units_in_reach = (org_subtree_condition(OrgUnit.id, g.user) if g.user.role == Role.BRANCH_MANAGER
                       else visible(OrgUnit, g.user))
-    units = [] if g.user.role == Role.AGENT else db.session.execute(
+    units = [] if g.user.role in OWN_BOOK else db.session.execute(
         select(OrgUnit.id, OrgUnit.name).where(units_in_reach).order_by(OrgUnit.path)).all()
     products = db.session.execute(select(Product.id, Product.name).order_by(Product.name)).all()
     channels = [(c.value, label(c.value, "sales_channel")) for c in SalesChannel]

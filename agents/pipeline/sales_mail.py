@@ -1,7 +1,7 @@
 """The scheduled sales reports (SPEC §4, §5): after each day, ISO week and month closes, each branch manager above
 an agent receives the sales report of their branch for it, by email, with the report as a PDF.
 
-The daily job ``pipeline.sales_reports`` runs for a logical date D. Day D−1 has then closed, and so has the ISO week
+The daily job ``agents.sales_reports`` runs for a logical date D. Day D−1 has then closed, and so has the ISO week
 ending on D−1 when D is a Monday, and the month ending on D−1 when D is the first of a month. For each period that
 closed and each recipient it queues one outbox email (kind ``sales_report``) under the key
 ``sales_report:<period>=<first day>:user=<id>``: unique in the outbox and inserted with ``ON CONFLICT DO NOTHING``
@@ -89,7 +89,7 @@ def sales_report_message(user: User, unit: OrgUnit, kind: str, start: date, toda
     return payload, Attachment(f"sales-report-{kind}-{start.isoformat()}.pdf", "application/pdf", document)
 
 
-@daily_job("pipeline.sales_reports", order=95)
+@daily_job("agents.sales_reports", order=95)
 def email_sales_reports(logical_date: date) -> dict[str, int]:
     """Queue the sales report of each period closed by ``logical_date`` (:func:`closed_periods`) to each manager
     above an agent, once per period and recipient (see the module's docstring). A manager without an email address

@@ -1,6 +1,6 @@
 """sales reports and scorecards: files attached to outbox emails; agents' targets per period and metric
 
-The scheduled sales reports (job ``pipeline.sales_reports``) queue an email with the report as a PDF: the file is
+The scheduled sales reports (job ``agents.sales_reports``) queue an email with the report as a PDF: the file is
 kept in ``outbox_attachments`` beside its outbox row (deleted with it), so the message sent, or sent again by a
 human, carries the very file queued. Branch managers set each agent's targets per month, quarter or year and metric
 (``agent_targets``, one per agent, period and metric), shown on the agents' scorecards.

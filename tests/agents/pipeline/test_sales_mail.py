@@ -20,7 +20,7 @@ from insurecrm.outbox.sender import send_pending
 from tests.outbox.conftest import FROM, smtp_server
 from tests.reports.test_sales import build_sales_book
 
-JOB = "pipeline.sales_reports"
+JOB = "agents.sales_reports"
 #: Monday 30 November 2026, 03:00 in Shanghai: the day of the 29th and the week of 23–29 November have closed
 MONDAY = datetime(2026, 11, 29, 19, 0, tzinfo=UTC)
 #: Tuesday 1 December 2026, 03:00 in Shanghai: the 30th and the month of November have closed
