@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
 from flask import current_app, has_app_context
 
 _override: list[Callable[[], datetime]] = []
@@ -41,3 +42,22 @@ def frozen(at: datetime) -> Iterator[None]:
         yield
     finally:
         _override.pop()
+
+
+#: the months of each calendar period longer than a week
+_PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def calendar_period(kind: str, day: date) -> tuple[date, date]:
+    """The calendar ``day``, ISO ``week`` (Monday to Sunday), ``month``, ``quarter`` or ``year`` holding ``day``: its
+    first and last dates (both included)."""
+    if kind == "day":
+        return day, day
+    if kind == "week":
+        monday = day - timedelta(days=day.weekday())
+        return monday, monday + timedelta(days=6)
+    if kind not in _PERIOD_MONTHS:
+        raise ValueError(f"unknown period {kind!r}")
+    months = _PERIOD_MONTHS[kind]
+    first = date(day.year, 1, 1) if kind == "year" else day.replace(day=1, month=(day.month - 1) // months * months + 1)
+    return first, first + relativedelta(months=months) - timedelta(days=1)

@@ -52,6 +52,9 @@ class Job:
     order: int
     #: jobs whose run for the same date must have succeeded before this one runs for it (they have lower orders)
     depends_on: tuple[str, ...] = ()
+    #: the job only reports on the day to staff (e.g. emailed sales reports): it changes nothing the book or another
+    #: job reads, so a simulation of the book (:mod:`insurecrm.simulation`) leaves it out
+    reports_only: bool = False
 
 
 _registry: dict[str, Job] = {}
@@ -62,13 +65,14 @@ class DatabaseUnavailable(RuntimeError):
     :func:`flush_unrecorded`) and nothing more can run now."""
 
 
-def daily_job(job_id: str, *, order: int = 100,
-              depends_on: tuple[str, ...] = ()) -> Callable[[JobFunction], JobFunction]:
+def daily_job(job_id: str, *, order: int = 100, depends_on: tuple[str, ...] = (),
+              reports_only: bool = False) -> Callable[[JobFunction], JobFunction]:
     """Register ``function(logical_date) -> counts`` as the daily job ``job_id`` (``"<domain>.<name>"``), run for a
-    date only once each of ``depends_on`` has succeeded for it (each must have a lower ``order``)."""
+    date only once each of ``depends_on`` has succeeded for it (each must have a lower ``order``). ``reports_only``:
+    see :attr:`Job.reports_only`."""
 
     def register(function: JobFunction) -> JobFunction:
-        _registry[job_id] = Job(job_id, function, order, tuple(depends_on))
+        _registry[job_id] = Job(job_id, function, order, tuple(depends_on), reports_only)
         return function
 
     return register

@@ -105,10 +105,11 @@ class PremiumPayers:
 def simulate(start: date, days: int, *, on_time_probability: float = 0.9, seed: int = 1,
              progress: bool = False) -> dict:
     """Simulate ``days`` days from ``start``: each day premiums arrive (see :class:`PremiumPayers`), are
-    committed, then every daily job runs for the day under the simulated clock. Returns the book's state at the
-    end (see :func:`summary`) with ``start``, ``end``, ``days``, ``jobs`` (per job, the totals of its counts) and
-    ``payments``: installments paid on time, paid late, never to be paid, whose late payment was turned away (the
-    policy had lapsed or ended) and whose late payment falls after the last day (``still_late``).
+    committed, then every daily job (but those that only report to staff) runs for the day under the simulated
+    clock. Returns the book's state at the end (see :func:`summary`) with ``start``, ``end``, ``days``, ``jobs``
+    (per job, the totals of its counts) and ``payments``: installments paid on time, paid late, never to be paid,
+    whose late payment was turned away (the policy had lapsed or ended) and whose late payment falls after the last
+    day (``still_late``).
 
     Refuses (``ValueError``) fewer than one day, a probability outside 0..1, and a database where a job has
     already run for ``start`` or a later date (its claims would make the simulation skip those days). A day
@@ -122,7 +123,7 @@ def simulate(start: date, days: int, *, on_time_probability: float = 0.9, seed: 
         raise ValueError(f"Daily jobs have already run for {start.isoformat()} or later: simulate from a later "
                          "date, or on a fresh book.")
     payers = PremiumPayers(random.Random(seed), on_time_probability)
-    totals: dict[str, Counter[str]] = {job.id: Counter() for job in jobs.registered()}
+    totals: dict[str, Counter[str]] = {job.id: Counter() for job in _simulated_jobs()}
     dates = [start + timedelta(days=n) for n in range(days)]
     with acting_as("cli:simulate"), tqdm(dates, unit="day", desc="Simulating", disable=not progress) as bar:
         for day in bar:
@@ -143,7 +144,7 @@ def _simulate_day(day: date, payers: PremiumPayers, totals: dict[str, Counter[st
         except Exception:
             db.session.rollback()
             raise
-        for job in jobs.registered():
+        for job in _simulated_jobs():
             run = jobs.run_job(job, day)
             if run is not None:
                 totals[job.id].update(run.counts)
@@ -165,3 +166,9 @@ def summary() -> dict:
             "renewal_cases": {str(status): count for status, count in sorted(cases)},
             "outbox": {kind: dict(sorted(channels.items())) for kind, channels in sorted(outbox.items())},
             "tasks": {f"{reason}  {status}": count for reason, status, count in sorted(tasks)}}
+
+
+def _simulated_jobs() -> list[jobs.Job]:
+    """Every daily job but those that only report on the day to staff (``reports_only``): over hundreds of days they
+    would write a report a day per manager and change nothing the simulation follows."""
+    return [job for job in jobs.registered() if not job.reports_only]

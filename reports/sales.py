@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, literal, null, or_, select, true, union_all
 from sqlalchemy.orm import aliased
@@ -57,15 +56,7 @@ MONEY_FIGURES = {key for key, _label, kind in FIGURES if kind == "money"}
 
 def period_bounds(kind: str, day: date) -> tuple[date, date]:
     """The day, ISO week (Monday to Sunday) or calendar month holding ``day``: its first and last dates."""
-    if kind == "day":
-        return day, day
-    if kind == "week":
-        monday = day - timedelta(days=day.weekday())
-        return monday, monday + timedelta(days=6)
-    if kind == "month":
-        first = day.replace(day=1)
-        return first, first + relativedelta(months=1) - timedelta(days=1)
-    raise ValueError(f"unknown period {kind!r}")
+    return clock.calendar_period(kind, day)
 
 
 def last_closed(kind: str, today: date) -> tuple[date, date]:

@@ -53,6 +53,20 @@ def _labels() -> dict:
             "local_day": lambda value: value.astimezone(clock.zone()).date()}
 
 
+@bp.app_template_global()
+def opportunity_activities(opportunity: Opportunity) -> list[Activity]:
+    """The activities of ``opportunity`` the reader may see, in the order they happen (at most :data:`LIMIT`): for
+    the opportunity's page."""
+    return list(db.session.scalars(scoped_select(Activity).where(Activity.opportunity_id == opportunity.id)
+                                   .order_by(services.when(), Activity.id).limit(LIMIT)))
+
+
+@bp.app_template_global()
+def activity_labels() -> dict:
+    """The labels of an activity's kind and status, for pages outside the agenda's blueprint."""
+    return {"kind": services.KIND_LABELS, "status": services.STATUS_LABELS}
+
+
 # -- agendas ----------------------------------------------------------------------------------------------
 
 @bp.get("/agenda")

@@ -89,7 +89,7 @@ def sales_report_message(user: User, unit: OrgUnit, kind: str, start: date, toda
     return payload, Attachment(f"sales-report-{kind}-{start.isoformat()}.pdf", "application/pdf", document)
 
 
-@daily_job("agents.sales_reports", order=95)
+@daily_job("agents.sales_reports", order=95, reports_only=True)
 def email_sales_reports(logical_date: date) -> dict[str, int]:
     """Queue the sales report of each period closed by ``logical_date`` (:func:`closed_periods`) to each manager
     above an agent, once per period and recipient (see the module's docstring). A manager without an email address

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import marshmallow as ma
-from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
 
 from agents.models import Activity, ActivityStatus, Agent, AgentStatus, Opportunity, OpportunityStatus
 from agents.models.pipeline import AgentTarget, ScorecardMetric, ScorecardPeriod
+from insurecrm import clock
 from insurecrm.api import ArgsSchema, Date, Money, Schema
 from insurecrm.db import db
 from insurecrm.models import Role, User
@@ -54,15 +54,9 @@ HUNDRED = Decimal(100)
 
 def period_bounds(kind: str, day: date) -> tuple[date, date]:
     """The calendar month, quarter or year holding ``day``: its first and last dates."""
-    if kind == ScorecardPeriod.MONTH:
-        first, months = day.replace(day=1), 1
-    elif kind == ScorecardPeriod.QUARTER:
-        first, months = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1), 3
-    elif kind == ScorecardPeriod.YEAR:
-        first, months = date(day.year, 1, 1), 12
-    else:
+    if kind not in set(ScorecardPeriod):
         raise ValueError(f"unknown period {kind!r}")
-    return first, first + relativedelta(months=months) - timedelta(days=1)
+    return clock.calendar_period(str(kind), day)
 
 
 class ScorecardArgs(ArgsSchema):

@@ -142,7 +142,36 @@ def _products(ctx: BookContext) -> dict[str, ProductRef]:
         })
         products[d.code] = ProductRef(product_id, d, Decimal(d.first_year_rate), Decimal(d.renewal_rate),
                                       Decimal(d.bank_share))
+        _rate_table(ctx, product_id, d)
     return products
+
+
+#: the demo's loadings per premium frequency (installment = annual premium × loading ÷ installments a year)
+DEMO_LOADINGS = {"monthly": Decimal("1.0500"), "quarterly": Decimal("1.0300"), "semiannual": Decimal("1.0200")}
+
+
+def _rate_table(ctx: BookContext, product_id: int, d) -> None:
+    """The product's rate table for quotes, from the pricing the demo's policies are written with: bands of ten
+    years of age (one band for a company's cover), each at the rate of its middle age (per 1,000 of sum insured),
+    any gender; a product priced by its premium alone (an annuity) gets a flat premium; a loading for each frequency
+    paid in installments."""
+    if d.rate_base == 0 and d.rate_per_age == 0:
+        ctx.rows.add("rate_table_settings", {"id": ctx.ids.next("rate_table_settings"), "product_id": product_id,
+                                             "flat_premium": Decimal(d.min_premium)})
+    else:
+        low, high = d.min_age, min(d.max_age, 150)
+        width = high - low + 1 if d.audience == "organisation" else 10  # a company's premium has no age
+        for band_start in range(low, high + 1, width):
+            band_end = min(band_start + width - 1, high)
+            middle = (band_start + band_end) / 2
+            rate = Decimal(str(round(1000 * (d.rate_base + d.rate_per_age * middle), 4)))
+            ctx.rows.add("rate_rows", {"id": ctx.ids.next("rate_rows"), "product_id": product_id,
+                                       "age_min": band_start, "age_max": band_end, "gender": None,
+                                       "rate_per_thousand": rate})
+    for frequency in d.frequencies:
+        if frequency in DEMO_LOADINGS:
+            ctx.rows.add("frequency_loadings", {"id": ctx.ids.next("frequency_loadings"), "product_id": product_id,
+                                                "frequency": frequency, "loading": DEMO_LOADINGS[frequency]})
 
 
 def _channel_sizes(ctx: BookContext, n_branches: int) -> dict[str, int]:
