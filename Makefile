@@ -9,8 +9,8 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 DEMO_POLICYHOLDERS ?= 2000
-# the suite runs in one process per core (pytest-xdist), a test file's tests together in one of them
-PYTEST_ARGS ?= -n auto --dist loadfile
+# the suite runs in one process per core (pytest-xdist); the slowest tests are named at the end
+PYTEST_ARGS ?= -n auto --durations=20
 
 .PHONY: run test install install-test bench lint translations clean
 

@@ -40,6 +40,10 @@ ENTITY_TYPES = {
     "referrals": _l("Referral"), "activities": _l("Task or activity"),
     "users": _l("User"), "message_templates": _l("Message template"),
     "outbox": _l("Outbox message"), "demo_book": _l("Demo book"), "loyalty_weights": _l("Loyalty weights"),
+    "opportunities": _l("Opportunity"), "opportunity_loss_reasons": _l("Loss reason"),
+    "rate_rows": _l("Rate table row"), "rate_table_settings": _l("Flat premium of a product"),
+    "frequency_loadings": _l("Loading of a premium frequency"), "quotes": _l("Quote"),
+    "agent_targets": _l("Agent target"),
 }
 #: the labels of :data:`insurecrm.audit.ACTIONS`
 ACTIONS = {"create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"),
@@ -50,6 +54,8 @@ RECORD_PAGES = {
     "policies": ("policies_web.detail", "policy_id"),
     "service_requests": ("service_web.detail", "request_id"),
     "message_templates": ("ops.template_form", "id"),
+    "opportunities": ("pipeline_web.detail", "opportunity_id"),
+    "quotes": ("quotes_web.detail", "quote_id"),
     **{name: (f"admin.{name}_edit", "record_id")
        for name in ("users", "org_units", "agents", "products", "bank_partners", "bank_branches", "referrers")},
 }

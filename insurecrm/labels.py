@@ -126,6 +126,7 @@ JOB_COUNT: Labels = {
     "stale_tasks": _l("stale-opportunity tasks for owners"),
     "stale_escalations": _l("stale opportunities escalated to managers"),
     "sales_reports_queued": _l("sales reports queued"),
+    "sales_reports_skipped": _l("daily sales reports skipped (too late)"),
     "sales_reports_without_email": _l("sales reports not sent (the manager has no email)"),
 }
 OUTBOX_STATUS: Labels = {"pending": _l("Pending"), "sending": _l("Sending"), "sent": _l("Sent"),

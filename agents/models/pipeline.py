@@ -70,6 +70,7 @@ class Opportunity(VersionedMixin, TimestampMixin, Base):
     """A sales opportunity (销售机会) for a policyholder or a prospect."""
 
     __tablename__ = "opportunities"
+    __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))

@@ -6,7 +6,9 @@ ending on D−1 when D is a Monday, and the month ending on D−1 when D is the 
 closed and each recipient it queues one outbox email (kind ``sales_report``) under the key
 ``sales_report:<period>=<first day>:user=<id>``: unique in the outbox and inserted with ``ON CONFLICT DO NOTHING``
 (:func:`insurecrm.outbox.queue.queue_once`), so reruns of the date, catch-ups after a restart and two runners racing
-queue it once. A key already queued is not even prepared again (its PDF is not rebuilt).
+queue it once. A key already queued is not even prepared again (its PDF is not rebuilt). A run catching up on a
+date older than yesterday (after an outage) sends that date's weekly and monthly reports but not its daily one,
+which is news to no one by then (counted as ``sales_reports_skipped``).
 
 The report is :mod:`reports.sales` run as the manager (their branch: the subtree of the unit they lead), grouped by
 agent, and written by :func:`reports.exports.pdf_bytes` — the page's and the download's very figures — in the
@@ -23,6 +25,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import aliased
 
 from agents.models import Agent, AgentStatus, OrgUnit
+from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.jobs import daily_job
 from insurecrm.models import OutboxChannel, Role, User
@@ -89,6 +92,10 @@ def sales_report_message(user: User, unit: OrgUnit, kind: str, start: date, toda
     return payload, Attachment(f"sales-report-{kind}-{start.isoformat()}.pdf", "application/pdf", document)
 
 
+#: how late a day's report may still be sent: a run for the date of today or yesterday
+FRESH_DAYS = timedelta(days=1)
+
+
 @daily_job("agents.sales_reports", order=95, reports_only=True)
 def email_sales_reports(logical_date: date) -> dict[str, int]:
     """Queue the sales report of each period closed by ``logical_date`` (:func:`closed_periods`) to each manager
@@ -96,6 +103,12 @@ def email_sales_reports(logical_date: date) -> dict[str, int]:
     gets none (counted). Commits after each message."""
     counts = {"sales_reports_queued": 0, "sales_reports_without_email": 0}
     periods = closed_periods(logical_date)
+    if clock.today() - logical_date > FRESH_DAYS:
+        # a catch-up after an outage: a day's report that old is news to no one; the week's and month's still go
+        fresh = [period for period in periods if period[0] != "day"]
+        if len(fresh) < len(periods):
+            counts["sales_reports_skipped"] = len(periods) - len(fresh)
+        periods = fresh
     for user, unit in recipients():
         if not (user.email or "").strip():
             counts["sales_reports_without_email"] += len(periods)

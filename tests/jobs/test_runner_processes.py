@@ -67,7 +67,7 @@ def pg_behind(tmp_path):
     engine = sa.create_engine(url)
     try:
         cli(env, "db", "upgrade")
-        cli(env, "demo", "--policyholders", "400", "--seed", "5")
+        cli(env, "demo", "--policyholders", "800", "--seed", "5")
         start = today() - timedelta(days=CATCH_UP_DAYS + 1)
         with engine.begin() as connection:
             connection.execute(sa.text("DELETE FROM job_runs"))
