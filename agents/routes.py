@@ -11,9 +11,9 @@ from sqlalchemy.orm import selectinload
 
 import agents.permissions  # noqa: F401 - registers the scope rules
 from agents import services
-from agents.pipeline import stages as pipeline
 from agents.departure import DepartureRule, deactivate_agent
 from agents.models import Agent, BankBranch, BankPartner, OrgUnit, PipelineStage, Referral, Referrer
+from agents.pipeline import stages as pipeline
 from agents.schemas import (
     DEFAULT_PIPELINE,
     AgentArgs,
