@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ from reports.csv_copy import copy_lines
 from reports.tables import Column, ReportResult, Table, cell
 
 PDF_ROWS = 200
+# WeasyPrint logs a warning for every CSS declaration it ignores (the screen-only styles the print templates share)
+# in every PDF: a daily job writing a PDF per manager would fill its log, or block on a full pipe, with them
+logging.getLogger("weasyprint").setLevel(logging.ERROR)
 #: a text cell a spreadsheet would run as a formula is written with a leading quote, so it shows as text
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 XLSX_FORMATS = {"money": "#,##0.00", "decimal": "0.0000", "rate": "0.00%", "int": "0", "date": "yyyy-mm-dd"}
