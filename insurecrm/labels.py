@@ -136,7 +136,8 @@ OUTBOX_CHANNEL: Labels = {"email": _l("Email"), "sms": _l("SMS"), "task": _l("Ag
 #: kinds of messages and tasks (outbox rows and message templates)
 MESSAGE_KIND: Labels = {
     "renewal_reminder": _l("Renewal reminder"), "renewal_escalation": _l("Renewal escalation"),
-    "birthday": _l("Birthday greeting"), "sales_report": _l("Sales report"), "generic": _l("Generic message (any kind without a template)"),
+    "birthday": _l("Birthday greeting"), "sales_report": _l("Sales report"),
+    "generic": _l("Generic message (any kind without a template)"),
 }
 
 # -- who did something: system actors of the audit log and status history -------------------------------------
