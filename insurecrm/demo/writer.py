@@ -19,6 +19,7 @@ from insurecrm.demo.context import Rows
 from insurecrm.name_sort import name_sort_key
 from insurecrm.registry import metadata
 from policies.models import NumberSequence
+from policyholders.name_keys import name_key
 
 #: below this many rows a COPY is not worth its set-up
 COPY_MIN_ROWS = 100
@@ -61,6 +62,9 @@ class BookWriter:
         if "name_sort_key" in table.c:  # what the ORM's mapper event does for one record (insurecrm.name_sort)
             for row in batch:
                 row.setdefault("name_sort_key", name_sort_key(row["name"]))
+        if table.name == "policyholders":  # policyholders.models' mapper event for the duplicates' name key
+            for row in batch:
+                row.setdefault("name_key", name_key(row["name"]))
         if self.use_copy and len(batch) >= COPY_MIN_ROWS and not any(isinstance(c.type, JSON) for c in table.c):
             self._copy(table, batch, defaults)
         else:

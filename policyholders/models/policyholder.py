@@ -15,12 +15,14 @@ from sqlalchemy import (
     UniqueConstraint,
     cast,
     column,
+    event,
     extract,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from insurecrm.db import Base, TimestampMixin, VersionedMixin
 from insurecrm.name_sort import SortedByName
+from policyholders.name_keys import name_key
 
 
 def birthday_of(date_of_birth) -> ColumnElement[int]:
@@ -104,16 +106,22 @@ class Policyholder(SortedByName, VersionedMixin, TimestampMixin, Base):
 
     __tablename__ = "policyholders"
     #: updated_at: for policyholders.tasks.key_customer_callbacks (the records that changed)
-    __table_args__ = (UniqueConstraint("id_type", "id_number"), Index("ix_policyholders_updated_at", "updated_at"))
+    #: (date_of_birth, name_key) and id_number: the blocking keys of the duplicates queue (policyholders/merging)
+    __table_args__ = (UniqueConstraint("id_type", "id_number"), Index("ix_policyholders_updated_at", "updated_at"),
+                      Index("ix_policyholders_date_of_birth_name_key", "date_of_birth", "name_key"),
+                      Index("ix_policyholders_id_number", "id_number"))
     __audited__ = True
     #: the audit log is API output too, and the full ID number never leaves the database through the API
     __audit_secret__ = frozenset({"id_number"})
     #: derived from the name and the date of birth, which are audited themselves
-    __audit_ignore__ = frozenset({"name_sort_key", "birthday"})
+    __audit_ignore__ = frozenset({"name_sort_key", "name_key", "birthday"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[PartyKind] = mapped_column(default=PartyKind.PERSON)
     name: Mapped[str] = mapped_column(String(120), index=True)
+    #: the name's pinyin words in sorted order (policyholders.name_keys), kept in step with the name by a mapper
+    #: event: the same key for 张伟 and "Wei Zhang"
+    name_key: Mapped[str] = mapped_column(String(255), default="", server_default="")
     gender: Mapped[Gender | None]
     date_of_birth: Mapped[date | None] = mapped_column(index=True)
     #: the month and day of birth, ``month * 100 + day`` (``229`` for 29 February), computed by the database
@@ -155,6 +163,14 @@ class Policyholder(SortedByName, VersionedMixin, TimestampMixin, Base):
 
     def __repr__(self) -> str:
         return f"<Policyholder {self.id}>"
+
+
+@event.listens_for(Policyholder, "before_insert")
+@event.listens_for(Policyholder, "before_update")
+def _keep_the_name_key(_mapper, _connection, target: Policyholder) -> None:
+    key = name_key(target.name)
+    if target.name_key != key:
+        target.name_key = key
 
 
 class PolicyholderTag(Base):
