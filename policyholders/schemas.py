@@ -156,7 +156,12 @@ class DuplicateSchema(Schema):
     """A policyholder on file that may be the same person (see :mod:`policyholders.duplicates`)."""
 
     reasons = fields.List(fields.String(), metadata={
-        "description": "What matched: id_number, phone, name_and_birth_date."})
+        "description": "What matched: id_number, phone, name_and_birth_date (a similar name, read as pinyin, and "
+                       "the same date of birth)."})
+    score = Integer(metadata={"description": "How likely the same person, 0 to 100."})
+    matched = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "By reason, what matched on the record: the phone, the name and date of birth with the "
+                       "names' similarity, the ID type. Empty for a record outside your scope."})
     policyholder = fields.Nested(PolicyholderRefSchema, allow_none=True, metadata={
         "description": "null: a record outside your scope (a manager can see it)."})
 
