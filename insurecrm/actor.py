@@ -14,19 +14,22 @@ from flask_babel import lazy_gettext as _l
 
 @dataclass(frozen=True)
 class SystemActor:
-    """A non-human actor, e.g. ``SystemActor("cli:demo")`` or ``SystemActor("job:renewals.open_cases")``."""
+    """A non-human actor, e.g. ``SystemActor("cli:demo")`` or ``SystemActor("job:renewals.open_cases")``; or a
+    user's work done by a process on their behalf (``SystemActor("import:12", id=7)``): the audit log names the
+    process and links the user."""
 
     label: str
-    id: None = None
+    id: int | None = None
 
 
 _system_actor: ContextVar[SystemActor | None] = ContextVar("insurecrm_system_actor", default=None)
 
 
 @contextmanager
-def acting_as(label: str) -> Iterator[SystemActor]:
-    """Attribute every change made inside the block to the system actor ``label``."""
-    actor = SystemActor(label)
+def acting_as(label: str, *, user_id: int | None = None) -> Iterator[SystemActor]:
+    """Attribute every change made inside the block to the system actor ``label``; with ``user_id``, on behalf
+    of that user, and so even inside one of their requests (an import the user runs is recorded as the import)."""
+    actor = SystemActor(label, user_id)
     token = _system_actor.set(actor)
     try:
         yield actor
@@ -35,7 +38,11 @@ def acting_as(label: str) -> Iterator[SystemActor]:
 
 
 def current_actor():
-    """The :class:`~insurecrm.models.User` of the request, else the system actor, else ``None``."""
+    """The process acting on a user's behalf, else the :class:`~insurecrm.models.User` of the request, else the
+    system actor, else ``None``."""
+    system = _system_actor.get()
+    if system is not None and system.id is not None:
+        return system
     if has_request_context():
         user = g.get("user")
         if user is not None:
@@ -70,4 +77,6 @@ def actor_display(label: str) -> str:
         return _("Scheduler (%(task)s)", task=name)
     if kind == "cli" and name:
         return _("Command line (%(command)s)", command=name)
+    if kind == "import" and name:
+        return _("Import %(number)s", number=name)
     return label

@@ -103,6 +103,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "SMS_GATEWAY": os.environ.get("INSURECRM_SMS_GATEWAY", "log"),
         "SMS_GATEWAY_URL": os.environ.get("INSURECRM_SMS_GATEWAY_URL"),
         "SMS_GATEWAY_TOKEN": os.environ.get("INSURECRM_SMS_GATEWAY_TOKEN"),
+        #: the largest file an import takes (insurecrm/imports); a request may not be larger than that and a form
+        "IMPORT_MAX_BYTES": _int_in("INSURECRM_IMPORT_MAX_MB", "100", 1, 2048) * (1 << 20),
+        #: a file up to this size is checked or imported within the request; a larger one by a worker thread
+        "IMPORT_INLINE_BYTES": _int_in("INSURECRM_IMPORT_INLINE_KB", "256", 0, 1 << 20) * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",
@@ -126,6 +130,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     if not config["SECRET_KEY"]:
         config["SECRET_KEY"] = "insecure-development-key"  # noqa: S105 - refused in production above
     config["PSEUDONYM_KEY"] = config["PSEUDONYM_KEY"] or config["SECRET_KEY"]
+    # no request is larger than an import's file and its form (answered 413 before it is read)
+    config.setdefault("MAX_CONTENT_LENGTH", config["IMPORT_MAX_BYTES"] + (1 << 20))
     return config
 
 

@@ -88,7 +88,8 @@ OPPORTUNITY_STATUS: Labels = {"open": _l("Open"), "won": _l("Won"), "lost": _l("
 POLICYHOLDER_SORT: Labels = {"name": _l("Name"), "status": _l("Status"), "region": _l("Region"),
                              "created_at": _l("Created")}
 AUDIT_ACTION: Labels = {"create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"),
-                        "reveal": _l("ID number revealed")}
+                        "reveal": _l("ID number revealed"), "merge": _l("Merged"), "unmerge": _l("Merge undone"),
+                        "not_duplicate": _l("Not a duplicate")}
 
 # -- operations: daily jobs and the outbox -------------------------------------------------------------------
 JOB_STATUS: Labels = {"succeeded": _l("Succeeded"), "failed": _l("Failed"), "skipped": _l("Skipped")}
@@ -164,6 +165,8 @@ FIELD: Labels = {
     "business_type": _l("Business type"), "effective_date": _l("Effective date"), "expiry_date": _l("Expiry"),
     "sum_insured": _l("Sum insured"), "premium": _l("Premium"), "frequency": _l("Frequency"),
     "status_date": _l("Status date"), "cancellation_reason": _l("Cancellation reason"),
+    "merge_id": _l("Merge"), "survivor_id": _l("Kept record"), "merged_id": _l("Merged record"),
+    "moved": _l("Rows moved"), "dropped": _l("Rows dropped"), "not_a_duplicate_of": _l("Not a duplicate of"),
 }
 #: per audited table, the label set naming each coded field's values
 FIELD_VALUES: dict[str, dict[str, str]] = {
@@ -228,6 +231,8 @@ def actor_display(actor_label: str | None) -> str:
         return gettext("Scheduler: %(job)s", job=label(actor_label.removeprefix("scheduler:"), "job"))
     if actor_label.startswith("cli:"):
         return gettext("Command line: %(command)s", command=actor_label.removeprefix("cli:"))
+    if actor_label.startswith("import:"):
+        return gettext("Import %(number)s", number=actor_label.removeprefix("import:"))
     return actor_label
 
 

@@ -1,0 +1,202 @@
+"""The import of policyholders (``insurecrm import policyholders FILE``, the imports page, ``POST /api/v1/imports``).
+
+One row per policyholder, found by its natural key, the ID (type and number): a row whose ID is on file updates
+that record with the values the file gives (an empty cell leaves the stored value as it is), a row whose values
+are already on file changes nothing, any other row creates a policyholder. Every row is loaded by the API's
+:class:`~policyholders.schemas.PolicyholderSchema` and written by :func:`~policyholders.services.create_policy\
+holder` or :func:`~policyholders.services.update_policyholder`, so the rules are the API's: the ID's check digit and
+its birth date, the phone, the owner and unit in the user's organisation. Agents, units, bank partners and
+referrers are named by their codes.
+
+A row may also relate the policyholder to another (``related_id_number`` and ``relationship``: "spouse", "child
+of", ...), on file or anywhere in the same file; the relationships are recorded once every row is in, with their
+inverse, as on the household page. In a dry run, a new policyholder who looks like one on file (the same phone, or
+the same name and birth date: :mod:`policyholders.duplicates`) is reported as a warning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from agents.models import Agent, BankPartner, OrgUnit, Referrer
+from insurecrm.db import db
+from insurecrm.imports.kinds import Column, Context, ImportKind, RowError, register
+from insurecrm.imports.values import Choices, parse_boolean, parse_date, parse_list
+from insurecrm.labels import LABELS
+from insurecrm.scope import visible
+from policyholders.duplicates import likely_duplicates
+from policyholders.household import create_relationship
+from policyholders.identity import normalise_id_number, normalise_phone
+from policyholders.models import IdType, Policyholder, PolicyholderRelationship, RelationshipKind
+from policyholders.schemas import PolicyholderSchema
+from policyholders.services import create_policyholder, update_policyholder
+
+#: the file's columns naming a record by its code, and the API's field each becomes
+CODES = {"owner_agent_code": ("owner_agent_id", Agent), "org_unit_code": ("org_unit_id", OrgUnit),
+         "bank_partner_code": ("bank_partner_id", BankPartner), "referrer_code": ("referrer_id", Referrer)}
+#: the API's field names as the file names them, for the report
+FILE_FIELDS = {api: code for code, (api, _model) in CODES.items()}
+RELATION_ALIASES = {"配偶": "spouse", "子女": "child", "父母": "parent", "兄弟姐妹": "sibling"}
+
+
+def _choices(kind: str, **aliases: str):
+    return Choices(LABELS[kind], aliases=aliases or None)
+
+
+class PolicyholdersImport(ImportKind):
+    name = "policyholders"
+    label = _l("Policyholders")
+    key_fields = ("id_type", "id_number")
+    tables = ("policyholders", "policyholder_tags", "policyholder_relationships", "audit_log")
+
+    def __init__(self) -> None:
+        self._columns: tuple[Column, ...] | None = None
+
+    @property
+    def columns(self) -> tuple[Column, ...]:  # built on first use: the choices read the catalogues
+        if self._columns is None:
+            self._columns = (
+                Column("id_type", _l("ID type"), _choices("id_type", **{"身份证": "prc_resident"}),
+                       example="prc_resident", note=_l("Resident ID when left empty.")),
+                Column("id_number", _l("ID number"), required=True, example="110105199003071239"),
+                Column("name", _l("Name"), required=True, example="张伟"),
+                Column("kind", _l("Party"), _choices("party_kind", **{"个人": "person", "机构": "organisation",
+                                                                      "公司": "organisation"})),
+                Column("gender", _l("Gender"), _choices("gender", 男="male", 女="female", m="male", f="female")),
+                Column("date_of_birth", _l("Date of birth"), parse_date, example="1990-03-07"),
+                Column("phone", _l("Phone"), example="13800138000"),
+                Column("phone_alt", _l("Other phone")),
+                Column("email", _l("Email")),
+                Column("address", _l("Address")),
+                Column("region", _l("Region")),
+                Column("occupation", _l("Occupation")),
+                Column("industry", _l("Industry")),
+                Column("income_band", _l("Income band"), _choices("income_band")),
+                Column("marital_status", _l("Marital status"), _choices("marital_status")),
+                Column("preferred_channel", _l("Preferred channel"), _choices("contact_channel")),
+                Column("preferred_language", _l("Language")),
+                Column("consent_marketing", _l("Consents to marketing"), parse_boolean),
+                Column("consent_sms", _l("Consents to SMS"), parse_boolean),
+                Column("consent_email", _l("Consents to email"), parse_boolean),
+                Column("owner_agent_code", _l("Owner agent code"), example="A0001"),
+                Column("org_unit_code", _l("Organisation unit code"),
+                       note=_l("The owner's unit when left empty.")),
+                Column("acquisition_channel", _l("Acquisition channel"), _choices("acquisition_channel")),
+                Column("acquisition_source", _l("Acquisition source")),
+                Column("bank_partner_code", _l("Bank partner code")),
+                Column("referrer_code", _l("Referrer code")),
+                Column("status", _l("Status"), _choices("holder_status")),
+                Column("tags", _l("Tags"), parse_list, note=_l("Separated by ; or ,")),
+                Column("related_id_number", _l("Related person's ID number"),
+                       note=_l("Someone on file or in this file.")),
+                Column("relationship", _l("Relationship"), _choices("relationship_kind", **RELATION_ALIASES),
+                       note=_l("What this policyholder is of the related person: spouse, child, parent...")),
+            )
+        return self._columns
+
+    def key(self, values: dict[str, Any]) -> tuple | None:
+        if not values.get("id_number"):
+            return None
+        return values.get("id_type", IdType.PRC_RESIDENT.value), normalise_id_number(values["id_number"])
+
+    def prepare(self, ctx: Context) -> None:
+        ctx.state["codes"] = {
+            column: {code.upper(): record_id for record_id, code in db.session.execute(select(model.id, model.code))}
+            for column, (_api, model) in CODES.items()}
+        ctx.state["links"] = []
+
+    def apply(self, row: int, values: dict[str, Any], ctx: Context) -> str:
+        payload = dict(values)
+        link = payload.pop("related_id_number", None), payload.pop("relationship", None)
+        if (link[0] is None) != (link[1] is None):
+            missing = "relationship" if link[1] is None else "related_id_number"
+            raise RowError({missing: [str(_l("Give both the related person's ID number and the relationship."))]})
+        payload["id_type"] = payload.get("id_type", IdType.PRC_RESIDENT.value)
+        errors: dict[str | None, list[str]] = {}
+        for column, (api, _model) in CODES.items():
+            if column in payload:
+                code = payload.pop(column)
+                payload[api] = ctx.state["codes"][column].get(code.upper())
+                if payload[api] is None:
+                    errors[column] = [str(_l("No record with the code %(code)s.", code=code))]
+        if errors:
+            raise RowError(errors)
+        try:
+            data = PolicyholderSchema().load(payload)
+        except ValidationError as error:
+            raise RowError.from_validation(error, FILE_FIELDS) from None
+        holder = self._on_file(data)
+        try:
+            if holder is None:
+                if ctx.checking:
+                    self._warn_duplicates(row, data, ctx)
+                holder, outcome = create_policyholder(data, actor=ctx.user), "created"
+            else:
+                outcome = self._update(holder, data, set(payload), ctx)
+        except ValidationError as error:
+            raise RowError.from_validation(error, FILE_FIELDS) from None
+        if link[0] is not None:
+            ctx.state["links"].append((row, holder.id, normalise_id_number(link[0]), RelationshipKind(link[1])))
+        return outcome
+
+    @staticmethod
+    def _on_file(data: dict[str, Any]) -> Policyholder | None:
+        number = normalise_id_number(data["id_number"]) if data.get("id_number") else None
+        if number is None:
+            return None
+        return db.session.scalar(select(Policyholder).where(Policyholder.id_type == data["id_type"],
+                                                            Policyholder.id_number == number))
+
+    @staticmethod
+    def _update(holder: Policyholder, data: dict[str, Any], given: set[str], ctx: Context) -> str:
+        if not db.session.scalar(select(visible(Policyholder, ctx.user)).where(Policyholder.id == holder.id)):
+            raise RowError({"id_number": [str(_l("A policyholder with this ID number is on file outside your "
+                                                 "organisation: ask a manager who can see it."))]})
+        wanted = {key: value for key, value in data.items() if key in given}
+        for key in ("phone", "phone_alt"):
+            if wanted.get(key):
+                wanted[key] = normalise_phone(wanted[key], field=key)
+        wanted.pop("id_type", None)
+        wanted.pop("id_number", None)
+        changes = {key: value for key, value in wanted.items()
+                   if (sorted(tag.tag for tag in holder.tags) != sorted(set(value)) if key == "tags"
+                       else getattr(holder, key) != value)}
+        if not changes:
+            return "unchanged"
+        update_policyholder(holder, {**changes, "version": holder.version}, actor=ctx.user)
+        return "updated"
+
+    @staticmethod
+    def _warn_duplicates(row: int, data: dict[str, Any], ctx: Context) -> None:
+        for candidate in likely_duplicates(data, user=ctx.user):
+            ctx.warn(row, None, str(_l("Looks like policyholder %(id)s already on file (%(reasons)s): check "
+                                       "before importing.", id=candidate.id, reasons=", ".join(candidate.reasons))))
+
+    def finish(self, ctx: Context) -> list[tuple[int, RowError]]:
+        refused = []
+        for row, holder_id, number, kind in ctx.state["links"]:
+            other_id = db.session.scalar(select(Policyholder.id).where(
+                Policyholder.id_number == number, visible(Policyholder, ctx.user)).order_by(Policyholder.id).limit(1))
+            if other_id is None:
+                refused.append((row, RowError({"related_id_number": [str(_l(
+                    "No policyholder with this ID number on file or in the file."))]})))
+                continue
+            if db.session.scalar(select(PolicyholderRelationship.id).where(
+                    PolicyholderRelationship.from_policyholder_id == holder_id,
+                    PolicyholderRelationship.to_policyholder_id == other_id,
+                    PolicyholderRelationship.kind == kind)) is not None:
+                continue  # already recorded: importing the file again changes nothing
+            holder = db.session.get(Policyholder, holder_id)
+            try:
+                create_relationship(holder, {"to_policyholder_id": other_id, "kind": kind})
+            except ValidationError as error:
+                refused.append((row, RowError.from_validation(error, {"to_policyholder_id": "related_id_number",
+                                                                      "kind": "relationship"})))
+        return refused
+
+
+register(PolicyholdersImport())
