@@ -9,6 +9,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from marshmallow import ValidationError
 
 from insurecrm import create_app
+from insurecrm.imports.cli import import_command
 from insurecrm.jobs_cli import jobs_group
 from insurecrm.models import Role
 from insurecrm.simulate_cli import simulate
@@ -162,6 +163,7 @@ def outbox_send(limit: int) -> None:
 
 
 main.add_command(jobs_group)
+main.add_command(import_command)
 main.add_command(simulate)
 main.add_command(report_command)
 main.add_command(reports_list_command)

@@ -91,6 +91,13 @@ AUDIT_ACTION: Labels = {"create": _l("Created"), "update": _l("Changed"), "delet
                         "reveal": _l("ID number revealed"), "merge": _l("Merged"), "unmerge": _l("Merge undone"),
                         "not_duplicate": _l("Not a duplicate")}
 
+# -- imports ------------------------------------------------------------------------------------------------
+IMPORT_KIND: Labels = {"policyholders": _l("Policyholders"), "policies": _l("Policies")}
+IMPORT_STATUS: Labels = {"queued": _l("Waiting"), "running": _l("Working"), "checked": _l("Checked: ready to import"),
+                         "refused": _l("Refused: nothing written"), "imported": _l("Imported"),
+                         "failed": _l("Failed: nothing written")}
+IMPORT_MODE: Labels = {"check": _l("Dry run"), "import": _l("Import")}
+
 # -- operations: daily jobs and the outbox -------------------------------------------------------------------
 JOB_STATUS: Labels = {"succeeded": _l("Succeeded"), "failed": _l("Failed"), "skipped": _l("Skipped")}
 #: each daily job (insurecrm.jobs registry) and each daily record (insurecrm.jobs.add_to_daily_record)
@@ -178,6 +185,7 @@ FIELD_VALUES: dict[str, dict[str, str]] = {
 }
 
 LABELS: dict[str, Labels] = {
+    "import_kind": IMPORT_KIND, "import_status": IMPORT_STATUS, "import_mode": IMPORT_MODE,
     "yes_no": YES_NO, "language": LANGUAGE, "org_kind": ORG_KIND, "sales_channel": SALES_CHANNEL,
     "agent_status": AGENT_STATUS, "partner_status": PARTNER_STATUS, "product_line": PRODUCT_LINE,
     "frequency": FREQUENCY, "job_status": JOB_STATUS, "job": JOB,

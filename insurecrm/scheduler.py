@@ -82,6 +82,16 @@ def send_outbox(app: Flask) -> None:
             db.session.remove()
 
 
+def resume_imports(app: Flask) -> None:
+    """Do the imports left queued or abandoned by a process that stopped (insurecrm.imports.engine)."""
+    from insurecrm.imports.engine import resume_abandoned
+
+    try:
+        resume_abandoned(app)
+    except Exception:  # logged; the next minute tries again
+        log.exception("resuming imports failed; it will be retried")
+
+
 def build(app: Flask) -> BackgroundScheduler:
     zone = app.config["TIMEZONE"]
     scheduler = BackgroundScheduler(timezone=zone)
@@ -90,6 +100,8 @@ def build(app: Flask) -> BackgroundScheduler:
     scheduler.add_job(tick, IntervalTrigger(minutes=RETRY_MINUTES), args=[app], id="retry", coalesce=True,
                       max_instances=1)
     scheduler.add_job(send_outbox, IntervalTrigger(minutes=SEND_MINUTES), args=[app], id="outbox", coalesce=True,
+                      max_instances=1)
+    scheduler.add_job(resume_imports, IntervalTrigger(minutes=1), args=[app], id="imports", coalesce=True,
                       max_instances=1)
     return scheduler
 

@@ -30,12 +30,13 @@ from typing import IO
 from flask import Flask, current_app, g
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, insert, or_, select, text, update
+from sqlalchemy import delete, insert, literal, or_, select, text, update
 
 from insurecrm.actor import acting_as
 from insurecrm.db import db, utcnow
 from insurecrm.imports.kinds import Context, ImportKind, RowError, header_key, load_kinds
 from insurecrm.imports.models import (
+    FINAL_STATUSES,
     ImportFileChunk,
     ImportIssue,
     ImportMode,
@@ -55,6 +56,9 @@ MAX_ISSUES = 10_000
 BATCH_ROWS = 500
 #: a run whose worker has not shown it is alive for this long is taken up again
 ABANDONED_AFTER = timedelta(minutes=5)
+#: the file of a run that was refused, failed or never imported is kept this long (to map its columns, to import
+#: it after its check), then deleted; the run and its report stay
+KEEP_FILES = timedelta(days=7)
 #: an import of at least this many rows refreshes the statistics of the tables it wrote
 ANALYZE_AFTER_ROWS = 10_000
 
@@ -69,15 +73,16 @@ class ImportRefused(Exception):
 # -- creating and starting runs ------------------------------------------------------------------------------------
 
 def create_run(kind: str, filename: str, stream: IO[bytes], *, user: User, column_map: dict | None = None,
-               encoding: str | None = None, language: str = "en") -> ImportRun:
-    """Store an uploaded file (read from ``stream`` in chunks, never whole) as a queued dry run of ``kind``.
-    Refuses an unknown kind, an empty file and a file above ``IMPORT_MAX_BYTES``."""
+               encoding: str | None = None, language: str = "en", mode: ImportMode = ImportMode.CHECK) -> ImportRun:
+    """Store an uploaded file (read from ``stream`` in chunks, never whole) as a queued run of ``kind``: a dry run
+    (``mode`` check), or an import that checks every row and writes only if none is refused. Refuses an unknown
+    kind, an empty file and a file above ``IMPORT_MAX_BYTES``."""
     if kind not in load_kinds():
         raise ImportRefused(str(_l("Unknown kind of import: %(kind)s.", kind=kind)))
     limit = current_app.config["IMPORT_MAX_BYTES"]
     run = ImportRun(kind=kind, filename=(filename or "upload")[-255:], size_bytes=0, file_format="csv",
-                    encoding=encoding, column_map=column_map or {}, mode=ImportMode.CHECK,
-                    status=ImportStatus.QUEUED, user_id=user.id, language=language)
+                    encoding=encoding, column_map=column_map or {}, mode=mode, status=ImportStatus.QUEUED,
+                    user_id=user.id, language=language)
     db.session.add(run)
     db.session.flush()
     size, seq = 0, 0
@@ -97,6 +102,21 @@ def create_run(kind: str, filename: str, stream: IO[bytes], *, user: User, colum
     run.size_bytes = size
     db.session.commit()
     return run
+
+
+def copy_run(run: ImportRun, *, column_map: dict[str, str], user: User) -> ImportRun:
+    """A new dry run of the file of ``run``, its headers given the meanings of ``column_map`` (the file's
+    header → the kind's field); the file is copied in the database, not read."""
+    again = ImportRun(kind=run.kind, filename=run.filename, size_bytes=run.size_bytes, file_format=run.file_format,
+                      encoding=run.encoding, column_map=column_map, mode=ImportMode.CHECK,
+                      status=ImportStatus.QUEUED, user_id=user.id, language=run.language)
+    db.session.add(again)
+    db.session.flush()
+    db.session.execute(insert(ImportFileChunk).from_select(
+        ["run_id", "seq", "data"],
+        select(literal(again.id), ImportFileChunk.seq, ImportFileChunk.data).where(ImportFileChunk.run_id == run.id)))
+    db.session.commit()
+    return again
 
 
 def confirm(run: ImportRun) -> None:
@@ -142,6 +162,10 @@ def resume_abandoned(app: Flask) -> int:
             for run_id in ids:
                 if perform(run_id, background=True, stale_before=stale):
                     done += 1
+            old = select(ImportRun.id).where(ImportRun.status.in_(FINAL_STATUSES),
+                                             ImportRun.finished_at < utcnow() - KEEP_FILES)
+            db.session.execute(delete(ImportFileChunk).where(ImportFileChunk.run_id.in_(old)))
+            db.session.commit()
         finally:
             db.session.remove()
     return done
@@ -163,7 +187,8 @@ def _claim(run_id: int, stale_before) -> bool:
     return bool(claimed)
 
 
-def perform(run_id: int, *, background: bool = False, stale_before=None) -> bool:
+def perform(run_id: int, *, background: bool = False, stale_before=None,
+            progress: Callable[[int], None] | None = None) -> bool:
     """Do the run ``run_id`` if it can be claimed: check or import its file, then record the outcome and its
     report. ``background``: a worker, whose progress is written as it goes (in a connection of its own, so that
     pages see it during the run's long transaction). ``False`` when the run was not this worker's to do."""
@@ -172,7 +197,8 @@ def perform(run_id: int, *, background: bool = False, stale_before=None) -> bool
     run = db.session.get(ImportRun, run_id)
     user = db.session.get(User, run.user_id) if run.user_id is not None else None
     kind = load_kinds()[run.kind]
-    progress = _progress_writer(run_id) if background else (lambda rows: None)
+    if progress is None:
+        progress = _progress_writer(run_id) if background else (lambda rows: None)
     outcome = Outcome()
     with force_locale(run.language):
         try:
@@ -375,6 +401,6 @@ def _finish(run_id: int, kind: ImportKind, outcome: Outcome) -> None:
                   "errors": issues.errors, "warnings": issues.warnings}
     if status == ImportStatus.IMPORTED:
         run.imported_at = now
-    if status != ImportStatus.CHECKED:
+    if status == ImportStatus.IMPORTED:
         db.session.execute(delete(ImportFileChunk).where(ImportFileChunk.run_id == run_id))
     db.session.commit()
