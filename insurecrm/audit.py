@@ -31,7 +31,7 @@ from insurecrm.models import AuditLog
 
 SKIPPED = {"id", "created_at", "updated_at", "version"}
 #: what an entry of the log records: the listener's create/update/delete, and the services' own kinds of entry
-ACTIONS = ("create", "update", "delete", "reveal", "resend", "mark_sent")
+ACTIONS = ("create", "update", "delete", "reveal", "resend", "mark_sent", "merge", "unmerge", "not_duplicate")
 
 
 def _json_value(value: Any) -> Any:

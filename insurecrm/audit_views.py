@@ -47,7 +47,8 @@ ENTITY_TYPES = {
 }
 #: the labels of :data:`insurecrm.audit.ACTIONS`
 ACTIONS = {"create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"),
-           "reveal": _l("ID number revealed"), "resend": _l("Sent again"), "mark_sent": _l("Marked as sent")}
+           "reveal": _l("ID number revealed"), "resend": _l("Sent again"), "mark_sent": _l("Marked as sent"),
+           "merge": _l("Merged"), "unmerge": _l("Merge undone"), "not_duplicate": _l("Not a duplicate")}
 #: the page of each kind of record that has one: (endpoint, name of its id argument)
 RECORD_PAGES = {
     "policyholders": ("policyholders_web.detail", "policyholder_id"),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from flask import jsonify, url_for
 from flask.views import MethodView
 from sqlalchemy import not_
 from sqlalchemy.orm import joinedload
+from werkzeug.exceptions import NotFound
 
 import policyholders.permissions  # noqa: F401 - registers the scope rules
 from insurecrm import clock
@@ -14,6 +16,8 @@ from insurecrm.db import db
 from insurecrm.scope import get_visible_or_404, scoped_select
 from policyholders import household, services
 from policyholders.duplicates import likely_duplicates
+from policyholders.merging.schemas import MergedRedirectSchema
+from policyholders.merging.services import redirect_target
 from policyholders.models import Interaction, Policyholder, ServiceRequest
 from policyholders.schemas import (
     HouseholdSchema,
@@ -81,9 +85,18 @@ class Policyholders(MethodView):
 @policyholders_blp.route("/policyholders/<int:policyholder_id>")
 class PolicyholderItem(MethodView):
     @policyholders_blp.response(200, PolicyholderDetailSchema)
+    @policyholders_blp.alt_response(302, schema=MergedRedirectSchema, description=(
+        "The id of a record merged into another: `Location` and `merged_into` name the surviving record."))
     def get(self, policyholder_id):
-        """One policyholder, with tags and household relationships; the ID number masked."""
-        return household.get_with_visible_relationships_or_404(policyholder_id, *WITH_TAGS)
+        """One policyholder, with tags and household relationships; the ID number masked. The old id of a merged
+        record answers 302 to the record it was merged into (when you may see that one; 404 otherwise)."""
+        try:
+            return household.get_with_visible_relationships_or_404(policyholder_id, *WITH_TAGS)
+        except NotFound:
+            survivor = redirect_target(policyholder_id, current_user())
+            if survivor is None:
+                raise
+            return merged_redirect(policyholder_id, survivor)
 
     @require_roles(*BOOK_WRITERS)
     @policyholders_blp.arguments(patch_schema(PolicyholderUpdateSchema))
@@ -101,6 +114,16 @@ class PolicyholderItem(MethodView):
         """Delete a prospect without policies; anyone else answers 409."""
         services.delete_policyholder(get_visible_or_404(Policyholder, policyholder_id))
         db.session.commit()
+
+
+def merged_redirect(policyholder_id: int, survivor_id: int):
+    """302 to the surviving record, with a body saying so for a client that does not follow redirects."""
+    location = url_for("policyholders_api.PolicyholderItem", policyholder_id=survivor_id)
+    response = jsonify(MergedRedirectSchema().dump({
+        "error": "Found", "merged_into": survivor_id,
+        "message": f"Policyholder {policyholder_id} was merged into policyholder {survivor_id}."}))
+    response.status_code, response.headers["Location"] = 302, location
+    return response
 
 
 @policyholders_blp.route("/policyholders/<int:policyholder_id>/relationships")

@@ -17,6 +17,7 @@ from marshmallow import ValidationError
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import NotFound
 
 import agents.permissions  # noqa: F401 - registers the agent scope rule (owner filter, timeline agents)
 import policies.permissions  # noqa: F401 - registers the policy scope rules (policies, payments, claims)
@@ -32,6 +33,7 @@ from insurecrm.scope import get_visible_or_404, scoped_select, visible, visible_
 from insurecrm.web import INTERNAL, WRITERS, load_form, name_of, page_roles, paginate_page
 from policies.models import IN_FORCE_STATUSES, Claim, Installment, InstallmentStatus, Payment, Policy
 from policyholders import household, services
+from policyholders.merging.services import redirect_target
 from policyholders.models import Interaction, Policyholder, ServiceRequest
 from policyholders.schemas import (
     InteractionSchema,
@@ -192,7 +194,13 @@ def _safe_cell(value):
 def detail(policyholder_id: int):
     """Everything about one policyholder on one page: one query per section (and one for a search of the book
     for a household member, ``?q=``, the form's fallback without JavaScript)."""
-    holder = get_visible_or_404(Policyholder, policyholder_id)
+    try:
+        holder = get_visible_or_404(Policyholder, policyholder_id)
+    except NotFound:
+        # the old id of a merged record leads to the record it was merged into
+        if (survivor := redirect_target(policyholder_id, g.user)) is None:
+            raise
+        return redirect(url_for("policyholders_web.detail", policyholder_id=survivor))
     q = request.args.get("q", "").strip()
     if q and g.user.role in WRITERS:
         return render_360(holder, member_choices=services.find_in_book(q, exclude_id=holder.id), member_q=q)

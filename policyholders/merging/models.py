@@ -54,3 +54,11 @@ class PolicyholderMerge(Base):
     @property
     def undone(self) -> bool:
         return self.undone_at is not None
+
+    @property
+    def moved_count(self) -> int:
+        return sum(1 for row in self.changed_rows if row["action"] == "moved")
+
+    @property
+    def dropped_count(self) -> int:
+        return sum(1 for row in self.changed_rows if row["action"] == "dropped")
