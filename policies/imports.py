@@ -70,9 +70,9 @@ class PoliciesImport(ImportKind):
     def columns(self) -> tuple[Column, ...]:
         if self._columns is None:
             self._columns = (
-                Column("number", _l("Policy number"), required=True, example="HE2026000012347"),
+                Column("number", _l("Policy number"), required=True, example="HE2026000012347", aliases=("保单号码",)),
                 Column("policyholder_id_number", _l("Policyholder's ID number"), required=True,
-                       example="110105199003071239"),
+                       example="110105199003071239", aliases=("投保人身份证号", "投保人证件号")),
                 Column("product_code", _l("Product code"), required=True, example="HE-01"),
                 Column("effective_date", _l("Effective date"), parse_date, required=True, example="2026-01-01"),
                 Column("expiry_date", _l("Expiry date"), parse_date, note=_l("The product's term when left empty.")),

@@ -39,9 +39,11 @@ class Column:
     required: bool = False
     example: str = ""
     note: LazyString | None = None
+    #: other headers a file commonly gives the column (a core system's "客户姓名" for the name)
+    aliases: tuple[str, ...] = ()
 
     def names(self) -> set[str]:
-        names = {header_key(self.field)}
+        names = {header_key(self.field)} | {header_key(alias) for alias in self.aliases}
         for language in ("en", "zh"):
             with force_locale(language):
                 names.add(header_key(str(self.header)))
