@@ -35,6 +35,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("policyholders_web.index", _l("Policyholders"),
             frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN, R.ACTUARY})),
     NavItem("imports_web.index", _l("Imports"), frozenset({R.BRANCH_MANAGER, R.ADMIN})),
+    NavItem("merging_web.queue", _l("Duplicates"), frozenset({R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("service_web.index", _l("Service & complaints"),
             frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("agents_web.referrals", _l("Referrals"), frozenset({R.BANK_REFERRER, R.BANCASSURANCE_SPECIALIST})),
