@@ -28,7 +28,7 @@ from sqlalchemy import select
 from agents.models import Agent, BankBranch, BankPartner, Referrer
 from insurecrm.db import db
 from insurecrm.imports.kinds import Column, Context, ImportKind, RowError, register
-from insurecrm.imports.values import Choices, parse_date, parse_decimal, parse_list
+from insurecrm.imports.values import Choices, parse_code, parse_date, parse_decimal, parse_list
 from insurecrm.labels import LABELS
 from insurecrm.scope import visible
 from policies.models import Policy, Product
@@ -70,8 +70,9 @@ class PoliciesImport(ImportKind):
     def columns(self) -> tuple[Column, ...]:
         if self._columns is None:
             self._columns = (
-                Column("number", _l("Policy number"), required=True, example="HE2026000012347", aliases=("保单号码",)),
-                Column("policyholder_id_number", _l("Policyholder's ID number"), required=True,
+                Column("number", _l("Policy number"), parse_code, required=True, example="HE2026000012347",
+                       aliases=("保单号码",)),
+                Column("policyholder_id_number", _l("Policyholder's ID number"), parse_code, required=True,
                        example="110105199003071239", aliases=("投保人身份证号", "投保人证件号")),
                 Column("product_code", _l("Product code"), required=True, example="HE-01"),
                 Column("effective_date", _l("Effective date"), parse_date, required=True, example="2026-01-01"),

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from agents.models import Agent, BankPartner, OrgUnit, Referrer
 from insurecrm.db import db
 from insurecrm.imports.kinds import Column, Context, ImportKind, RowError, register
-from insurecrm.imports.values import Choices, parse_boolean, parse_date, parse_list
+from insurecrm.imports.values import Choices, parse_boolean, parse_code, parse_date, parse_list
 from insurecrm.labels import LABELS
 from insurecrm.scope import visible
 from policyholders.duplicates import likely_duplicates
@@ -62,15 +62,16 @@ class PolicyholdersImport(ImportKind):
             self._columns = (
                 Column("id_type", _l("ID type"), _choices("id_type", **{"身份证": "prc_resident"}),
                        example="prc_resident", note=_l("Resident ID when left empty.")),
-                Column("id_number", _l("ID number"), required=True, example="110105199003071239",
+                Column("id_number", _l("ID number"), parse_code, required=True, example="110105199003071239",
                        aliases=("身份证号", "身份证号码", "证件号")),
                 Column("name", _l("Name"), required=True, example="张伟", aliases=("姓名", "客户姓名", "保户姓名")),
                 Column("kind", _l("Party"), _choices("party_kind", **{"个人": "person", "机构": "organisation",
                                                                       "公司": "organisation"})),
                 Column("gender", _l("Gender"), _choices("gender", 男="male", 女="female", m="male", f="female")),
                 Column("date_of_birth", _l("Date of birth"), parse_date, example="1990-03-07", aliases=("生日",)),
-                Column("phone", _l("Phone"), example="13800138000", aliases=("手机", "手机号", "手机号码", "联系电话")),
-                Column("phone_alt", _l("Other phone")),
+                Column("phone", _l("Phone"), parse_code, example="13800138000",
+                       aliases=("手机", "手机号", "手机号码", "联系电话")),
+                Column("phone_alt", _l("Other phone"), parse_code),
                 Column("email", _l("Email"), aliases=("邮箱", "电子邮箱")),
                 Column("address", _l("Address")),
                 Column("region", _l("Region")),
@@ -92,7 +93,7 @@ class PolicyholdersImport(ImportKind):
                 Column("referrer_code", _l("Referrer code")),
                 Column("status", _l("Status"), _choices("holder_status")),
                 Column("tags", _l("Tags"), parse_list, note=_l("Separated by ; or ,")),
-                Column("related_id_number", _l("Related person's ID number"),
+                Column("related_id_number", _l("Related person's ID number"), parse_code,
                        note=_l("Someone on file or in this file.")),
                 Column("relationship", _l("Relationship"), _choices("relationship_kind", **RELATION_ALIASES),
                        aliases=("关系",),

@@ -90,14 +90,11 @@ def read_csv(chunks: Iterator[bytes], *, encoding: str | None = None) -> Table:
         if len(head) >= SNIFF_BYTES:
             break
     encoding = encoding or detect_encoding(head[:SNIFF_BYTES])
-    text = io.TextIOWrapper(io.BufferedReader(_ChunkStream(chunks, head)), encoding=encoding, newline="")
-    try:
-        first_line = text.readline()
-    except UnicodeDecodeError:
-        raise FileProblem(_bad_encoding(encoding, 1)) from None
+    lines = _lines(io.BufferedReader(_ChunkStream(chunks, head)), encoding)
+    first_line = next(lines, "")
     delimiter = max(",;\t", key=first_line.count)
     header = next(csv.reader([first_line], delimiter=delimiter), [])
-    reader = csv.reader(text, delimiter=delimiter)
+    reader = csv.reader(lines, delimiter=delimiter)
 
     def rows() -> Iterator[tuple[int, list]]:
         number = 1
@@ -106,10 +103,8 @@ def read_csv(chunks: Iterator[bytes], *, encoding: str | None = None) -> Table:
                 cells = next(reader)
             except StopIteration:
                 return
-            except UnicodeDecodeError:
-                raise FileProblem(_bad_encoding(encoding, number + 1)) from None
             except csv.Error as error:
-                raise FileProblem(str(_l("Row %(row)s cannot be read as CSV: %(error)s", row=reader.line_num,
+                raise FileProblem(str(_l("Row %(row)s cannot be read as CSV: %(error)s", row=number + 1,
                                          error=error))) from None
             number += 1
             if any(cell.strip() for cell in cells):
@@ -118,9 +113,30 @@ def read_csv(chunks: Iterator[bytes], *, encoding: str | None = None) -> Table:
     return Table(headers=[cell.strip() for cell in header], rows=rows(), encoding=encoding)
 
 
-def _bad_encoding(encoding: str, row: int) -> str:
-    return str(_l("Row %(row)s is not valid %(encoding)s text: the file mixes encodings. Save it again as \"CSV "
-                  "UTF-8\" or as an Excel workbook (.xlsx).", row=row, encoding=encoding.upper()))
+def _lines(stream: io.BufferedReader, encoding: str) -> Iterator[str]:
+    """The file's lines, decoded one by one, so that a line in another encoding is named by its number. UTF-8 and
+    GB18030 never use the byte of a line feed inside a character, so the bytes split there; UTF-16 is decoded as
+    a whole stream."""
+    if encoding == "utf-16":
+        text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+        try:
+            yield from text
+        except UnicodeDecodeError:
+            raise FileProblem(_bad_encoding(encoding, None)) from None
+        return
+    for number, line in enumerate(stream, start=1):
+        try:
+            yield line.decode(encoding)
+        except UnicodeDecodeError:
+            raise FileProblem(_bad_encoding(encoding, number)) from None
+
+
+def _bad_encoding(encoding: str, line: int | None) -> str:
+    if line is None:
+        return str(_l("The file is not valid %(encoding)s text. Save it again as \"CSV UTF-8\" or as an Excel "
+                      "workbook (.xlsx).", encoding=encoding.upper()))
+    return str(_l("Line %(line)s of the file is not valid %(encoding)s text: the file mixes encodings. Save it "
+                  "again as \"CSV UTF-8\" or as an Excel workbook (.xlsx).", line=line, encoding=encoding.upper()))
 
 
 def read_xlsx(chunks: Iterator[bytes]) -> Table:

@@ -37,6 +37,8 @@ AMBIGUOUS_DATE = _l("%(value)s could be read two ways: write it with the year fi
 NUMBER_MESSAGE = _l("Not a number.")
 BOOLEAN_MESSAGE = _l("Write yes or no (是 or 否).")
 CHOICE_MESSAGE = _l("Not one of: %(choices)s.")
+LOST_DIGITS = _l("The spreadsheet stored this as a number and lost its last digits: format the column as text "
+                 "and type it again.")
 
 
 def normalise(text: str) -> str:
@@ -59,6 +61,15 @@ def cell_text(value) -> str | None:
         return value.isoformat()
     text = normalise(str(value))
     return text or None
+
+
+def parse_code(value) -> str:
+    """A number that is a code (an ID number, a policy number): as text. A spreadsheet that stored such a number
+    as a number kept 15 digits at most: an 18-digit resident ID comes back with its last digits lost, which is
+    refused rather than imported wrong."""
+    if isinstance(value, float) and abs(value) >= 1e15:
+        raise ValueError(str(LOST_DIGITS))
+    return cell_text(value) or ""
 
 
 def parse_date(value) -> str:
