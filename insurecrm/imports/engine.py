@@ -296,6 +296,8 @@ def _execute(run: ImportRun, kind: ImportKind, user: User, outcome: Outcome, pro
     ctx = Context(user=user, checking=mode == ImportMode.CHECK)
     kind.prepare(ctx)
     seen: dict[tuple, int] = {}
+    # a key repeated is reported on its most telling column the file has (the ID number, not its type)
+    key_field = next((name for name in reversed(kind.key_fields) if name in mapping.headers), kind.key_fields[-1])
     for number, cells in table.rows:
         outcome.rows += 1
         values, errors, raw = {}, {}, {}
@@ -313,7 +315,7 @@ def _execute(run: ImportRun, kind: ImportKind, user: User, outcome: Outcome, pro
                 errors[column.field] = [str(REQUIRED)]
         if not errors and (key := kind.key(values)) is not None:
             if key in seen:
-                errors[kind.key_fields[0]] = [str(_l("Row %(row)s has the same key: each record once per file.",
+                errors[key_field] = [str(_l("Row %(row)s has the same key: each record once per file.",
                                                      row=seen[key]))]
             else:
                 seen[key] = number

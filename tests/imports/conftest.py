@@ -46,3 +46,11 @@ def run_import(app):
         return db.session.get(engine.ImportRun, created.id)
 
     return run
+
+
+def resident_id(born: str, seq: int) -> str:
+    """A valid PRC resident ID of someone born on ``born`` (``"1990-03-07"``) in Beijing's Chaoyang district."""
+    from stdnum.cn import ric
+
+    body = f"110105{born.replace('-', '')}{seq:03d}"
+    return body + ric.calc_check_digit(body + "0")  # the digit is computed from the others
