@@ -52,6 +52,8 @@ EXPECT = {
     # tasks are worked by agents, specialists and managers; the own task is agent A1's, not the specialist's
     "task": {M: (OK, HIDDEN), AG: (OK, HIDDEN), S: (HIDDEN, HIDDEN)}
     | {role: (FORBIDDEN, FORBIDDEN) for role in (A, ACT, R)},
+    # undoing a merge (the merge itself is a POST on its policyholder): admins only
+    "policyholder_merge": {A: (OK, OK)} | {role: (FORBIDDEN, FORBIDDEN) for role in (ACT, M, AG, S, R)},
 }
 SEGMENTS = {
     "policyholders": "policyholder", "policies": "policy", "claims": "claim", "interactions": "interaction",
@@ -59,7 +61,7 @@ SEGMENTS = {
     "activities": "activity", "products": "product", "org-units": "org_unit", "bank-partners": "bank_partner",
     "bank-branches": "bank_branch", "pipeline-stages": "pipeline_stage", "agents": "agent",
     "referrers": "referrer", "referrals": "referral", "users": "user", "renewal-approvals": "renewal_approval",
-    "tasks": "task", "loss-reasons": "loss_reason", "quotes": "quote",
+    "tasks": "task", "loss-reasons": "loss_reason", "quotes": "quote", "policyholder-merges": "policyholder_merge",
 }
 #: second path parameters of nested routes → the world's record of that kind
 NESTED_PARAMS = {"relationship_id": "relationship", "rel_id": "relationship", "payment_id": "payment",

@@ -19,11 +19,15 @@ ALL = tuple(Role)
 ADMIN_ONLY = {A: (OK, OK)} | {role: (FORBIDDEN, FORBIDDEN) for role in ALL if role != A}
 WRITER_BOOK = BOOK | {ACT: (FORBIDDEN, FORBIDDEN)}
 ACTIVITY_PAGE = WRITER_BOOK | {S: (HIDDEN, HIDDEN)}
+#: the merge page without the other record of the pair (?other=) has nothing to show: 404 for the roles that merge
+MERGE_PAGE = {A: (HIDDEN, HIDDEN), M: (HIDDEN, HIDDEN)} | {role: (FORBIDDEN, FORBIDDEN) for role in (ACT, AG, S, R)}
 
 #: pages with a record in the path: (own, foreign) expected per role
 RECORD_PAGES = {
     "/policyholders/<int:policyholder_id>": ("policyholder", BOOK),
     "/policyholders/<int:policyholder_id>/edit": ("policyholder", WRITER_BOOK),
+    # the pair's pages, with ?other=: tests/policyholders/test_merge_pages.py
+    "/policyholders/<int:policyholder_id>/merge": ("policyholder", MERGE_PAGE),
     "/policies/<int:policy_id>": ("policy", BOOK),
     "/claims/<int:claim_id>": ("claim", BOOK),
     "/service-requests/<int:request_id>": ("service_request", WRITER_BOOK),
@@ -89,6 +93,8 @@ LIST_PAGES = {
     "/agenda.ics": {M, AG, S},
     "/activities/new": {M, AG, S},
     "/admin/pipeline-stages": {A},
+    "/policyholders/duplicates": {A, M},
+    "/policyholders/merges": {A},
 }
 #: each report's page and downloads: by the roles the catalogue names, in tests/reports/test_report_access.py
 REPORT_PAGES = re.compile(r"/reports/<name>(\.\w+)?")
