@@ -215,9 +215,9 @@ def _people_differ(stored: list, given: list[dict[str, Any]], fields: tuple[str,
     return stored_rows != given_rows
 
 
-def _comparable(value) -> str | None:
+def _comparable(value) -> str:
     if value is None:
-        return None
+        return ""
     return str(value.normalize()) if isinstance(value, Decimal) else str(value)
 
 
