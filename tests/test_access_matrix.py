@@ -24,6 +24,7 @@ A, S, M, AG, R, ACT = (Role.ADMIN, Role.BANCASSURANCE_SPECIALIST, Role.BRANCH_MA
 #: (own, foreign) expected for a GET, per role
 BOOK = {A: (OK, OK), ACT: (OK, OK), M: (OK, HIDDEN), AG: (OK, HIDDEN), S: (OK, HIDDEN), R: (FORBIDDEN, FORBIDDEN)}
 REFERENCE = {role: (OK, OK) for role in (A, ACT, M, AG, S)} | {R: (FORBIDDEN, FORBIDDEN)}
+IMPORTS = {A: (OK, OK), M: (OK, HIDDEN)} | {role: (FORBIDDEN, FORBIDDEN) for role in (ACT, AG, S, R)}
 EXPECT = {
     "policyholder": BOOK,
     "policy": BOOK,
@@ -54,6 +55,8 @@ EXPECT = {
     | {role: (FORBIDDEN, FORBIDDEN) for role in (A, ACT, R)},
     # undoing a merge (the merge itself is a POST on its policyholder): admins only
     "policyholder_merge": {A: (OK, OK)} | {role: (FORBIDDEN, FORBIDDEN) for role in (ACT, M, AG, S, R)},
+    # imports: admins see every run, managers their own (the foreign run is an admin's); others have no imports
+    "import_run": IMPORTS,
 }
 SEGMENTS = {
     "policyholders": "policyholder", "policies": "policy", "claims": "claim", "interactions": "interaction",
@@ -62,6 +65,7 @@ SEGMENTS = {
     "bank-branches": "bank_branch", "pipeline-stages": "pipeline_stage", "agents": "agent",
     "referrers": "referrer", "referrals": "referral", "users": "user", "renewal-approvals": "renewal_approval",
     "tasks": "task", "loss-reasons": "loss_reason", "quotes": "quote", "policyholder-merges": "policyholder_merge",
+    "imports": "import_run",
 }
 #: second path parameters of nested routes → the world's record of that kind
 NESTED_PARAMS = {"relationship_id": "relationship", "rel_id": "relationship", "payment_id": "payment",

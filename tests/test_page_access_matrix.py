@@ -13,7 +13,21 @@ import pytest
 from insurecrm.models import Role
 from tests.access.world import build_world
 from tests.api_client import csrf_token
-from tests.test_access_matrix import ACT, AG, BOOK, FORBIDDEN, HIDDEN, OK, A, M, R, S, row_counts, status_class
+from tests.test_access_matrix import (
+    ACT,
+    AG,
+    BOOK,
+    FORBIDDEN,
+    HIDDEN,
+    IMPORTS,
+    OK,
+    A,
+    M,
+    R,
+    S,
+    row_counts,
+    status_class,
+)
 
 ALL = tuple(Role)
 ADMIN_ONLY = {A: (OK, OK)} | {role: (FORBIDDEN, FORBIDDEN) for role in ALL if role != A}
@@ -54,6 +68,10 @@ RECORD_PAGES = {
     "/activities/<int:activity_id>": ("activity", ACTIVITY_PAGE),
     "/activities/<int:activity_id>.ics": ("activity", ACTIVITY_PAGE),
     "/activities/<int:activity_id>/edit": ("activity", ACTIVITY_PAGE | {A: (FORBIDDEN, FORBIDDEN)}),
+    # an import's page and its report: admins every run, managers their own
+    "/imports/<int:run_id>": ("import_run", IMPORTS),
+    "/imports/<int:run_id>/report.csv": ("import_run", IMPORTS),
+    "/imports/<int:run_id>/report.xlsx": ("import_run", IMPORTS),
 }
 ADMIN_RESOURCES = {"agents": "agent", "bank-branches": "bank_branch", "bank-partners": "bank_partner",
                    "org-units": "org_unit", "products": "product", "referrers": "referrer", "users": "user",
@@ -95,6 +113,9 @@ LIST_PAGES = {
     "/admin/pipeline-stages": {A},
     "/policyholders/duplicates": {A, M},
     "/policyholders/merges": {A},
+    "/imports": {A, M},
+    "/imports/template.csv": {A, M},
+    "/imports/template.xlsx": {A, M},
 }
 #: each report's page and downloads: by the roles the catalogue names, in tests/reports/test_report_access.py
 REPORT_PAGES = re.compile(r"/reports/<name>(\.\w+)?")
@@ -198,5 +219,6 @@ def _post_resource(rule) -> str:
     segment = rule.rule.split("/")[1]
     return {"policyholders": "policyholder", "policies": "policy", "service-requests": "service_request",
             "referrals": "referral", "renewals": "renewal_case", "renewal-approvals": "renewal_approval",
+            "imports": "import_run",
             "claims": "claim", "tasks": "task", "activities": "activity",
             "opportunities": "opportunity"}[segment]

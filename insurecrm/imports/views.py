@@ -150,13 +150,12 @@ def columns(run_id: int):
     return redirect(url_for(".run", run_id=again.id), 303)
 
 
-@bp.get("/<int:run_id>/report.<fmt>")
+@bp.get("/<int:run_id>/report.csv", defaults={"fmt": "csv"})
+@bp.get("/<int:run_id>/report.xlsx", defaults={"fmt": "xlsx"}, endpoint="report_xlsx")
 @importers
 def report(run_id: int, fmt: str):
     """The run's problems as CSV or XLSX: row, column, value, message."""
     item = _run_or_404(run_id)
-    if fmt not in ("csv", "xlsx"):
-        abort(404)
     heading = [_("Row"), _("Column"), _("Value"), _("Problem"), _("Severity")]
     rows = ([issue.row, issue.column or "", issue.value or "", issue.message,
              _("Error") if issue.severity == "error" else _("Warning")]
@@ -165,14 +164,13 @@ def report(run_id: int, fmt: str):
     return _download(f"import-{item.id}-report", heading, rows, fmt)
 
 
-@bp.get("/templates/<kind_name>.<fmt>")
+@bp.get("/template.csv", defaults={"fmt": "csv"})
+@bp.get("/template.xlsx", defaults={"fmt": "xlsx"}, endpoint="template_xlsx")
 @importers
-def template(kind_name: str, fmt: str):
-    """An empty file of the kind: the headers in the reader's language (either language is accepted) and an
-    example row."""
-    kind = _kind_or_404(kind_name)
-    if fmt not in ("csv", "xlsx"):
-        abort(404)
+def template(fmt: str):
+    """An empty file of the kind ``?kind=``: the headers in the reader's language (either language is accepted)
+    and an example row."""
+    kind = _kind_or_404(request.args.get("kind", "policyholders"))
     heading = [str(column.header) + (" *" if column.required else "") for column in kind.columns]
     example = [column.example for column in kind.columns]
     return _download(f"{kind.name}-template", heading, iter([example]), fmt)

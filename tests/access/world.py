@@ -146,4 +146,18 @@ def build_world(make, session) -> World:
     world.own = _side(make, session, t1, a1, p1, bb1, r1, stage, "own")
     world.foreign = _side(make, session, b2, a2, p2, bb2, r2, make.stage(position=20), "foreign")
     world.own["user"], world.foreign["user"] = users[Role.AGENT].id, users[Role.ADMIN].id
+    # imports: a manager's own run, and an admin's (the only other kind a manager may not see)
+    world.own["import_run"], world.foreign["import_run"] = (
+        _import_run(session, users[Role.BRANCH_MANAGER]), _import_run(session, users[Role.ADMIN]))
     return world
+
+
+def _import_run(session, user) -> int:
+    from insurecrm.imports.models import ImportMode, ImportRun, ImportStatus
+
+    run = ImportRun(kind="policyholders", filename=f"book-{user.username}.csv", size_bytes=10, file_format="csv",
+                    column_map={}, mode=ImportMode.CHECK, status=ImportStatus.CHECKED, user_id=user.id,
+                    language="en", counts={"created": 1}, rows_total=1)
+    session.add(run)
+    session.commit()
+    return run.id
