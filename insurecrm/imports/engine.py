@@ -325,19 +325,17 @@ def _execute(run: ImportRun, kind: ImportKind, user: User, outcome: Outcome, pro
             except RowError as refused:
                 errors = refused.errors
         for field_name, messages in errors.items():
-            column_name = mapping.headers.get(field_name, field_name) if field_name else None
             for message in messages:
-                issues.add(number, column_name, raw.get(field_name), message)
+                issues.add(number, _column_name(kind, mapping, field_name), raw.get(field_name), message)
         if outcome.rows % BATCH_ROWS == 0:
             _lighten_session(user)
             progress(outcome.rows)
     for number, refused in kind.finish(ctx):
         for field_name, messages in refused.errors.items():
             for message in messages:
-                issues.add(number, mapping.headers.get(field_name, field_name) if field_name else None, None, message)
-    for number, column_name, message in ctx.warnings:
-        issues.add(number, mapping.headers.get(column_name, column_name) if column_name else None, None, message,
-                   "warning")
+                issues.add(number, _column_name(kind, mapping, field_name), None, message)
+    for number, field_name, message in ctx.warnings:
+        issues.add(number, _column_name(kind, mapping, field_name), None, message, "warning")
     if mode == ImportMode.IMPORT and not issues.errors:
         db.session.commit()
         outcome.committed = True
@@ -345,6 +343,17 @@ def _execute(run: ImportRun, kind: ImportKind, user: User, outcome: Outcome, pro
             _analyze(kind.tables)
     else:
         db.session.rollback()
+
+
+def _column_name(kind: ImportKind, mapping: Mapping, field_name: str | None) -> str | None:
+    """How the report names a field: by the file's header, else by the column's name in the reader's language
+    (a column the file lacks), else as the service named it."""
+    if field_name is None:
+        return None
+    if field_name in mapping.headers:
+        return mapping.headers[field_name]
+    column = next((column for column in kind.columns if column.field == field_name), None)
+    return str(column.header) if column is not None else field_name
 
 
 def _lighten_session(user: User) -> None:

@@ -147,4 +147,5 @@ def load_kinds() -> dict[str, ImportKind]:
     import policies.imports  # noqa: F401
     import policyholders.imports  # noqa: F401
 
-    return KINDS
+    order = ("policyholders", "policies")  # a book's policyholders before their policies
+    return dict(sorted(KINDS.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
