@@ -42,8 +42,18 @@ class UploadFormSchema(Schema):
                        "template names them."})
 
 
-class UploadFileSchema(Schema):
-    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+class ConfirmSchema(Schema):
+    """No fields: the body is empty or ``{}``."""
+
+
+def _refuse_a_body() -> None:
+    """An operation without fields: no body, or ``{}``; anything else is a 422 that says what was wrong."""
+    if not request.get_data(cache=True).strip():
+        return
+    data = request.get_json(silent=True) if request.is_json else None
+    if data is None:
+        raise ValidationError({"_schema": ["This operation takes no body (or {})."]})
+    ConfirmSchema().load(data)
 
 
 class ImportIssueSchema(Schema):
@@ -97,6 +107,22 @@ def _run_or_404(run_id: int) -> ImportRun:
     return run
 
 
+#: the upload's multipart body, as OpenAPI describes it (the fields of :class:`UploadFormSchema` and the file)
+UPLOAD_BODY = {
+    "type": "object", "required": ["kind", "file"], "additionalProperties": False,
+    "properties": {
+        "kind": {"type": "string", "enum": list(KIND_NAMES)},
+        "dry_run": {"type": "boolean", "default": True,
+                    "description": "true (the default): check only. false: check and import all or nothing."},
+        "encoding": {"type": "string", "enum": ["utf-8", "gb18030", "utf-16"],
+                     "description": "Of a CSV file; detected when not given."},
+        "column_map": {"type": "string", "maxLength": 10_000, "description": "A JSON object: the file's header → "
+                       "the field it holds, for headers not named as the template names them."},
+        "file": {"type": "string", "format": "binary", "description": "The CSV or XLSX file."},
+    },
+}
+
+
 @blp.route("/imports")
 class Imports(MethodView):
     @require_roles(*ROLES)
@@ -108,36 +134,67 @@ class Imports(MethodView):
         return {"items": items, "meta": meta}
 
     @require_roles(*ROLES)
-    @blp.arguments(UploadFormSchema, location="form")
-    @blp.arguments(UploadFileSchema, location="files")
+    @blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": UPLOAD_BODY}}})
     @blp.response(202, ImportRunDetailSchema)
-    def post(self, form, files):
+    def post(self):
         """Upload a CSV or XLSX file of a kind to check it (or, with `dry_run=false`, import it all or nothing)."""
-        column_map = {}
-        if form.get("column_map"):
-            try:
-                column_map = json.loads(form["column_map"])
-            except ValueError:
-                column_map = None
-            if not isinstance(column_map, dict) or not all(
-                    isinstance(key, str) and isinstance(value, str) for key, value in column_map.items()):
-                raise ValidationError({"column_map": ["A JSON object of header → field."]})
-            fields_of_kind = {column.field for column in load_kinds()[form["kind"]].columns}
-            unknown = sorted(set(column_map.values()) - fields_of_kind)
-            if unknown:
-                raise ValidationError({"column_map": [f"Not fields of {form['kind']}: {', '.join(unknown)}."]})
-        upload = request.files.get("file")
-        if not hasattr(upload, "stream"):
-            raise ValidationError({"file": ["Send the file as a multipart file part."]})
+        form, upload = _upload()
         try:
             run = engine.create_run(form["kind"], upload.filename or "upload", upload.stream, user=current_user(),
-                                    column_map=column_map, encoding=form.get("encoding"),
+                                    column_map=form["column_map"], encoding=form.get("encoding"),
                                     language=str(get_locale() or "en"),
                                     mode=ImportMode.CHECK if form["dry_run"] else ImportMode.IMPORT)
         except engine.ImportRefused as refused:
             raise ValidationError({"file": [str(refused)]}) from None
         engine.start(run)
         return db.session.get(ImportRun, run.id)
+
+
+def _upload() -> tuple[dict, object]:
+    """The upload's fields and file from a multipart body, checked like any body: unknown fields, a missing
+    file, a column map that is not a JSON object of the kind's fields — every problem at once (422)."""
+    if request.mimetype == "multipart/form-data":
+        raw = request.form.to_dict()
+    elif request.is_json:
+        raw = request.get_json(silent=True)
+        if raw is None:
+            raise ValidationError({"_schema": ["Send the file and its fields as multipart/form-data."]})
+    else:
+        raw = {}
+    errors: dict[str, list[str]] = {}
+    form: dict = {}
+    try:
+        form = UploadFormSchema().load(raw)
+    except ValidationError as error:
+        errors.update(error.messages if isinstance(error.messages, dict) else {"_schema": error.messages})
+    for name in request.files:
+        if name != "file":
+            errors[name] = ["Unknown field."]
+    upload = request.files.get("file")
+    if upload is None:
+        errors["file"] = ["Send the file as the multipart part `file`."]
+    form["column_map"] = _column_map(form, errors)
+    if errors:
+        raise ValidationError(errors)
+    return form, upload
+
+
+def _column_map(form: dict, errors: dict) -> dict[str, str]:
+    if not form.get("column_map"):
+        return {}
+    try:
+        column_map = json.loads(form["column_map"])
+    except ValueError:
+        column_map = None
+    if not isinstance(column_map, dict) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in column_map.items()):
+        errors["column_map"] = ["A JSON object of header → field."]
+        return {}
+    if form.get("kind") in KIND_NAMES:
+        unknown = sorted(set(column_map.values()) - {column.field for column in load_kinds()[form["kind"]].columns})
+        if unknown:
+            errors["column_map"] = [f"Not fields of {form['kind']}: {', '.join(unknown)}."]
+    return column_map
 
 
 @blp.route("/imports/<int:run_id>")
@@ -155,7 +212,8 @@ class ImportConfirm(MethodView):
     @blp.response(202, ImportRunDetailSchema)
     @blp.alt_response(409, description="The run is not a dry run that found nothing wrong.")
     def post(self, run_id):
-        """Import the file of a dry run that found nothing wrong (all or nothing)."""
+        """Import the file of a dry run that found nothing wrong (all or nothing). No body, or `{}`."""
+        _refuse_a_body()
         run = _run_or_404(run_id)
         if run.status != ImportStatus.CHECKED:
             raise Conflict("Only a file checked without problems can be imported.")
