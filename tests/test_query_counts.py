@@ -96,6 +96,10 @@ def pages_for(username: str) -> list[str]:
              "manager1": lambda: ["/opportunities", "/opportunities/board"],
              "admin": lambda: ["/opportunities", "/admin/loss-reasons", "/admin/pipeline-stages",
                                f"/admin/pipeline-stages/{_first(PipelineStage)}"]}.get(username, list)()
+    # the duplicates queue (managers and admins) and the merge history (admins)
+    urls += {"manager1": lambda: ["/policyholders/duplicates"],
+             "admin": lambda: ["/policyholders/duplicates", "/policyholders/duplicates?page=2",
+                               "/policyholders/merges"]}.get(username, list)()
     return [(user.get_id(), url) for url in urls]
 
 
