@@ -145,7 +145,9 @@ def register(kind: ImportKind) -> ImportKind:
 def load_kinds() -> dict[str, ImportKind]:
     """Every kind, its domain's module imported."""
     import policies.imports  # noqa: F401
+    import policies.payment_imports  # noqa: F401
     import policyholders.imports  # noqa: F401
 
-    order = ("policyholders", "policies")  # a book's policyholders before their policies
+    # a book's policyholders before their policies, and policies before their payments and claims
+    order = ("policyholders", "policies", "payments", "claims")
     return dict(sorted(KINDS.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
