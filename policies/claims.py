@@ -21,15 +21,17 @@ it is. Nobody moves a policy to ``terminated_by_claim`` by hand.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from marshmallow import ValidationError
+from sqlalchemy import select
 
 from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.services import apply_changes
 from policies.models import Claim, ClaimKind, ClaimStatus, Policy, PolicyStatus, ProductLine
-from policies.numbers import allocate_claim_number
+from policies.numbers import CLAIM_CODE, NUMBER_RE, allocate_claim_number, is_valid_number, reserve_claim_number
 from policies.status import ALLOWED_TRANSITIONS, transition
 
 K = ClaimKind
@@ -54,16 +56,21 @@ CLAIM_TRANSITIONS: dict[ClaimStatus, tuple[ClaimStatus, ...]] = {
     C.PAID: (C.CLOSED,),
     C.CLOSED: (),
 }
+#: a claim number given by another system (the insurer's core system's, or one of ours)
+GIVEN_NUMBER = re.compile(r"[A-Z0-9][A-Z0-9\-/_.]{0,31}")
 #: a policy in one of these statuses gives no cover to claim on
 NO_COVER_STATUSES = frozenset({PolicyStatus.QUOTED})
 
 
-def create_claim(policy: Policy, data: dict) -> Claim:
-    """Report a claim on ``policy``; its number is allocated (``CL<year><serial><check digit>``).
+def create_claim(policy: Policy, data: dict, *, number: str | None = None) -> Claim:
+    """Report a claim on ``policy``; its number is allocated (``CL<year><serial><check digit>``), or is ``number``
+    when given (a claim brought in from the insurer's core system, with the number it has there).
 
     Refuses (422) a claim on a quoted policy (no cover yet), a kind of loss the product's line does not
     cover (on ``kind``), a loss date outside the policy's cover period (effective to expiry date, both
-    included), a report date before the loss date or in the future, and a negative incurred amount.
+    included), a report date before the loss date or in the future, and a negative incurred amount; a given
+    ``number`` already taken, not of 1 to 32 letters, digits, ``-``, ``/``, ``_`` or ``.``, or of our own format
+    with a wrong check digit (on ``number``).
     """
     data = dict(data)
     data.setdefault("report_date", clock.today())
@@ -71,6 +78,9 @@ def create_claim(policy: Policy, data: dict) -> Claim:
     if policy.status in NO_COVER_STATUSES:
         raise ValidationError({"_schema": [f"Policy {policy.number} is {policy.status}: it gives no cover yet."]})
     errors: dict[str, list[str]] = {}
+    if number is not None:
+        number = number.strip().upper()
+        errors.update(_given_number_errors(number))
     covered = KINDS_BY_LINE[policy.product.line]
     if data["kind"] not in covered:
         errors["kind"] = [f"A {policy.product.line} policy covers: {', '.join(covered)}."]
@@ -84,10 +94,23 @@ def create_claim(policy: Policy, data: dict) -> Claim:
     errors.update(_amount_errors(data.get("incurred_amount", Decimal("0")), Decimal("0")))
     if errors:
         raise ValidationError(errors)
-    claim = Claim(policy_id=policy.id, number=allocate_claim_number(data["report_date"].year), **data)
+    if number is not None:
+        reserve_claim_number(number)
+    claim = Claim(policy_id=policy.id, number=number or allocate_claim_number(data["report_date"].year), **data)
     db.session.add(claim)
     db.session.flush()
     return claim
+
+
+def _given_number_errors(number: str) -> dict[str, list[str]]:
+    """What is wrong with a claim number given by another system (upper case): malformed, or taken."""
+    if not GIVEN_NUMBER.fullmatch(number) or (number.startswith(CLAIM_CODE) and NUMBER_RE.fullmatch(number)
+                                              and not is_valid_number(number)):
+        return {"number": [f"{number} is not a claim number: 1 to 32 letters, digits, -, /, _ or ., and a number "
+                           "of ours (CL...) with its check digit."]}
+    if db.session.scalar(select(Claim.id).where(Claim.number == number)) is not None:
+        return {"number": [f"Claim number {number} is already taken."]}
+    return {}
 
 
 def update_claim(claim: Claim, data: dict) -> Claim:

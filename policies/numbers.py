@@ -68,3 +68,20 @@ def allocate_policy_number(line: ProductLine, year: int) -> str:
 
 def allocate_claim_number(year: int) -> str:
     return format_number(CLAIM_CODE, year, next_serial(f"claim:{year}"))
+
+
+def reserve_claim_number(number: str) -> None:
+    """A claim number of our format given by another system (an import): our counter of its year is moved past
+    it, so that no claim reported later is allocated the same number. A number of another format reserves nothing."""
+    match = NUMBER_RE.fullmatch(number or "")
+    if not match or match.group(1) != CLAIM_CODE or not is_valid_number(number):
+        return
+    name, serial = f"claim:{match.group(2)}", int(match.group(3))
+    db.session.execute(update(NumberSequence).where(NumberSequence.name == name, NumberSequence.value < serial)
+                       .values(value=serial))
+    if db.session.get(NumberSequence, name) is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(NumberSequence(name=name, value=serial))
+        except IntegrityError:  # created meanwhile by a concurrent writer: move it past the number
+            reserve_claim_number(number)

@@ -18,14 +18,14 @@ SHOWN = 50
 
 
 @click.command("import")
-@click.argument("kind", type=click.Choice(["policyholders", "policies", "payments"]))
+@click.argument("kind", type=click.Choice(["policyholders", "policies", "payments", "claims"]))
 @click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check only: report what would be created, changed or refused.")
 @click.option("--user", "username", help="Act as this user (an admin or a branch manager); default: an admin.")
 @click.option("--encoding", type=click.Choice(["utf-8", "gb18030", "utf-16"]), help="Of a CSV file (detected).")
 @with_appcontext
 def import_command(kind: str, path: Path, dry_run: bool, username: str | None, encoding: str | None) -> None:
-    """Check (--dry-run) or import a CSV or XLSX file of policyholders, policies or payments, all or nothing."""
+    """Check (--dry-run) or import a CSV or XLSX file of policyholders, policies, payments or claims, all or nothing."""
     from sqlalchemy import select
     from tqdm import tqdm
 

@@ -144,6 +144,7 @@ def register(kind: ImportKind) -> ImportKind:
 
 def load_kinds() -> dict[str, ImportKind]:
     """Every kind, its domain's module imported."""
+    import policies.claim_imports  # noqa: F401
     import policies.imports  # noqa: F401
     import policies.payment_imports  # noqa: F401
     import policyholders.imports  # noqa: F401
