@@ -150,3 +150,17 @@ def test_merging_a_record_with_itself_is_422(api, web, org, pair):
     assert response.status_code == 422 and "merged_id" in response.json["errors"]
     page = post(web(org.admin), f"/policyholders/{first.id}/merge", {"other_id": second.id, "survivor_id": 999})
     assert page.status_code == 422
+
+
+def test_undoing_a_merge_that_does_not_exist_is_404(api, web, org):
+    assert api(org.admin).post("/api/v1/policyholder-merges/987654/undo").status_code == 404
+    assert post(web(org.admin), "/policyholders/merges/987654/undo", {}).status_code == 404
+
+
+def test_the_new_policyholder_page_shows_the_likeness_and_what_matched(web, org, pair):
+    first, _second = pair
+    client = web(org.agent_user)
+    html = post(client, "/policyholders/new", {"name": "Zhang Wei", "date_of_birth": "1990-03-07",
+                                               "kind": "person"}).get_data(as_text=True)
+    assert f'href="/policyholders/{first.id}"' in html
+    assert "likeness 85/100" in html and "张伟, 1990-03-07 (100%)" in html
