@@ -46,6 +46,7 @@ bench: install-test
 	$(BIN)/python bench/jobs_growth.py --policies 100000 1000000
 	$(BIN)/python bench/report_figures.py --policyholders 50000 500000
 	$(BIN)/python bench/api_throughput.py --policyholders 2000
+	$(BIN)/python bench/import_speed.py --policyholders 100000
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -46,6 +47,12 @@ FILE_FIELDS = {api: code for code, (api, _model) in CODES.items()} | {
 #: what a row may not change of a policy on file
 TERMS = ("product_id", "policyholder_id", "effective_date", "expiry_date", "premium", "frequency", "channel")
 PART = re.compile(r"\s*[:：]\s*")
+
+
+@cache
+def _schema() -> PolicyDetailSchema:
+    """The API's schema, made once: loading keeps no state in it."""
+    return PolicyDetailSchema()
 
 
 def _choices(kind: str, **aliases: str) -> Choices:
@@ -135,7 +142,7 @@ class PoliciesImport(ImportKind):
             raise RowError(errors)
         payload["number"] = payload["number"].upper()
         try:
-            data = PolicyDetailSchema().load(payload)
+            data = _schema().load(payload)
             on_file = db.session.scalar(select(Policy).where(Policy.number == data["number"]))
             if on_file is None:
                 create_policy(data, user=ctx.user)

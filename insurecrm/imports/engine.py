@@ -298,36 +298,29 @@ def _execute(run: ImportRun, kind: ImportKind, user: User, outcome: Outcome, pro
     seen: dict[tuple, int] = {}
     # a key repeated is reported on its most telling column the file has (the ID number, not its type)
     key_field = next((name for name in reversed(kind.key_fields) if name in mapping.headers), kind.key_fields[-1])
-    for number, cells in table.rows:
-        outcome.rows += 1
-        values, errors, raw = {}, {}, {}
-        for index, column in mapping.cells:
-            cell = cells[index] if index < len(cells) else None
-            if cell_text(cell) is None:
-                continue
-            raw[column.field] = cell
-            try:
-                values[column.field] = column.parse(cell)
-            except ValueError as error:
-                errors[column.field] = [str(error)]
-        for column in kind.columns:
-            if column.required and column.field not in raw:
-                errors[column.field] = [str(REQUIRED)]
-        if not errors and (key := kind.key(values)) is not None:
-            if key in seen:
-                errors[key_field] = [str(_l("Row %(row)s has the same key: each record once per file.",
-                                                     row=seen[key]))]
-            else:
-                seen[key] = number
-        if not errors:
-            try:
-                outcome.counts[kind.apply(number, values, ctx)] += 1
-            except RowError as refused:
-                errors = refused.errors
-        for field_name, messages in errors.items():
-            for message in messages:
-                issues.add(number, _column_name(kind, mapping, field_name), raw.get(field_name), message)
-        if outcome.rows % BATCH_ROWS == 0:
+    for batch in _batches(table.rows, BATCH_ROWS):
+        parsed = []
+        for number, cells in batch:
+            outcome.rows += 1
+            values, errors, raw = _read_row(kind, mapping, cells)
+            if not errors and (key := kind.key(values)) is not None:
+                if key in seen:
+                    errors[key_field] = [str(_l("Row %(row)s has the same key: each record once per file.",
+                                                row=seen[key]))]
+                else:
+                    seen[key] = number
+            parsed.append((number, values, errors, raw))
+        kind.prefetch([values for _number, values, errors, _raw in parsed if not errors], ctx)
+        for number, values, errors, raw in parsed:
+            if not errors:
+                try:
+                    outcome.counts[kind.apply(number, values, ctx)] += 1
+                except RowError as refused:
+                    errors = refused.errors
+            for field_name, messages in errors.items():
+                for message in messages:
+                    issues.add(number, _column_name(kind, mapping, field_name), raw.get(field_name), message)
+        if len(batch) == BATCH_ROWS:  # more may follow: write this batch, forget its objects, say how far
             _lighten_session(user)
             progress(outcome.rows)
     for number, refused in kind.finish(ctx):
@@ -345,6 +338,35 @@ def _execute(run: ImportRun, kind: ImportKind, user: User, outcome: Outcome, pro
         db.session.rollback()
 
 
+def _batches(rows: Iterator[tuple[int, list]], size: int) -> Iterator[list[tuple[int, list]]]:
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _read_row(kind: ImportKind, mapping: Mapping, cells: list) -> tuple[dict, dict, dict]:
+    """The row's values by field, its problems by field, and its cells as given (for the report)."""
+    values, errors, raw = {}, {}, {}
+    for index, column in mapping.cells:
+        cell = cells[index] if index < len(cells) else None
+        if cell_text(cell) is None:
+            continue
+        raw[column.field] = cell
+        try:
+            values[column.field] = column.parse(cell)
+        except ValueError as error:
+            errors[column.field] = [str(error)]
+    for column in kind.columns:
+        if column.required and column.field not in raw:
+            errors[column.field] = [str(REQUIRED)]
+    return values, errors, raw
+
+
 def _column_name(kind: ImportKind, mapping: Mapping, field_name: str | None) -> str | None:
     """How the report names a field: by the file's header, else by the column's name in the reader's language
     (a column the file lacks), else as the service named it."""
@@ -360,7 +382,7 @@ def _lighten_session(user: User) -> None:
     """Write the batch and forget its objects (the transaction goes on): a long file does not fill the session."""
     db.session.flush()
     for obj in list(db.session.identity_map.values()):
-        if obj is not user:
+        if obj is not user and obj in db.session:  # (one object's expunge takes its collections along)
             db.session.expunge(obj)
 
 

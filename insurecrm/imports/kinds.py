@@ -120,6 +120,11 @@ class ImportKind:
     def prepare(self, ctx: Context) -> None:
         """Read once what every row looks up (products, agents, units by code) into ``ctx.state``."""
 
+    def prefetch(self, batch: list[dict[str, Any]], ctx: Context) -> None:
+        """Read at once what the rows of ``batch`` (their values, in order) will look up one by one — the records
+        on file by their keys — so that :meth:`apply` finds them in ``ctx.state``; the engine calls it before
+        applying each batch of rows."""
+
     def apply(self, row: int, values: dict[str, Any], ctx: Context) -> str:
         """Write the row (create, update or leave it) through the domain's services; one of :data:`OUTCOMES`.
         Raises :class:`RowError` before writing anything of a refused row."""

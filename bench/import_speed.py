@@ -1,0 +1,132 @@
+"""Benchmark of the import of policyholders (issue 11): ``insurecrm import`` of a file of N policyholders into
+PostgreSQL against a plain ``COPY`` of the same file into a bare table of text columns.
+
+    .venv/bin/python bench/import_speed.py                       # 100,000 policyholders
+    .venv/bin/python bench/import_speed.py --policyholders 10000
+
+Builds a fresh PostgreSQL database (on the server of ``INSURECRM_TEST_DATABASE_URL``, default ``postgres`` at
+127.0.0.1:5432, dropped afterwards) with the schema, one organisation unit, 20 agents and an admin; writes a CSV
+file in GBK with Chinese headers (ID number with its check digit, name, gender, birth date, mobile phone, email,
+region, occupation, owner agent's code, tags); then times, on the same file:
+
+- ``COPY bare FROM STDIN (FORMAT csv, HEADER, ENCODING 'GB18030')`` into a table of text columns, no index;
+- the dry run (``insurecrm.imports.engine``, mode check) and the import (mode import: every row checked, then
+  committed), as ``insurecrm import`` runs them, and the import of the same file again (nothing to change).
+
+It prints the seconds and the ratio of each to the COPY, and checks that the import created every policyholder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+from stdnum.cn import ric  # noqa: E402
+
+from insurecrm import create_app  # noqa: E402
+from insurecrm.db import db  # noqa: E402
+from insurecrm.imports import engine  # noqa: E402
+from insurecrm.imports.models import ImportMode, ImportRun  # noqa: E402
+from insurecrm.models import Role, User  # noqa: E402
+from insurecrm.registry import metadata  # noqa: E402
+from tests import databases  # noqa: E402
+
+HEADERS = ["证件号码", "姓名", "性别", "出生日期", "手机", "电子邮件", "地区", "职业", "所属代理人工号", "标签"]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华"
+
+
+def write_book(path: Path, count: int, agent_codes: list[str]) -> None:
+    rng = random.Random(11)
+    with path.open("w", encoding="gb18030", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADERS)
+        for n in range(count):
+            born = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 365 * 55))
+            body = f"110105{born:%Y%m%d}{n % 1000:03d}"
+            number = body + ric.calc_check_digit(body + "0")
+            name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(("", rng.choice(GIVEN)))
+            writer.writerow([number, name, rng.choice(("男", "女")), born.isoformat(),
+                             f"1{rng.choice('3578')}{n:09d}", f"holder{n}@example.com", rng.choice(("北京", "上海")),
+                             rng.choice(("教师", "工程师", "医生")), rng.choice(agent_codes),
+                             rng.choice(("", "vip", "family"))])
+
+
+def timed(label: str, work, baseline: float | None = None) -> float:
+    started = time.perf_counter()
+    work()
+    seconds = time.perf_counter() - started
+    ratio = f"  {seconds / baseline:5.1f}× COPY" if baseline else ""
+    print(f"{label:<44} {seconds:8.2f} s{ratio}", flush=True)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policyholders", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    url = databases.create_pg_database("insurecrm_bench_import")
+    try:
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-" * 8, "IMPORT_MAX_BYTES": 1 << 30})
+        with app.app_context():
+            metadata.create_all(db.engine)
+            from tests.factories import Factory
+
+            make = Factory(db.session)
+            unit = make.org_unit()
+            codes = [make.agent(unit).code for _ in range(20)]
+            admin = make.user(Role.ADMIN)
+            db.session.commit()
+            admin_id = admin.id
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "book.csv"
+                write_book(path, args.policyholders, codes)
+                print(f"{args.policyholders:,} policyholders, {path.stat().st_size / 1e6:.1f} MB (GBK)", flush=True)
+                copy = timed("plain COPY into a bare table", lambda: _copy(url, path))
+
+                def run(mode: ImportMode) -> ImportRun:
+                    with path.open("rb") as stream:
+                        created = engine.create_run("policyholders", path.name, stream,
+                                                    user=db.session.get(User, admin_id), mode=mode)
+                    engine.perform(created.id)
+                    return db.session.get(ImportRun, created.id)
+
+                results = {}
+                for label, mode in (("dry run", ImportMode.CHECK), ("import", ImportMode.IMPORT),
+                                    ("the same file again", ImportMode.IMPORT)):
+                    timed(label, lambda mode=mode, label=label: results.__setitem__(label, run(mode)), copy)
+                for label, result in results.items():
+                    print(f"  {label}: {result.status.value} {result.counts}")
+                stored = db.session.scalar(sa.text("SELECT count(*) FROM policyholders"))
+                assert stored == args.policyholders, f"{stored} policyholders imported"
+            db.session.remove()
+        db.engine.dispose()
+    finally:
+        databases.drop_pg_database(url)
+    return 0
+
+
+def _copy(url: str, path: Path) -> None:
+    import psycopg
+
+    plain = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute("CREATE TABLE bare (" + ", ".join(f"c{n} text" for n in range(len(HEADERS))) + ")")
+        with connection.cursor().copy("COPY bare FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'GB18030')") \
+                as copy, path.open("rb") as handle:
+            while chunk := handle.read(1 << 16):
+                copy.write(chunk)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
