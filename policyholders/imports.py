@@ -131,6 +131,11 @@ class PolicyholdersImport(ImportKind):
             for holder, may_see in db.session.execute(stmt):
                 on_file[(str(holder.id_type), holder.id_number)] = (holder, bool(may_see))
         ctx.state["on_file"] = on_file
+        # the owners of the batch's rows, held so that the service's look-ups by id find them in the session (its
+        # identity map keeps only what is referenced)
+        owners = {ctx.state["codes"]["owner_agent_code"].get(values["owner_agent_code"].upper())
+                  for values in batch if values.get("owner_agent_code")} - {None}
+        ctx.state["held"] = db.session.scalars(select(Agent).where(Agent.id.in_(owners))).all() if owners else []
 
     def apply(self, row: int, values: dict[str, Any], ctx: Context) -> str:
         payload = dict(values)
@@ -155,15 +160,19 @@ class PolicyholdersImport(ImportKind):
         holder, may_see = ctx.state["on_file"].get(self.key(values), (None, False))
         try:
             if holder is None:
-                if ctx.checking:
-                    self._warn_duplicates(row, data, ctx)
-                holder, outcome = create_policyholder(data, actor=ctx.user), "created"
+                # written with the batch, 500 at a time: the new rows of the file wait in the session (no query
+                # of this row's checks writes them first); the ID was looked up with the batch (prefetch)
+                with db.session.no_autoflush:
+                    if ctx.checking:
+                        self._warn_duplicates(row, data, ctx)
+                    holder = create_policyholder(data, actor=ctx.user, id_known_new=True, flush=False)
+                outcome = "created"
             else:
                 outcome = self._update(holder, may_see, data, set(payload), ctx)
         except ValidationError as error:
             raise RowError.from_validation(error, FILE_FIELDS) from None
-        if link[0] is not None:
-            ctx.state["links"].append((row, holder.id, normalise_id_number(link[0]), RelationshipKind(link[1])))
+        if link[0] is not None:  # the record itself: its id comes with the batch's flush
+            ctx.state["links"].append((row, holder, normalise_id_number(link[0]), RelationshipKind(link[1])))
         return outcome
 
     @staticmethod
@@ -193,7 +202,9 @@ class PolicyholdersImport(ImportKind):
 
     def finish(self, ctx: Context) -> list[tuple[int, RowError]]:
         refused = []
-        for row, holder_id, number, kind in ctx.state["links"]:
+        db.session.flush()
+        for row, holder, number, kind in ctx.state["links"]:
+            holder_id = holder.id
             other_id = db.session.scalar(select(Policyholder.id).where(
                 Policyholder.id_number == number, visible(Policyholder, ctx.user)).order_by(Policyholder.id).limit(1))
             if other_id is None:

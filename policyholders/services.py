@@ -99,25 +99,31 @@ def policyholder_search(q: str) -> ColumnElement[bool]:
                Policyholder.id_number.contains(compact.upper(), autoescape=True))
 
 
-def create_policyholder(data: dict[str, Any], *, actor: User) -> Policyholder:
+def create_policyholder(data: dict[str, Any], *, actor: User, id_known_new: bool = False,
+                        flush: bool = True) -> Policyholder:
     """Create a policyholder owned by the acting agent (agents and specialists) or by the agent given.
 
     Refuses (422): an invalid ID number or phone, an ID already on file, an owner other than
     oneself for agents and specialists, an owner or unit outside a branch manager's subtree, and
     references to agents, units, partners or referrers that do not exist.
+
+    For a caller creating many at once (an import): ``id_known_new`` says that the caller has already looked the
+    ID up on file, and ``flush=False`` leaves the insert to its next flush (the database's unique index still
+    refuses an ID taken meanwhile).
     """
     data = dict(data)
     tags = data.pop("tags", [])
     if actor.role in OWN_BOOK_ROLES:
         data.setdefault("owner_agent_id", actor.agent_id)
     _normalise_contact(data)
-    _check_identity(data)
+    _check_identity(data, known_new=id_known_new)
     _check_placement(data, actor)
     _check_channel_refs(data)
     policyholder = Policyholder(**data)
     policyholder.tags = [PolicyholderTag(tag=tag) for tag in _distinct_tags(tags)]
     db.session.add(policyholder)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return policyholder
 
 
@@ -173,8 +179,9 @@ def _normalise_contact(data: dict[str, Any]) -> None:
             data[field] = normalise_phone(data[field], field=field)
 
 
-def _check_identity(data: dict[str, Any], *, exclude_id: int | None = None) -> None:
-    """Validate the ID (normalising ``data["id_number"]``) and refuse one already on file."""
+def _check_identity(data: dict[str, Any], *, exclude_id: int | None = None, known_new: bool = False) -> None:
+    """Validate the ID (normalising ``data["id_number"]``) and refuse one already on file (unless the caller
+    ``known_new``: it looked it up itself)."""
     id_type, number = data.get("id_type"), data.get("id_number")
     if id_type is None and number is None:
         return
@@ -183,6 +190,8 @@ def _check_identity(data: dict[str, Any], *, exclude_id: int | None = None) -> N
         raise refuse(missing, "Give both the ID type and the ID number, or neither.")
     check_id_type_for_kind(id_type, data.get("kind") or PartyKind.PERSON)
     data["id_number"] = validate_id_number(id_type, number, date_of_birth=data.get("date_of_birth"))
+    if known_new:
+        return
     taken = [Policyholder.id_type == id_type, Policyholder.id_number == data["id_number"]]
     if exclude_id is not None:
         taken.append(Policyholder.id != exclude_id)
