@@ -26,6 +26,14 @@ pytest_plugins = ["tests.api_client"]
 os.environ["INSURECRM_RATELIMIT_STORAGE_URI"] = "memory://"
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    # The tests marked slow first (a stable sort, after pytest's grouping by fixture parameters): the xdist workers
+    # share them out from the start and the many short tests fill in around them, instead of a test of minutes
+    # starting last and running alone at the end.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_generate_tests(metafunc):
     # any test that uses the database runs on both backends
     if "backend" in metafunc.fixturenames:
@@ -116,3 +124,9 @@ def make(app) -> Factory:
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def pytest_sessionfinish(session):
+    # the controlling process (or a run without xdist) drops the databases built once for the whole run
+    if not hasattr(session.config, "workerinput"):
+        databases.drop_shared_templates(session.config._tmp_path_factory)

@@ -7,8 +7,14 @@ it at the end; nothing else on the server is touched.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+import sqlite3
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -35,13 +41,13 @@ def pg_available() -> bool:
         return False
 
 
-def create_pg_database(prefix: str = "insurecrm_test") -> str:
-    """Create a fresh, uniquely named database; returns its URL."""
+def create_pg_database(prefix: str = "insurecrm_test", template: str | None = None) -> str:
+    """Create a fresh, uniquely named database (a copy of the database ``template``, if given); returns its URL."""
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     server = make_url(pg_server_url())
     admin = sa.create_engine(server.set(database=server.database or "postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     admin.dispose()
     return server.set(database=name).render_as_string(hide_password=False)
 
@@ -77,3 +83,72 @@ def empty_engine(backend: str, tmp_path, prefix: str):
     finally:
         database.engine.dispose()
         drop_pg_database(url)
+
+
+# -- databases built once per test run, shared by the xdist workers -------------------------------------------------
+#
+# A demo book takes seconds to minutes to build; tests that only need *a* committed book of a given shape get a copy
+# of one built once per run: a SQLite file copied, or a PostgreSQL database cloned with ``CREATE DATABASE ... TEMPLATE``
+# (a file-level copy, no Python involved). The first worker to ask builds under a file lock in the run's shared
+# temporary directory; the others wait for it and copy. The PostgreSQL templates are dropped by the controlling
+# process at the end of the run (:func:`drop_shared_templates`, from tests/conftest.py).
+
+TEMPLATES_FILE = "shared-pg-templates.txt"
+
+
+def shared_dir(tmp_path_factory) -> Path:
+    """The temporary directory of the whole run: the controller's, which each xdist worker's is inside."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def run_lock(tmp_path_factory, name: str) -> Iterator[Path]:
+    """Hold the run-wide lock ``name`` (across the xdist workers); yields the run's shared directory."""
+    root = shared_dir(tmp_path_factory)
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield root
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def shared_sqlite_copy(tmp_path_factory, name: str, build: Callable[[str], None]) -> str:
+    """The URL of a private copy of the SQLite database ``name``, which ``build(url)`` fills once per run."""
+    with run_lock(tmp_path_factory, f"sqlite-{name}") as root:
+        built = root / f"shared-{name}.sqlite3"
+        if not built.exists():
+            partial = root / f"shared-{name}.partial.sqlite3"
+            partial.unlink(missing_ok=True)
+            build(f"sqlite:///{partial}")
+            with closing(sqlite3.connect(partial)) as connection:  # the whole database in its one file
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            partial.rename(built)
+    copy = tmp_path_factory.mktemp(name) / f"{name}.sqlite3"
+    shutil.copyfile(built, copy)
+    return f"sqlite:///{copy}"
+
+
+def shared_pg_copy(tmp_path_factory, name: str, build: Callable[[str], None], prefix: str | None = None) -> str:
+    """The URL of a new PostgreSQL database cloned from the template ``name``, which ``build(url)`` fills once per
+    run (every connection to it closed: a template must have none). Drop the copy with :func:`drop_pg_database`."""
+    with run_lock(tmp_path_factory, f"pg-{name}") as root:
+        marker = root / f"shared-pg-{name}.url"
+        if not marker.exists():
+            url = create_pg_database(f"insurecrm_tpl_{name}")
+            with open(root / TEMPLATES_FILE, "a") as registry:  # dropped at the end of the run, even if half-built
+                registry.write(url + "\n")
+            build(url)
+            marker.write_text(url)
+        template = make_url(marker.read_text()).database
+        return create_pg_database(prefix or f"insurecrm_{name}", template=template)
+
+
+def drop_shared_templates(tmp_path_factory) -> None:
+    """Drop the templates of :func:`shared_pg_copy` built during this run (by the controlling process, at the end)."""
+    registry = shared_dir(tmp_path_factory) / TEMPLATES_FILE
+    if registry.exists():
+        for url in registry.read_text().split():
+            drop_pg_database(url)
+        registry.unlink()

@@ -1,10 +1,13 @@
 """Every page runs a fixed number of SQL queries, whatever the size of the book.
 
-Two demo books, of 1,000 and of 10,000 policyholders, are built in databases of their own; each main page is
-requested as the role that uses it, on both books, and the number of statements must be the same.
+Two demo books, of 1,000 and of 10,000 policyholders, are built in databases of their own (once per test run and
+database, then copied for each xdist worker); each main page is requested as the role that uses it, on both books,
+and the number of statements must be the same.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import pytest
 from sqlalchemy import event, select
@@ -25,27 +28,36 @@ SIZES = (1000, 10000)
 pytestmark = pytest.mark.slow
 
 
-def _fresh_url(backend_url: str, tmp_path_factory, size: int) -> str:
-    if backend_url.startswith("sqlite"):
-        return f"sqlite:///{tmp_path_factory.mktemp(f'book{size}') / 'book.sqlite3'}"
-    return databases.create_pg_database(f"insurecrm_qc{size}")
+def _build_book(url: str, *, size: int) -> None:
+    """Commit a demo book of ``size`` policyholders into the empty database at ``url``."""
+    # memory:// as the session's app: the limiter is one object, and an app built here re-binds it
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "qc", "WTF_CSRF_ENABLED": False,
+                      "RATELIMIT_STORAGE_URI": "memory://"})
+    metadata.create_all(db.engine)
+    with app.app_context():
+        build_demo_book(policyholders=size, seed=5, password="qc-password", progress=False)
+        db.session.commit()
+    db.session.remove()
+    db.engine.dispose()  # a PostgreSQL template must have no connection left
 
 
 @pytest.fixture(scope="module")
 def books(backend, tmp_path_factory):
-    """{size: (app, url)} — each a committed demo book of that many policyholders."""
+    """{size: (app, url)} — each a committed demo book of that many policyholders.
+
+    Each book is built once per test run and backend, and every xdist worker gets a copy of its own (tests/databases:
+    :func:`~tests.databases.shared_sqlite_copy`, :func:`~tests.databases.shared_pg_copy`): the pages only read it.
+    """
     built = {}
     try:
         for size in SIZES:
-            url = _fresh_url(backend, tmp_path_factory, size)
-            # memory:// as the session's app: the limiter is one object, and an app built here re-binds it
-            app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "qc", "WTF_CSRF_ENABLED": False,
-                              "RATELIMIT_STORAGE_URI": "memory://"})
-            metadata.create_all(db.engine)
-            with app.app_context():
-                build_demo_book(policyholders=size, seed=5, password="qc-password", progress=False)
-                db.session.commit()
-            built[size] = (app, url)
+            build = partial(_build_book, size=size)
+            if backend.startswith("sqlite"):
+                url = databases.shared_sqlite_copy(tmp_path_factory, f"qc{size}", build)
+            else:
+                url = databases.shared_pg_copy(tmp_path_factory, f"qc{size}", build, prefix=f"insurecrm_qc{size}")
+            built[size] = (create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "qc",
+                                       "WTF_CSRF_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://"}), url)
         yield built
     finally:
         db.session.remove()
@@ -112,6 +124,10 @@ def count_statements(app, session_token: str, url: str) -> int:
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = session_token
+    # each request starts with an empty session, as on a server: the test's one application context would otherwise
+    # keep the session, and what its identity map still holds of earlier pages (weakly: as the garbage collector
+    # left it) would spare a page some of its lazy loads, by chance
+    db.session.remove()
     event.listen(db.engine, "before_cursor_execute", record)
     try:
         response = client.get(url)

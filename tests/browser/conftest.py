@@ -1,7 +1,8 @@
 """Browser tests: Playwright driving Debian's Chromium against a live InsureCRM server.
 
 The server is a real ``insurecrm run`` process on a free loopback port, over its own database (SQLite file or a
-fresh PostgreSQL database) built the way an operator would: ``insurecrm db upgrade`` then ``insurecrm demo``.
+fresh PostgreSQL database) built the way an operator would: ``insurecrm db upgrade`` then ``insurecrm demo`` (once
+per test run and database: each xdist worker's server runs on a copy of its own).
 Without Chromium the tests are skipped, unless ``INSURECRM_REQUIRE_BROWSER=1`` (as in CI) makes that a failure.
 Screenshots of each main page go to ``test-artifacts/screenshots/`` (git-ignored), and one of any failing page.
 """
@@ -16,6 +17,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -68,19 +70,18 @@ def live_server(request, tmp_path_factory):
             pytest.fail(f"Chromium is required (INSURECRM_REQUIRE_BROWSER=1) but {CHROMIUM} is missing")
         pytest.skip(f"{CHROMIUM} not installed")
     pg_url = None
+    build = partial(_build_demo_database, instance_path=str(tmp_path_factory.mktemp("build-instance")))
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'live.sqlite3'}"
+        url = databases.shared_sqlite_copy(tmp_path_factory, "browser", build)
     else:
         if not databases.pg_available():
             if databases.pg_required():
                 pytest.fail("PostgreSQL is required (INSURECRM_REQUIRE_PG=1) but does not answer")
             pytest.skip("PostgreSQL not reachable")
-        url = pg_url = databases.create_pg_database("insurecrm_browser")
+        url = pg_url = databases.shared_pg_copy(tmp_path_factory, "browser", build, prefix="insurecrm_browser")
     env = {**os.environ, "INSURECRM_DATABASE_URL": url, "INSURECRM_SECRET_KEY": "browser-tests",
            "INSURECRM_INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
            "INSURECRM_LOGIN_RATE_LIMIT": "1000 per minute"}
-    _insurecrm(env, "db", "upgrade")
-    _insurecrm(env, "demo", "--policyholders", "300", "--seed", "11", "--password", DEMO_PASSWORD)
     port = _free_port()
     log = open(tmp_path_factory.mktemp("log") / "server.log", "w")  # noqa: SIM115 - closed at teardown
     server = subprocess.Popen([sys.executable, "-m", "insurecrm.cli", "run", "--host", "127.0.0.1",
@@ -95,6 +96,15 @@ def live_server(request, tmp_path_factory):
         log.close()
         if pg_url:
             databases.drop_pg_database(pg_url)
+
+
+def _build_demo_database(url: str, *, instance_path: str) -> None:
+    """The server's database as an operator builds it: ``insurecrm db upgrade`` then ``insurecrm demo`` (once per
+    test run and database; each xdist worker's server gets a copy of its own)."""
+    env = {**os.environ, "INSURECRM_DATABASE_URL": url, "INSURECRM_SECRET_KEY": "browser-tests",
+           "INSURECRM_INSTANCE_PATH": instance_path}
+    _insurecrm(env, "db", "upgrade")
+    _insurecrm(env, "demo", "--policyholders", "300", "--seed", "11", "--password", DEMO_PASSWORD)
 
 
 def _wait_until_up(base: str, server: subprocess.Popen, timeout: float = 30) -> None:

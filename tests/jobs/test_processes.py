@@ -1,8 +1,8 @@
 """Fault tests of the once-per-date guard with real processes on PostgreSQL.
 
-Each test gets a database of its own with a small demo book, and runs ``insurecrm jobs run`` in separate
-processes. A test connection holds a lock on ``renewal_cases`` to stop a job half-way, deterministically:
-the job holds the jobs lock and is waiting to write its cases.
+Each test gets a database of its own with a small demo book (a copy of one built once per test run), and runs
+``insurecrm jobs run`` in separate processes. A test connection holds a lock on ``renewal_cases`` to stop a job
+half-way, deterministically: the job holds the jobs lock and is waiting to write its cases.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -30,22 +31,38 @@ WHERE pr.renewable AND p.status IN ('in_force', 'grace', 'reinstated')
   AND NOT EXISTS (SELECT 1 FROM policies r WHERE r.renews_policy_id = p.id)
 """
 
+pytestmark = pytest.mark.slow
 
-@pytest.fixture
-def pg_book(tmp_path):
+
+def require_pg() -> None:
     if not databases.pg_available():
         if databases.pg_required():
             pytest.fail("PostgreSQL is required (INSURECRM_REQUIRE_PG=1) but does not answer")
         pytest.skip("PostgreSQL not reachable")
-    url = databases.create_pg_database("insurecrm_jobs")
-    env = {**os.environ, "INSURECRM_DATABASE_URL": url, "INSURECRM_INSTANCE_PATH": str(tmp_path)}
+
+
+def _build_book(url: str, *, instance_path: str) -> None:
+    env = {**os.environ, "INSURECRM_DATABASE_URL": url, "INSURECRM_INSTANCE_PATH": instance_path}
+    cli(env, "db", "upgrade")
+    cli(env, "demo", "--policyholders", "150", "--seed", "3")
     engine = sa.create_engine(url)
     try:
-        cli(env, "db", "upgrade")
-        cli(env, "demo", "--policyholders", "150", "--seed", "3")
         with engine.begin() as connection:  # make the window hold work for the job
             connection.execute(sa.text("DELETE FROM renewal_cases WHERE status = 'open'"))
             assert connection.execute(sa.text(MISSING_CASES), {"day": DAY}).scalar() > 0
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def pg_book(tmp_path, tmp_path_factory):
+    """(env, engine): a copy of the run's book (built once by ``db upgrade`` and ``demo``) for this test alone."""
+    require_pg()
+    build = partial(_build_book, instance_path=str(tmp_path_factory.mktemp("jobs-book")))
+    url = databases.shared_pg_copy(tmp_path_factory, "jobs150", build, prefix="insurecrm_jobs")
+    env = {**os.environ, "INSURECRM_DATABASE_URL": url, "INSURECRM_INSTANCE_PATH": str(tmp_path)}
+    engine = sa.create_engine(url)
+    try:
         yield env, engine
     finally:
         engine.dispose()

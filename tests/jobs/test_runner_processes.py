@@ -1,8 +1,8 @@
 """The runner with real processes on PostgreSQL: a hand run beside a scheduler's catch-up, and SIGTERM.
 
-Each test gets a database of its own with a demo book, whose daily jobs are set to have last run
-``CATCH_UP_DAYS + 1`` days ago, so that ``insurecrm scheduler`` starts with a catch-up of that many dates
-(``INSURECRM_JOBS_HOUR=0``: today is runnable at any hour). A test connection holding a lock on
+Each test gets a database of its own with a demo book (a copy of one built once per test run), whose daily jobs
+are set to have last run ``CATCH_UP_DAYS + 1`` days ago, so that ``insurecrm scheduler`` starts with a catch-up of
+that many dates (``INSURECRM_JOBS_HOUR=0``: today is runnable at any hour). A test connection holding a lock on
 ``renewal_cases`` stops the catch-up inside its first job, deterministically.
 """
 
@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from datetime import date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,9 +22,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from tests import databases
-from tests.jobs.test_processes import cli, read_line, wait_for_blocked
+from tests.jobs.test_processes import cli, read_line, require_pg, wait_for_blocked
 
-CATCH_UP_DAYS = 10
+#: days owed before today: a catch-up of several dates, in order, then today. Five rather than ten halves the jobs'
+#: work in each test (every owed date runs every job over the book); the demo book ran its reminder jobs for the
+#: three days before today itself, so the two earliest owed dates still give the reminder job work of its own
+CATCH_UP_DAYS = 5
 #: every daily job, as a scheduler process registers them (asked of a fresh process: tests in this one register
 #: jobs of their own)
 JOBS = subprocess.run(
@@ -49,25 +53,30 @@ SELECT count(*) FROM (SELECT policy_id, from_status, to_status FROM policy_statu
                       GROUP BY policy_id, from_status, to_status HAVING count(*) > 1) AS twice
 """
 
+pytestmark = pytest.mark.slow
+
 
 def today() -> date:
     return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
+def _build_book(url: str, *, instance_path: str) -> None:
+    env = {**os.environ, "INSURECRM_DATABASE_URL": url, "INSURECRM_INSTANCE_PATH": instance_path}
+    cli(env, "db", "upgrade")
+    cli(env, "demo", "--policyholders", "400", "--seed", "5")
+
+
 @pytest.fixture
-def pg_behind(tmp_path):
-    """(env, engine, url): a demo book whose jobs last ran CATCH_UP_DAYS + 1 days ago."""
-    if not databases.pg_available():
-        if databases.pg_required():
-            pytest.fail("PostgreSQL is required (INSURECRM_REQUIRE_PG=1) but does not answer")
-        pytest.skip("PostgreSQL not reachable")
-    url = databases.create_pg_database("insurecrm_runner")
+def pg_behind(tmp_path, tmp_path_factory):
+    """(env, engine, url): a demo book whose jobs last ran CATCH_UP_DAYS + 1 days ago (a copy of the run's book,
+    built once by ``db upgrade`` and ``demo``)."""
+    require_pg()
+    build = partial(_build_book, instance_path=str(tmp_path_factory.mktemp("runner-book")))
+    url = databases.shared_pg_copy(tmp_path_factory, "runner400", build, prefix="insurecrm_runner")
     env = {**os.environ, "INSURECRM_DATABASE_URL": url, "INSURECRM_INSTANCE_PATH": str(tmp_path),
            "INSURECRM_JOBS_HOUR": "0", "INSURECRM_TIMEZONE": "Asia/Shanghai"}
     engine = sa.create_engine(url)
     try:
-        cli(env, "db", "upgrade")
-        cli(env, "demo", "--policyholders", "400", "--seed", "5")
         start = today() - timedelta(days=CATCH_UP_DAYS + 1)
         with engine.begin() as connection:
             connection.execute(sa.text("DELETE FROM job_runs"))

@@ -39,6 +39,7 @@ def demo_book(policyholders: int = 40) -> None:
     build_demo_book(policyholders=policyholders, seed=5, password="x", today=START, progress=False)
 
 
+@pytest.mark.slow
 def test_four_hundred_days_keep_the_renewal_engines_promises(session):
     demo_book()
     result = simulate(START, DAYS, on_time_probability=0.85, seed=3)
