@@ -14,6 +14,10 @@ region, occupation, owner agent's code, tags); then times, on the same file:
   committed), as ``insurecrm import`` runs them, and the import of the same file again (nothing to change).
 
 It prints the seconds and the ratio of each to the COPY, and checks that the import created every policyholder.
+
+``--scenario`` runs issue 11's acceptance instead: a file of N policyholders and one of their N policies, both in GBK
+with Chinese headers, each with five bad rows; the dry runs must name exactly those rows; the corrected files are
+imported in full; imported again, they change nothing.
 """
 
 from __future__ import annotations
@@ -62,6 +66,79 @@ def write_book(path: Path, count: int, agent_codes: list[str]) -> None:
                              rng.choice(("", "vip", "family"))])
 
 
+POLICY_HEADERS = ["保单号", "投保人证件号码", "产品代码", "生效日期", "保额", "保费", "缴费频率"]
+
+
+def write_policies(path: Path, holders: Path, bad: dict[int, tuple[int, str]] | None = None) -> None:
+    """One annual policy per policyholder of ``holders``; ``bad``: row number → (column, value) to spoil."""
+    from policies.models import ProductLine
+    from policies.numbers import policy_number
+
+    with holders.open(encoding="gb18030", newline="") as source, path.open("w", encoding="gb18030",
+                                                                            newline="") as handle:
+        reader, writer = csv.reader(source), csv.writer(handle)
+        next(reader)
+        writer.writerow(POLICY_HEADERS)
+        for n, row in enumerate(reader, start=1):
+            cells = [policy_number(ProductLine.HEALTH, 2026, n), row[0], "HE-01", "2026-01-01", "￥200,000", "1,200.00",
+                     "年缴"]
+            if bad and n + 1 in bad:
+                column, value = bad[n + 1]
+                cells[column] = value
+            writer.writerow(cells)
+
+
+def spoil(path: Path, bad: dict[int, tuple[int, str]]) -> None:
+    """Replace, in the file of policyholders, the cells ``bad`` names (row number → (column, value))."""
+    with path.open(encoding="gb18030", newline="") as handle:
+        rows = list(csv.reader(handle))
+    for number, (column, value) in bad.items():
+        rows[number - 1][column] = value
+    with path.open("w", encoding="gb18030", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+
+
+def scenario(count: int, codes: list[str], admin_id: int, folder: Path) -> None:
+    """Issue 11's acceptance: bad rows named by the dry run, the corrected files imported, then nothing changed."""
+    from policies.models import ProductLine
+    from tests.factories import Factory
+
+    Factory(db.session).product(code="HE-01", line=ProductLine.HEALTH, frequencies=["annual"])
+    db.session.commit()
+    holders, policies = folder / "holders.csv", folder / "policies.csv"
+    write_book(holders, count, codes)
+    bad_holders = {3: (0, "110105199001011230"), 50: (4, "12345"), 500: (8, "NOBODY"), count // 2: (3, "1990-02-30"),
+                   count: (2, "unknown")}
+    bad_policies = {7: (5, "-100"), 70: (2, "NOPE"), 700: (1, "110105199001011230"), count // 3: (3, "2026/13/01"),
+                    count - 1: (6, "weekly")}
+    original = holders.read_bytes()
+    spoil(holders, bad_holders)
+
+    def run(kind: str, path: Path, mode: ImportMode) -> ImportRun:
+        with path.open("rb") as stream:
+            created = engine.create_run(kind, path.name, stream, user=db.session.get(User, admin_id), mode=mode)
+        started = time.perf_counter()
+        engine.perform(created.id)
+        run = db.session.get(ImportRun, created.id)
+        rows = sorted({issue.row for issue in run.issues if issue.severity == "error"})
+        print(f"{kind:<14} {mode.value:<7} {run.status.value:<9} {time.perf_counter() - started:8.1f} s  "
+              f"{run.counts}  rows refused: {rows[:10]}", flush=True)
+        return run
+
+    checked = run("policyholders", holders, ImportMode.CHECK)
+    assert sorted({i.row for i in checked.issues if i.severity == "error"}) == sorted(bad_holders), "holders' rows"
+    holders.write_bytes(original)
+    assert run("policyholders", holders, ImportMode.IMPORT).status.value == "imported"
+    write_policies(policies, holders, bad_policies)
+    checked = run("policies", policies, ImportMode.CHECK)
+    assert sorted({i.row for i in checked.issues if i.severity == "error"}) == sorted(bad_policies), "policies' rows"
+    write_policies(policies, holders)
+    assert run("policies", policies, ImportMode.IMPORT).status.value == "imported"
+    for kind, path in (("policyholders", holders), ("policies", policies)):
+        again = run(kind, path, ImportMode.IMPORT)
+        assert again.counts["unchanged"] == count and again.counts["created"] == again.counts["updated"] == 0
+
+
 def timed(label: str, work, baseline: float | None = None) -> float:
     started = time.perf_counter()
     work()
@@ -74,6 +151,7 @@ def timed(label: str, work, baseline: float | None = None) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policyholders", type=int, default=100_000)
+    parser.add_argument("--scenario", action="store_true", help="issue 11's acceptance (see above)")
     args = parser.parse_args(argv)
     url = databases.create_pg_database("insurecrm_bench_import")
     try:
@@ -89,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
             db.session.commit()
             admin_id = admin.id
             with tempfile.TemporaryDirectory() as folder:
+                if args.scenario:
+                    scenario(args.policyholders, codes, admin_id, Path(folder))
+                    return 0
                 path = Path(folder) / "book.csv"
                 write_book(path, args.policyholders, codes)
                 print(f"{args.policyholders:,} policyholders, {path.stat().st_size / 1e6:.1f} MB (GBK)", flush=True)
