@@ -85,3 +85,24 @@ def test_a_file_is_stored_in_chunks_and_read_back_whole(app, org, session, monke
                           .where(ImportFileChunk.run_id == run.id)) > 10
     engine.perform(run.id)
     assert db.session.get(ImportRun, run.id).counts["created"] == 30
+
+
+def test_a_large_import_refreshes_the_statistics_of_the_tables_it_wrote(app, org, session, monkeypatch):
+    analysed = []
+    monkeypatch.setattr(engine, "ANALYZE_AFTER_ROWS", 2)
+    monkeypatch.setattr(engine, "_analyze", lambda tables: analysed.append(tables))
+    run = queued(org, org.admin, n=1)
+    engine.perform(run.id)
+    engine.confirm(db.session.get(ImportRun, run.id))
+    engine.perform(run.id)
+    assert analysed == []  # one row: below the threshold
+    run = queued(org, org.admin, n=3)
+    engine.perform(run.id)
+    assert analysed == []  # a dry run writes nothing
+    engine.confirm(db.session.get(ImportRun, run.id))
+    engine.perform(run.id)
+    assert analysed == [("policyholders", "policyholder_tags", "policyholder_relationships", "audit_log")]
+
+
+def test_the_statistics_refresh_runs_on_both_databases(app, session):
+    engine._analyze(("policyholders", "audit_log"))  # noqa: SLF001 - the statement itself, on each backend
