@@ -52,11 +52,15 @@ GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英�
 
 def write_book(path: Path, count: int, agent_codes: list[str]) -> None:
     rng = random.Random(11)
+    used: set[tuple[date, int]] = set()
     with path.open("w", encoding="gb18030", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADERS)
         for n in range(count):
             born = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 365 * 55))
+            while (born, n % 1000) in used:  # one ID number per person
+                born += timedelta(days=1)
+            used.add((born, n % 1000))
             body = f"110105{born:%Y%m%d}{n % 1000:03d}"
             number = body + ric.calc_check_digit(body + "0")
             name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(("", rng.choice(GIVEN)))
