@@ -80,6 +80,9 @@ POLICY_STATUS: Labels = {"quoted": _l("Quoted"), "in_force": _l("In force"), "gr
                          "lapsed": _l("Lapsed"), "reinstated": _l("Reinstated"), "cancelled": _l("Cancelled"),
                          "expired": _l("Expired"), "renewed": _l("Renewed"), "matured": _l("Matured"),
                          "terminated_by_claim": _l("Terminated by claim")}
+CLAIM_KIND: Labels = {"death": _l("Death"), "total_disability": _l("Total and permanent disability"),
+                      "medical": _l("Medical expenses"), "total_loss": _l("Total loss"), "damage": _l("Damage"),
+                      "other": _l("Other")}
 CLAIM_STATUS: Labels = {"reported": _l("Reported"), "under_review": _l("Under review"), "approved": _l("Approved"),
                         "rejected": _l("Rejected"), "paid": _l("Paid"), "closed": _l("Closed")}
 PAYMENT_METHOD: Labels = {"bank_debit": _l("Bank debit"), "bank_transfer": _l("Bank transfer"), "card": _l("Card"),
@@ -198,7 +201,8 @@ LABELS: dict[str, Labels] = {
     "acquisition_channel": ACQUISITION_CHANNEL, "relationship_kind": RELATIONSHIP_KIND,
     "interaction_channel": INTERACTION_CHANNEL, "direction": DIRECTION, "service_kind": SERVICE_KIND,
     "service_category": SERVICE_CATEGORY, "service_priority": SERVICE_PRIORITY, "service_status": SERVICE_STATUS,
-    "sla": SLA, "policy_status": POLICY_STATUS, "claim_status": CLAIM_STATUS, "payment_method": PAYMENT_METHOD,
+    "sla": SLA, "policy_status": POLICY_STATUS, "claim_status": CLAIM_STATUS,
+    "claim_kind": CLAIM_KIND, "payment_method": PAYMENT_METHOD,
     "opportunity_status": OPPORTUNITY_STATUS, "audit_action": AUDIT_ACTION, "policyholder_sort": POLICYHOLDER_SORT,
     "field": FIELD,
 }

@@ -31,17 +31,13 @@ from insurecrm.imports.values import Choices, parse_code, parse_date, parse_deci
 from insurecrm.labels import LABELS
 from insurecrm.scope import visible
 from policies.claims import CLAIM_TRANSITIONS, create_claim, update_claim
-from policies.models import Claim, ClaimKind, ClaimStatus, Policy
+from policies.models import Claim, ClaimStatus, Policy
 from policies.payment_imports import NO_POLICY, visible_policy
 from policies.schemas import ClaimSchema, ClaimUpdateSchema
 
 C = ClaimStatus
 #: how far along its way a claim is: a file may move a claim only to a status further along
 PROGRESS = {C.REPORTED: 0, C.UNDER_REVIEW: 1, C.APPROVED: 2, C.REJECTED: 3, C.PAID: 3, C.CLOSED: 4}
-#: the same msgids as the claim pages' labels (policies/views.py)
-KIND_LABELS = {ClaimKind.DEATH: _l("Death"), ClaimKind.TOTAL_DISABILITY: _l("Total and permanent disability"),
-               ClaimKind.MEDICAL: _l("Medical expenses"), ClaimKind.TOTAL_LOSS: _l("Total loss"),
-               ClaimKind.DAMAGE: _l("Damage"), ClaimKind.OTHER: _l("Other")}
 #: what a claim on file keeps whatever a file says (the API cannot change it either)
 FIXED = ("loss_date", "report_date", "kind")
 #: what a row may change of a claim on file, as a PATCH may
@@ -58,36 +54,30 @@ class ClaimsImport(ImportKind):
     key_fields = ("number",)
     tables = ("claims", "policies", "policy_status_changes", "number_sequences", "audit_log")
 
-    def __init__(self) -> None:
-        self._columns: tuple[Column, ...] | None = None
-
-    @property
-    def columns(self) -> tuple[Column, ...]:
-        if self._columns is None:
-            self._columns = (
-                Column("number", _l("Claim number"), parse_code, required=True, example="CL2026000000057",
-                       note=_l("The core system's number, or one of ours."),
-                       aliases=("理赔号", "理赔编号", "赔案号", "赔案编号", "报案号")),
-                Column("policy_number", _l("Policy number"), parse_code, required=True, example="HE2026000012347",
-                       aliases=("保单号码",)),
-                Column("loss_date", _l("Loss date"), parse_date, required=True, example="2026-03-02",
-                       aliases=("出险时间",)),
-                Column("report_date", _l("Report date"), parse_date, note=_l("Today when left empty."),
-                       aliases=("报案时间",)),
-                Column("kind", _l("Kind of loss"), Choices(KIND_LABELS, aliases={
-                    "医疗": "medical", "全残": "total_disability", "残疾": "total_disability"}),
-                    example="medical", aliases=("出险类型", "理赔类型")),
-                Column("incurred_amount", _l("Incurred amount"), parse_decimal, example="3500.00",
-                       aliases=("估损金额", "报案金额")),
-                Column("description", _l("Description"), aliases=("出险经过", "事故经过")),
-                Column("status", _l("Status"), Choices(LABELS["claim_status"], aliases=STATUS_ALIASES),
-                       note=_l("Reported when left empty; a claim on file only moves forward."),
-                       aliases=("理赔状态", "案件状态")),
-                Column("rejection_reason", _l("Rejection reason"), note=_l("Of a rejected claim.")),
-                Column("paid_amount", _l("Paid amount"), parse_decimal, note=_l("Of a paid claim."),
-                       aliases=("赔付金额", "实赔金额")),
-            )
-        return self._columns
+    def build_columns(self) -> tuple[Column, ...]:
+        return (
+            Column("number", _l("Claim number"), parse_code, required=True, example="CL2026000000057",
+                   note=_l("The core system's number, or one of ours."),
+                   aliases=("理赔号", "理赔编号", "赔案号", "赔案编号", "报案号")),
+            Column("policy_number", _l("Policy number"), parse_code, required=True, example="HE2026000012347",
+                   aliases=("保单号码",)),
+            Column("loss_date", _l("Loss date"), parse_date, required=True, example="2026-03-02",
+                   aliases=("出险时间",)),
+            Column("report_date", _l("Report date"), parse_date, note=_l("Today when left empty."),
+                   aliases=("报案时间",)),
+            Column("kind", _l("Kind of loss"), Choices(LABELS["claim_kind"], aliases={
+                "医疗": "medical", "全残": "total_disability", "残疾": "total_disability"}),
+                example="medical", aliases=("出险类型", "理赔类型")),
+            Column("incurred_amount", _l("Incurred amount"), parse_decimal, example="3500.00",
+                   aliases=("估损金额", "报案金额")),
+            Column("description", _l("Description"), aliases=("出险经过", "事故经过")),
+            Column("status", _l("Status"), Choices(LABELS["claim_status"], aliases=STATUS_ALIASES),
+                   note=_l("Reported when left empty; a claim on file only moves forward."),
+                   aliases=("理赔状态", "案件状态")),
+            Column("rejection_reason", _l("Rejection reason"), note=_l("Of a rejected claim.")),
+            Column("paid_amount", _l("Paid amount"), parse_decimal, note=_l("Of a paid claim."),
+                   aliases=("赔付金额", "实赔金额")),
+        )
 
     def key(self, values: dict[str, Any]) -> tuple | None:
         return (values["number"].strip().upper(),) if values.get("number") else None

@@ -28,9 +28,8 @@ from sqlalchemy import select
 
 from agents.models import Agent, BankBranch, BankPartner, Referrer
 from insurecrm.db import db
-from insurecrm.imports.kinds import Column, Context, ImportKind, RowError, register
-from insurecrm.imports.values import Choices, parse_code, parse_date, parse_decimal, parse_list
-from insurecrm.labels import LABELS
+from insurecrm.imports.kinds import Column, Context, ImportKind, RowError, choices, register
+from insurecrm.imports.values import parse_code, parse_date, parse_decimal, parse_list
 from insurecrm.scope import visible
 from policies.models import Policy, Product
 from policies.schemas import PolicyDetailSchema
@@ -55,9 +54,6 @@ def _schema() -> PolicyDetailSchema:
     return PolicyDetailSchema()
 
 
-def _choices(kind: str, **aliases: str) -> Choices:
-    return Choices(LABELS[kind], aliases=aliases or None)
-
 
 def parse_people(value) -> list[list[str]]:
     """``"a:b; c"`` → ``[["a", "b"], ["c"]]``."""
@@ -70,41 +66,35 @@ class PoliciesImport(ImportKind):
     key_fields = ("number",)
     tables = ("policies", "installments", "insured_persons", "beneficiaries", "policy_status_changes", "audit_log")
 
-    def __init__(self) -> None:
-        self._columns: tuple[Column, ...] | None = None
-
-    @property
-    def columns(self) -> tuple[Column, ...]:
-        if self._columns is None:
-            self._columns = (
-                Column("number", _l("Policy number"), parse_code, required=True, example="HE2026000012347",
-                       aliases=("保单号码",)),
-                Column("policyholder_id_number", _l("Policyholder's ID number"), parse_code, required=True,
-                       example="110105199003071239", aliases=("投保人身份证号", "投保人证件号")),
-                Column("product_code", _l("Product code"), required=True, example="HE-01"),
-                Column("effective_date", _l("Effective date"), parse_date, required=True, example="2026-01-01"),
-                Column("expiry_date", _l("Expiry date"), parse_date, note=_l("The product's term when left empty.")),
-                Column("issue_date", _l("Issue date"), parse_date),
-                Column("sum_insured", _l("Sum insured"), parse_decimal, required=True, example="500000"),
-                Column("premium", _l("Premium"), parse_decimal, required=True, example="1200.00",
-                       note=_l("Per installment.")),
-                Column("frequency", _l("Frequency"), _choices("frequency", 年缴="annual", 月缴="monthly",
-                                                              季缴="quarterly", 半年缴="semiannual", 趸缴="single"),
-                       required=True, example="annual"),
-                Column("channel", _l("Channel"), _choices("sales_channel")),
-                Column("servicing_agent_code", _l("Servicing agent code")),
-                Column("bank_partner_code", _l("Bank partner code")),
-                Column("bank_branch_code", _l("Bank branch code")),
-                Column("referrer_code", _l("Referrer code")),
-                Column("renews_policy_number", _l("Renews policy number")),
-                Column("status", _l("Status"), _choices("policy_status"),
-                       note=_l("In force or quoted; the daily jobs move it on.")),
-                Column("insured", _l("Insured persons"), parse_people,
-                       note=_l("ID number or name, and the relation: 李娜:spouse; separated by ;")),
-                Column("beneficiaries", _l("Beneficiaries"), parse_people,
-                       note=_l("who:relation:share[:priority], separated by ;")),
-            )
-        return self._columns
+    def build_columns(self) -> tuple[Column, ...]:
+        return (
+            Column("number", _l("Policy number"), parse_code, required=True, example="HE2026000012347",
+                   aliases=("保单号码",)),
+            Column("policyholder_id_number", _l("Policyholder's ID number"), parse_code, required=True,
+                   example="110105199003071239", aliases=("投保人身份证号", "投保人证件号")),
+            Column("product_code", _l("Product code"), required=True, example="HE-01"),
+            Column("effective_date", _l("Effective date"), parse_date, required=True, example="2026-01-01"),
+            Column("expiry_date", _l("Expiry date"), parse_date, note=_l("The product's term when left empty.")),
+            Column("issue_date", _l("Issue date"), parse_date),
+            Column("sum_insured", _l("Sum insured"), parse_decimal, required=True, example="500000"),
+            Column("premium", _l("Premium"), parse_decimal, required=True, example="1200.00",
+                   note=_l("Per installment.")),
+            Column("frequency", _l("Frequency"), choices("frequency", 年缴="annual", 月缴="monthly",
+                                                          季缴="quarterly", 半年缴="semiannual", 趸缴="single"),
+                   required=True, example="annual"),
+            Column("channel", _l("Channel"), choices("sales_channel")),
+            Column("servicing_agent_code", _l("Servicing agent code")),
+            Column("bank_partner_code", _l("Bank partner code")),
+            Column("bank_branch_code", _l("Bank branch code")),
+            Column("referrer_code", _l("Referrer code")),
+            Column("renews_policy_number", _l("Renews policy number")),
+            Column("status", _l("Status"), choices("policy_status"),
+                   note=_l("In force or quoted; the daily jobs move it on.")),
+            Column("insured", _l("Insured persons"), parse_people,
+                   note=_l("ID number or name, and the relation: 李娜:spouse; separated by ;")),
+            Column("beneficiaries", _l("Beneficiaries"), parse_people,
+                   note=_l("who:relation:share[:priority], separated by ;")),
+        )
 
     def key(self, values: dict[str, Any]) -> tuple | None:
         return (values["number"].upper(),) if values.get("number") else None

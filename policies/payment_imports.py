@@ -57,29 +57,23 @@ class PaymentsImport(ImportKind):
     tables = ("payments", "payment_allocations", "installments", "commissions", "policies", "policy_status_changes",
               "audit_log")
 
-    def __init__(self) -> None:
-        self._columns: tuple[Column, ...] | None = None
-
-    @property
-    def columns(self) -> tuple[Column, ...]:
-        if self._columns is None:
-            self._columns = (
-                Column("policy_number", _l("Policy number"), parse_code, required=True, example="HE2026000012347",
-                       aliases=("保单号码",)),
-                Column("reference", _l("Payment reference"), required=True, example="BT20260105001",
-                       note=_l("Unique per policy: a payment is found again by it."),
-                       aliases=("流水号", "交易流水号", "缴费流水号码")),
-                Column("paid_on", _l("Paid on"), parse_date, required=True, example="2026-01-05",
-                       aliases=("缴费日", "实收日期", "支付日期")),
-                Column("amount", _l("Amount"), parse_decimal, required=True, example="1200.00",
-                       aliases=("缴费金额", "实收金额")),
-                Column("method", _l("Method"), Choices(LABELS["payment_method"], aliases=METHOD_ALIASES),
-                    note=_l("Bank transfer when left empty."), aliases=("缴费方式",)),
-                Column("installment_sequence", _l("Installment number"), parse_sequence,
-                       note=_l("Optional: the installment paid, which must be the oldest open one."),
-                       aliases=("期次", "缴费期次", "期数")),
-            )
-        return self._columns
+    def build_columns(self) -> tuple[Column, ...]:
+        return (
+            Column("policy_number", _l("Policy number"), parse_code, required=True, example="HE2026000012347",
+                   aliases=("保单号码",)),
+            Column("reference", _l("Payment reference"), required=True, example="BT20260105001",
+                   note=_l("Unique per policy: a payment is found again by it."),
+                   aliases=("流水号", "交易流水号", "缴费流水号码")),
+            Column("paid_on", _l("Paid on"), parse_date, required=True, example="2026-01-05",
+                   aliases=("缴费日", "实收日期", "支付日期")),
+            Column("amount", _l("Amount"), parse_decimal, required=True, example="1200.00",
+                   aliases=("缴费金额", "实收金额")),
+            Column("method", _l("Method"), Choices(LABELS["payment_method"], aliases=METHOD_ALIASES),
+                note=_l("Bank transfer when left empty."), aliases=("缴费方式",)),
+            Column("installment_sequence", _l("Installment number"), parse_sequence,
+                   note=_l("Optional: the installment paid, which must be the oldest open one."),
+                   aliases=("期次", "缴费期次", "期数")),
+        )
 
     def apply(self, row: int, values: dict[str, Any], ctx: Context) -> str:
         policy = visible_policy(values["policy_number"], ctx)

@@ -29,7 +29,6 @@ from policies.claims import KINDS_BY_LINE
 from policies.models import (
     BusinessType,
     Claim,
-    ClaimKind,
     ClaimStatus,
     Installment,
     InstallmentStatus,
@@ -72,9 +71,7 @@ CLAIM_STATUS_LABELS = {ClaimStatus.REPORTED: _l("Reported"), ClaimStatus.UNDER_R
                        ClaimStatus.PAID: _l("Paid"), ClaimStatus.CLOSED: _l("Closed")}
 CLAIM_BADGES = {ClaimStatus.PAID: "good", ClaimStatus.APPROVED: "good", ClaimStatus.REJECTED: "bad",
                 ClaimStatus.UNDER_REVIEW: "warn"}
-CLAIM_KIND_LABELS = {ClaimKind.DEATH: _l("Death"), ClaimKind.TOTAL_DISABILITY: _l("Total and permanent disability"),
-                     ClaimKind.MEDICAL: _l("Medical expenses"), ClaimKind.TOTAL_LOSS: _l("Total loss"),
-                     ClaimKind.DAMAGE: _l("Damage"), ClaimKind.OTHER: _l("Other")}
+CLAIM_KIND_LABELS = labels.LABELS["claim_kind"]
 RELATION_LABELS = {RelationshipKind.SPOUSE: _l("spouse"), RelationshipKind.CHILD: _l("child"),
                    RelationshipKind.PARENT: _l("parent"), RelationshipKind.SIBLING: _l("sibling"),
                    RelationshipKind.EMPLOYER: _l("employer"), RelationshipKind.EMPLOYEE: _l("employee"),

@@ -26,9 +26,8 @@ from sqlalchemy.orm import selectinload
 
 from agents.models import Agent, BankPartner, OrgUnit, Referrer
 from insurecrm.db import db
-from insurecrm.imports.kinds import Column, Context, ImportKind, RowError, register
-from insurecrm.imports.values import Choices, parse_boolean, parse_code, parse_date, parse_list
-from insurecrm.labels import LABELS
+from insurecrm.imports.kinds import Column, Context, ImportKind, RowError, choices, register
+from insurecrm.imports.values import parse_boolean, parse_code, parse_date, parse_list
 from insurecrm.scope import visible
 from policyholders.duplicates import likely_duplicates
 from policyholders.household import create_relationship
@@ -51,9 +50,6 @@ def _schema() -> PolicyholderSchema:
     return PolicyholderSchema()
 
 
-def _choices(kind: str, **aliases: str):
-    return Choices(LABELS[kind], aliases=aliases or None)
-
 
 class PolicyholdersImport(ImportKind):
     name = "policyholders"
@@ -61,53 +57,47 @@ class PolicyholdersImport(ImportKind):
     key_fields = ("id_type", "id_number")
     tables = ("policyholders", "policyholder_tags", "policyholder_relationships", "audit_log")
 
-    def __init__(self) -> None:
-        self._columns: tuple[Column, ...] | None = None
-
-    @property
-    def columns(self) -> tuple[Column, ...]:  # built on first use: the choices read the catalogues
-        if self._columns is None:
-            self._columns = (
-                Column("id_type", _l("ID type"), _choices("id_type", **{"身份证": "prc_resident"}),
-                       example="prc_resident", note=_l("Resident ID when left empty.")),
-                Column("id_number", _l("ID number"), parse_code, required=True, example="110105199003071239",
-                       aliases=("身份证号", "身份证号码", "证件号")),
-                Column("name", _l("Name"), required=True, example="张伟", aliases=("姓名", "客户姓名", "保户姓名")),
-                Column("kind", _l("Party"), _choices("party_kind", **{"个人": "person", "机构": "organisation",
-                                                                      "公司": "organisation"})),
-                Column("gender", _l("Gender"), _choices("gender", 男="male", 女="female", m="male", f="female")),
-                Column("date_of_birth", _l("Date of birth"), parse_date, example="1990-03-07", aliases=("生日",)),
-                Column("phone", _l("Phone"), parse_code, example="13800138000",
-                       aliases=("手机", "手机号", "手机号码", "联系电话")),
-                Column("phone_alt", _l("Other phone"), parse_code),
-                Column("email", _l("Email"), aliases=("邮箱", "电子邮箱")),
-                Column("address", _l("Address")),
-                Column("region", _l("Region")),
-                Column("occupation", _l("Occupation")),
-                Column("industry", _l("Industry")),
-                Column("income_band", _l("Income band"), _choices("income_band")),
-                Column("marital_status", _l("Marital status"), _choices("marital_status")),
-                Column("preferred_channel", _l("Preferred channel"), _choices("contact_channel")),
-                Column("preferred_language", _l("Language")),
-                Column("consent_marketing", _l("Consents to marketing"), parse_boolean),
-                Column("consent_sms", _l("Consents to SMS"), parse_boolean),
-                Column("consent_email", _l("Consents to email"), parse_boolean),
-                Column("owner_agent_code", _l("Owner agent code"), example="A0001"),
-                Column("org_unit_code", _l("Organisation unit code"),
-                       note=_l("The owner's unit when left empty.")),
-                Column("acquisition_channel", _l("Acquisition channel"), _choices("acquisition_channel")),
-                Column("acquisition_source", _l("Acquisition source")),
-                Column("bank_partner_code", _l("Bank partner code")),
-                Column("referrer_code", _l("Referrer code")),
-                Column("status", _l("Status"), _choices("holder_status")),
-                Column("tags", _l("Tags"), parse_list, note=_l("Separated by ; or ,")),
-                Column("related_id_number", _l("Related person's ID number"), parse_code,
-                       note=_l("Someone on file or in this file.")),
-                Column("relationship", _l("Relationship"), _choices("relationship_kind", **RELATION_ALIASES),
-                       aliases=("关系",),
-                       note=_l("What this policyholder is of the related person: spouse, child, parent...")),
-            )
-        return self._columns
+    def build_columns(self) -> tuple[Column, ...]:
+        return (
+            Column("id_type", _l("ID type"), choices("id_type", **{"身份证": "prc_resident"}),
+                   example="prc_resident", note=_l("Resident ID when left empty.")),
+            Column("id_number", _l("ID number"), parse_code, required=True, example="110105199003071239",
+                   aliases=("身份证号", "身份证号码", "证件号")),
+            Column("name", _l("Name"), required=True, example="张伟", aliases=("姓名", "客户姓名", "保户姓名")),
+            Column("kind", _l("Party"), choices("party_kind", **{"个人": "person", "机构": "organisation",
+                                                                  "公司": "organisation"})),
+            Column("gender", _l("Gender"), choices("gender", 男="male", 女="female", m="male", f="female")),
+            Column("date_of_birth", _l("Date of birth"), parse_date, example="1990-03-07", aliases=("生日",)),
+            Column("phone", _l("Phone"), parse_code, example="13800138000",
+                   aliases=("手机", "手机号", "手机号码", "联系电话")),
+            Column("phone_alt", _l("Other phone"), parse_code),
+            Column("email", _l("Email"), aliases=("邮箱", "电子邮箱")),
+            Column("address", _l("Address")),
+            Column("region", _l("Region")),
+            Column("occupation", _l("Occupation")),
+            Column("industry", _l("Industry")),
+            Column("income_band", _l("Income band"), choices("income_band")),
+            Column("marital_status", _l("Marital status"), choices("marital_status")),
+            Column("preferred_channel", _l("Preferred channel"), choices("contact_channel")),
+            Column("preferred_language", _l("Language")),
+            Column("consent_marketing", _l("Consents to marketing"), parse_boolean),
+            Column("consent_sms", _l("Consents to SMS"), parse_boolean),
+            Column("consent_email", _l("Consents to email"), parse_boolean),
+            Column("owner_agent_code", _l("Owner agent code"), example="A0001"),
+            Column("org_unit_code", _l("Organisation unit code"),
+                   note=_l("The owner's unit when left empty.")),
+            Column("acquisition_channel", _l("Acquisition channel"), choices("acquisition_channel")),
+            Column("acquisition_source", _l("Acquisition source")),
+            Column("bank_partner_code", _l("Bank partner code")),
+            Column("referrer_code", _l("Referrer code")),
+            Column("status", _l("Status"), choices("holder_status")),
+            Column("tags", _l("Tags"), parse_list, note=_l("Separated by ; or ,")),
+            Column("related_id_number", _l("Related person's ID number"), parse_code,
+                   note=_l("Someone on file or in this file.")),
+            Column("relationship", _l("Relationship"), choices("relationship_kind", **RELATION_ALIASES),
+                   aliases=("关系",),
+                   note=_l("What this policyholder is of the related person: spouse, child, parent...")),
+        )
 
     def key(self, values: dict[str, Any]) -> tuple | None:
         if not values.get("id_number"):

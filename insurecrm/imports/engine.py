@@ -200,6 +200,7 @@ def perform(run_id: int, *, background: bool = False, stale_before=None,
     if progress is None:
         progress = _progress_writer(run_id) if background else (lambda rows: None)
     outcome = Outcome()
+    requester = g.get("user")
     with force_locale(run.language):
         try:
             if user is None or not user.active:
@@ -216,6 +217,8 @@ def perform(run_id: int, *, background: bool = False, stale_before=None,
             outcome.failed = True
             outcome.issues.add(0, None, None, str(_l("The import stopped on an unexpected error (logged): nothing "
                                                      "was written. Tell your administrator.")))
+        finally:
+            g.user = requester  # the request goes on as the user who asked (an admin confirming a manager's run)
     _finish(run_id, kind, outcome)
     return True
 

@@ -14,13 +14,15 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 
 from flask_babel import force_locale
 from flask_babel.speaklater import LazyString
 from marshmallow import ValidationError
 
-from insurecrm.imports.values import cell_text
+from insurecrm.imports.values import Choices, cell_text
+from insurecrm.labels import LABELS
 from insurecrm.models import User
 
 #: what a row came to: a record created, one changed, or one already as the file says
@@ -48,6 +50,12 @@ class Column:
             with force_locale(language):
                 names.add(header_key(str(self.header)))
         return names
+
+
+def choices(kind: str, **aliases: str) -> Choices:
+    """The reader of a stored choice by the labels of ``kind`` (:data:`insurecrm.labels.LABELS`) and ``aliases``
+    (other words a file uses: ``男`` for ``male``)."""
+    return Choices(LABELS[kind], aliases=aliases or None)
 
 
 def header_key(text: str) -> str:
@@ -106,11 +114,18 @@ class ImportKind:
 
     name: ClassVar[str]
     label: ClassVar[LazyString]
-    columns: ClassVar[tuple[Column, ...]]
     #: the fields whose values identify a record (its natural key): two rows with the same key are an error
     key_fields: ClassVar[tuple[str, ...]]
     #: the tables whose statistics a large import refreshes (``ANALYZE``)
     tables: ClassVar[tuple[str, ...]] = ()
+
+    @cached_property
+    def columns(self) -> tuple[Column, ...]:
+        """The kind's columns, built on first use: their choices read the catalogues, which need the application."""
+        return self.build_columns()
+
+    def build_columns(self) -> tuple[Column, ...]:
+        raise NotImplementedError
 
     def key(self, values: dict[str, Any]) -> tuple | None:
         """The row's natural key, as compared (``None``: the row has no key and is refused by :meth:`apply`)."""
