@@ -80,7 +80,8 @@ def create_run(kind: str, filename: str, stream: IO[bytes], *, user: User, colum
     if kind not in load_kinds():
         raise ImportRefused(str(_l("Unknown kind of import: %(kind)s.", kind=kind)))
     limit = current_app.config["IMPORT_MAX_BYTES"]
-    run = ImportRun(kind=kind, filename=(filename or "upload")[-255:], size_bytes=0, file_format="csv",
+    run = ImportRun(kind=kind, filename=_storable(filename, None)[-255:] if filename else "upload", size_bytes=0,
+                    file_format="csv",
                     encoding=encoding, column_map=column_map or {}, mode=mode, status=ImportStatus.QUEUED,
                     user_id=user.id, language=language)
     db.session.add(run)
@@ -238,8 +239,16 @@ class Issues:
             self.warnings += 1
         if len(self.kept) < MAX_ISSUES:
             shown = cell_text(value)
-            self.kept.append({"row": row, "column": column, "value": shown[:255] if shown else None,
-                              "message": message, "severity": severity})
+            # what the report's columns hold: a file's header or cell may be of any length, and hold a NUL
+            self.kept.append({"row": row, "column": _storable(column, 120), "value": _storable(shown, 255),
+                              "message": _storable(message, None), "severity": severity})
+
+
+def _storable(text: str | None, length: int | None) -> str | None:
+    """``text`` as a report keeps it: a NUL shown as ␀ (no database text holds one), cut to ``length``."""
+    if not text:
+        return None
+    return text.replace("\x00", "\u2400")[:length]
 
 
 @dataclass
@@ -290,7 +299,7 @@ def map_headers(kind: ImportKind, headers: list[str], column_map: dict[str, str]
 
 def _execute(run: ImportRun, kind: ImportKind, user: User, outcome: Outcome, progress: Callable[[int], None]) -> None:
     mode, run_id = run.mode, run.id
-    table: Table = read_table(lambda: _chunks(run_id), run.file_format, encoding=run.encoding)
+    table: Table = read_table(lambda: file_chunks(run_id), run.file_format, encoding=run.encoding)
     outcome.encoding = table.encoding
     mapping, unknown = map_headers(kind, table.headers, run.column_map)
     issues = outcome.issues
@@ -396,7 +405,7 @@ def _analyze(tables: tuple[str, ...]) -> None:
     db.session.commit()
 
 
-def _chunks(run_id: int) -> Iterator[bytes]:
+def file_chunks(run_id: int) -> Iterator[bytes]:
     """The stored file, chunk by chunk, each read on its own."""
     seqs = db.session.scalars(select(ImportFileChunk.seq).where(ImportFileChunk.run_id == run_id)
                               .order_by(ImportFileChunk.seq)).all()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -109,8 +110,9 @@ class Context:
         self.warnings.append((row, column, message))
 
 
-class ImportKind:
-    """A kind of import. Subclasses set the class attributes and implement :meth:`apply`."""
+class ImportKind(ABC):
+    """A kind of import. Subclasses set the class attributes and implement :meth:`build_columns` and
+    :meth:`apply`."""
 
     name: ClassVar[str]
     label: ClassVar[LazyString]
@@ -124,26 +126,27 @@ class ImportKind:
         """The kind's columns, built on first use: their choices read the catalogues, which need the application."""
         return self.build_columns()
 
+    @abstractmethod
     def build_columns(self) -> tuple[Column, ...]:
-        raise NotImplementedError
+        """The kind's columns, in the order of its template."""
 
     def key(self, values: dict[str, Any]) -> tuple | None:
         """The row's natural key, as compared (``None``: the row has no key and is refused by :meth:`apply`)."""
         parts = tuple(values.get(name) for name in self.key_fields)
         return None if any(part in (None, "") for part in parts) else tuple(str(part).upper() for part in parts)
 
-    def prepare(self, ctx: Context) -> None:
+    def prepare(self, ctx: Context) -> None:  # noqa: B027 - an optional hook: most kinds need nothing first
         """Read once what every row looks up (products, agents, units by code) into ``ctx.state``."""
 
-    def prefetch(self, batch: list[dict[str, Any]], ctx: Context) -> None:
+    def prefetch(self, batch: list[dict[str, Any]], ctx: Context) -> None:  # noqa: B027 - optional, like prepare
         """Read at once what the rows of ``batch`` (their values, in order) will look up one by one — the records
         on file by their keys — so that :meth:`apply` finds them in ``ctx.state``; the engine calls it before
         applying each batch of rows."""
 
+    @abstractmethod
     def apply(self, row: int, values: dict[str, Any], ctx: Context) -> str:
         """Write the row (create, update or leave it) through the domain's services; one of :data:`OUTCOMES`.
         Raises :class:`RowError` before writing anything of a refused row."""
-        raise NotImplementedError
 
     def finish(self, ctx: Context) -> list[tuple[int, RowError]]:
         """Work that needs every row first (links between rows of the file); the rows it refuses."""

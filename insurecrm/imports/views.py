@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from insurecrm.db import db
 from insurecrm.imports import engine
 from insurecrm.imports.kinds import ImportKind, load_kinds
-from insurecrm.imports.models import FINAL_STATUSES, ImportIssue, ImportRun, ImportStatus
+from insurecrm.imports.models import FINAL_STATUSES, ImportFileChunk, ImportIssue, ImportRun, ImportStatus
 from insurecrm.imports.reading import FileProblem, read_table
 from insurecrm.models import Role, User
 from insurecrm.web import page_roles, paginate_page
@@ -109,15 +109,13 @@ def run(run_id: int):
 
 
 def _has_file(run: ImportRun) -> bool:
-    from insurecrm.imports.models import ImportFileChunk
-
     return db.session.scalar(select(func.count()).select_from(ImportFileChunk)
                              .where(ImportFileChunk.run_id == run.id)) > 0
 
 
 def _file_headers(run: ImportRun) -> list[str] | None:
     try:
-        return read_table(lambda: engine._chunks(run.id), run.file_format, encoding=run.encoding).headers  # noqa: SLF001
+        return read_table(lambda: engine.file_chunks(run.id), run.file_format, encoding=run.encoding).headers
     except FileProblem:
         return None
 

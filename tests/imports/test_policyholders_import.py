@@ -19,7 +19,7 @@ WEI, NA, MING = resident_id("1990-03-07", 123), resident_id("1985-12-24", 2), re
 
 
 def book(agent_code: str, headers=HEADERS_ZH) -> list[list]:
-    return [headers,
+    return [list(headers),
             [WEI, "张伟", "男", "1990/3/7", "13800138000", agent_code, "vip；高端", "", ""],
             [NA, "李娜", "女", "1985年12月24日", "139 0013 9000", agent_code, "", WEI, "配偶"],
             [MING, "张小明", "male", "2015-06-01", "", agent_code, "", WEI, "child of"]]
@@ -166,3 +166,20 @@ def test_the_report_is_kept_with_the_run(org, run_import, session):
     assert [(issue.row, issue.column, issue.value) for issue in stored] == [
         (2, "出生日期", "someday"), (3, "手机", "12"), (4, "关系人证件号码", None)]
     assert run.issues_count == 3 and run.rows_total == 3
+
+
+def test_odd_headers_and_cells_are_reported_not_failed(org, run_import, session):
+    rows = book(org.agent.code)
+    rows[0].append("备注" * 200)  # a header far longer than the report's column
+    for row in rows[1:]:
+        row.append("")
+    rows[1][3] = "9" * 300  # a cell far longer than the report's value
+    rows[2][1] = "李\x00娜"  # a NUL in a name
+    run = run_import("policyholders", csv_bytes(rows), org.admin)
+    assert run.status == "refused"
+    # row 4 names row 2's person, refused
+    assert {(issue.row, issue.severity) for issue in run.issues} == {
+        (1, "warning"), (2, "error"), (3, "error"), (4, "error")}
+    assert len(next(issue.column for issue in run.issues if issue.row == 1)) == 120
+    assert next(issue.value for issue in run.issues if issue.row == 3) == "李\u2400娜"
+    assert holders(session) == 0
