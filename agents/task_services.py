@@ -53,6 +53,7 @@ REASON_LABELS = {
     TaskReason.NEW_POLICY_CALLBACK: _l("New-policy callback"),
     TaskReason.KEY_CUSTOMER_CALL: _l("Key-customer service call"),
     TaskReason.STALE_OPPORTUNITY: _l("Opportunity stale in its stage"),
+    TaskReason.INBOUND_MESSAGE: _l("Message from a policyholder"),
     TaskReason.OTHER: _l("Task"),
 }
 #: what to do, by reason (the jobs' own wording of a task is stored in English with it; pages show this instead)
@@ -66,6 +67,7 @@ REASON_HINTS = {
     TaskReason.KEY_CUSTOMER_CALL: _l("Periodic service call for a key customer: review their cover and needs."),
     TaskReason.STALE_OPPORTUNITY: _l("The opportunity has stayed in its stage longer than the stage's limit: move it "
                                      "on, close it, or plan what will."),
+    TaskReason.INBOUND_MESSAGE: _l("The policyholder sent a message (on their timeline): read it and answer."),
 }
 OUTCOME_LABELS = {TaskOutcome.REACHED: _l("Reached"), TaskOutcome.NO_ANSWER: _l("No answer"),
                   TaskOutcome.CALL_BACK: _l("Call back on a date")}

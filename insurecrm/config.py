@@ -103,6 +103,19 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "SMS_GATEWAY": os.environ.get("INSURECRM_SMS_GATEWAY", "log"),
         "SMS_GATEWAY_URL": os.environ.get("INSURECRM_SMS_GATEWAY_URL"),
         "SMS_GATEWAY_TOKEN": os.environ.get("INSURECRM_SMS_GATEWAY_TOKEN"),
+        #: where the application is reached from outside, for links in messages (an email's unsubscribe link)
+        "PUBLIC_URL": os.environ.get("INSURECRM_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+        #: the shared secrets of the inbound webhooks (HMAC-SHA256 signatures, docs/deployment.md); unset: refused
+        "INBOUND_SMS_SECRET": os.environ.get("INSURECRM_INBOUND_SMS_SECRET"),
+        "INBOUND_EMAIL_SECRET": os.environ.get("INSURECRM_INBOUND_EMAIL_SECRET"),
+        #: how far a signed webhook's timestamp may be from now (a replay older than this is refused)
+        "INBOUND_MAX_SKEW_SECONDS": _int_in("INSURECRM_INBOUND_MAX_SKEW_SECONDS", "300", 10, 3600),
+        #: what every SMS to a policyholder ends with, per language: how to opt out
+        "SMS_OPT_OUT_TEXT": {"en": os.environ.get("INSURECRM_SMS_OPT_OUT_EN", "Reply STOP to opt out"),
+                             "zh": os.environ.get("INSURECRM_SMS_OPT_OUT_ZH", "回复TD退订")},
+        #: an inbound SMS (or email subject) that is one of these words withdraws the channel's consent
+        "OPT_OUT_KEYWORDS": frozenset(word.strip().upper() for word in os.environ.get(
+            "INSURECRM_OPT_OUT_KEYWORDS", "STOP,TD,T,退订,UNSUBSCRIBE").split(",") if word.strip()),
         #: the largest file an import takes (insurecrm/imports); a request may not be larger than that and a form
         "IMPORT_MAX_BYTES": _int_in("INSURECRM_IMPORT_MAX_MB", "100", 1, 2048) * (1 << 20),
         #: a file up to this size is checked or imported within the request; a larger one by a worker thread
@@ -120,7 +133,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "OPENAPI_SWAGGER_UI_PATH": "/docs",
         "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
         "API_SPEC_OPTIONS": {
-            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                # the inbound webhooks: an HMAC of the timestamp and body (policyholders/messaging/routes.py)
+                "inboundSignature": {"type": "apiKey", "in": "header", "name": "X-InsureCRM-Signature"}}},
             "security": [{"bearerAuth": []}],
         },
     }

@@ -230,6 +230,9 @@ class TaskReason(enum.StrEnum):
     #: an open opportunity past its stage's residence limit (``max_days``): its owner, and at twice the limit the
     #: branch manager, are asked to move it on (agents.pipeline.stale)
     STALE_OPPORTUNITY = "stale_opportunity"
+    #: a policyholder wrote (an inbound SMS or email, on their timeline): read it and answer
+    #: (policyholders.messaging.inbound)
+    INBOUND_MESSAGE = "inbound_message"
     #: anything else the system asks of a person (e.g. the agent tasks of a campaign)
     OTHER = "other"
 

@@ -20,6 +20,11 @@ not sent: agents read them. Each row goes through these steps, each step committ
 payload's ``expiry_date`` to that day, whenever the job queued it. A renewal reminder or escalation whose policy
 has expired by then is not sent at all: the claim marks it ``skipped`` with the reason in ``last_error``.
 
+**The domains' rules** (:mod:`insurecrm.outbox.hooks`): before a row is worded, the checks the domains registered
+may refuse it (a policyholder who withdrew consent to the channel since the row was queued, or has no contact on it
+any more: ``skipped`` with the reason); the worded body gets their footers (the unsubscribe link, the opt-out
+keyword); once marked sent, their listeners record it (on the policyholder's timeline).
+
 **A crash between sending and marking.** If the sender dies after step 1, the row stays ``sending``: the
 message may or may not have gone out, and nothing in the database can tell which. Resending it would risk a
 silent double send (a customer reminded twice, or told twice of the same thing by SMS, which costs money and
@@ -47,6 +52,7 @@ from sqlalchemy import or_, select, update
 from insurecrm import audit, clock, jobs
 from insurecrm.db import db, utcnow
 from insurecrm.models import Outbox, OutboxChannel, OutboxStatus
+from insurecrm.outbox import hooks
 from insurecrm.outbox.gateways import (
     UNCERTAIN_PREFIX,
     Attachment,
@@ -134,7 +140,8 @@ def claim_next() -> Outbox | None:
     if row is None:
         db.session.commit()
         return None
-    if (late := too_late_to_send(row)) is not None:
+    # a domain's checks (hooks.send_check): the policyholder's consent and contact as they are now
+    if (late := too_late_to_send(row) or hooks.refusal(row)) is not None:
         row.status, row.last_error, row.next_attempt_at = OutboxStatus.SKIPPED, late, None
         db.session.commit()
         return row
@@ -144,7 +151,7 @@ def claim_next() -> Outbox | None:
     try:
         message = render_message(db.session, kind=row.kind, language=row.language, channel=row.channel,
                                  payload=row.payload, on=clock.today())
-        row.subject, row.body = message.subject, message.body
+        row.subject, row.body = message.subject, message.body + hooks.footers(row)
         if not (row.recipient or "").strip():
             raise DeliveryError(f"no recipient for this {row.channel.value}", Outcome.PERMANENT)
     except RenderError as exc:
@@ -187,6 +194,8 @@ def deliver(row: Outbox, gateways: dict[OutboxChannel, Gateway]) -> str:
     db.session.execute(
         update(Outbox).where(Outbox.id == row.id, Outbox.attempts == row.attempts)
         .values(status=OutboxStatus.SENT, sent_at=utcnow(), next_attempt_at=None, last_error=None))
+    db.session.commit()
+    hooks.sent(row)  # after the mark is committed: a listener's failure cannot make a sent message look unsent
     db.session.commit()
     return "sent"
 
