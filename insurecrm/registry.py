@@ -7,7 +7,9 @@ import insurecrm.outbox.models  # noqa: F401
 import policies.models  # noqa: F401
 import policies.models.approvals  # noqa: F401
 import policyholders.merging.models  # noqa: F401
+import policyholders.messaging.models  # noqa: F401
 import policyholders.models  # noqa: F401
+import policyholders.segments.models  # noqa: F401
 import reports.models  # noqa: F401
 from insurecrm.db import Base
 
