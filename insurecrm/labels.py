@@ -142,7 +142,7 @@ JOB_COUNT: Labels = {
     "sales_reports_without_email": _l("sales reports not sent (the manager has no email)"),
 }
 OUTBOX_STATUS: Labels = {"pending": _l("Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
-                         "failed": _l("Failed"), "skipped": _l("Skipped: too late to send"),
+                         "failed": _l("Failed"), "skipped": _l("Skipped: not to be sent"),
                          "uncertain": _l("Uncertain: needs a human")}
 OUTBOX_CHANNEL: Labels = {"email": _l("Email"), "sms": _l("SMS"), "task": _l("Agent task")}
 #: kinds of messages and tasks (outbox rows and message templates)
@@ -160,6 +160,10 @@ SYSTEM_ACTOR: Labels = {
     "cli:outbox.send": _l("Command line: send the outbox"),
     "cli:simulate": _l("Simulation"),
     "scheduler:outbox.send": _l("Scheduler: outbox sender"),
+    "unsubscribe:link": _l("The policyholder, by the unsubscribe link"),
+    "unsubscribe:keyword": _l("The policyholder, by an opt-out keyword"),
+    "inbound:sms": _l("Inbound SMS"),
+    "inbound:email": _l("Inbound email"),
 }
 
 # -- the audit timeline of a policyholder: the audited fields and the labels of their values ---------------------
