@@ -34,6 +34,7 @@ from insurecrm.web import INTERNAL, WRITERS, load_form, name_of, page_roles, pag
 from policies.models import IN_FORCE_STATUSES, Claim, Installment, InstallmentStatus, Payment, Policy
 from policyholders import household, services
 from policyholders.merging.services import redirect_target
+from policyholders.messaging.consent import latest_withdrawals
 from policyholders.models import Interaction, Policyholder, ServiceRequest
 from policyholders.schemas import (
     InteractionSchema,
@@ -219,6 +220,8 @@ def render_360(holder: Policyholder, *, status: int = 200, **extra):
         "opportunities": _opportunities(holder),
         "audit_rows": _audit(holder) if user.role in AUDIT_ROLES else None,
     }
+    # when the policyholder withdrew a consent themselves (the unsubscribe link, an opt-out keyword): one query
+    sections["withdrawals"] = latest_withdrawals(holder.id)
     policy_options = {policy.id: policy.number for policy, _next_due in sections["policies"]}
     return render_template("policyholders/detail.html", holder=holder, now=clock.now(), sla_state=services.sla_state,
                            policy_options=policy_options,
