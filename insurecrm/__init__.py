@@ -85,8 +85,8 @@ def _register_domains(app: Flask, api, csrf) -> None:
     web_modules = (admin_views, ops_views, help_views, agents.views, agents.task_views, agents.departure_views,
                    policies.views, policies.renewal_views, policyholders.views, policyholders.intake_views,
                    policyholders.service_views, reports.views, reports.report_views, reports.loyalty_views)
-    packaged = tuple(module for package in ("agents.pipeline", "policyholders.merging", "insurecrm.imports",
-                                                         "policyholders.messaging")
+    packaged = tuple(module for package in ("agents.pipeline", "policyholders.merging", "policyholders.segments",
+                                            "policyholders.messaging", "insurecrm.imports")
                      for module in _package_modules(package))
     for module in api_modules + web_modules + packaged:
         for blp in getattr(module, "API_BLUEPRINTS", ()):

@@ -55,6 +55,10 @@ AGE_BAND: Labels = {"under_25": _l("Under 25"), "25_34": _l("25 to 34"), "35_44"
                     "45_54": _l("45 to 54"), "55_64": _l("55 to 64"), "65_plus": _l("65 and over")}
 MARITAL_STATUS: Labels = {"single": _l("Single"), "married": _l("Married"), "divorced": _l("Divorced"),
                           "widowed": _l("Widowed")}
+#: the contribution × loyalty quadrants of the Segments report (reports.segments.QUADRANTS), a segment's filter
+SEGMENT_QUADRANT: Labels = {"keep": _l("High contribution, loyal"), "cross_sell": _l("Low contribution, loyal"),
+                            "secure": _l("High contribution, not loyal"),
+                            "serve_cheaper": _l("Low contribution, not loyal")}
 ACQUISITION_CHANNEL: Labels = {"agency": _l("Agency"), "bancassurance": _l("Bancassurance"), "direct": _l("Direct"),
                                "telesales": _l("Telesales"), "web": _l("Web"), "transfer_in": _l("Transfer-in")}
 RELATIONSHIP_KIND: Labels = {"spouse": _l("spouse of"), "child": _l("child of"), "parent": _l("parent of"),
@@ -201,7 +205,7 @@ LABELS: dict[str, Labels] = {
     "message_kind": MESSAGE_KIND, "system_actor": SYSTEM_ACTOR,
     "holder_status": HOLDER_STATUS, "party_kind": PARTY_KIND, "gender": GENDER, "id_type": ID_TYPE,
     "contact_channel": CONTACT_CHANNEL, "income_band": INCOME_BAND, "age_band": AGE_BAND,
-    "marital_status": MARITAL_STATUS,
+    "marital_status": MARITAL_STATUS, "segment_quadrant": SEGMENT_QUADRANT,
     "acquisition_channel": ACQUISITION_CHANNEL, "relationship_kind": RELATIONSHIP_KIND,
     "interaction_channel": INTERACTION_CHANNEL, "direction": DIRECTION, "service_kind": SERVICE_KIND,
     "service_category": SERVICE_CATEGORY, "service_priority": SERVICE_PRIORITY, "service_status": SERVICE_STATUS,

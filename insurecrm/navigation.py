@@ -34,6 +34,8 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("renewals_web.board", _l("Renewal board"), frozenset({R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("policyholders_web.index", _l("Policyholders"),
             frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN, R.ACTUARY})),
+    NavItem("segments_web.index", _l("Segments"),
+            frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("imports_web.index", _l("Imports"), frozenset({R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("merging_web.queue", _l("Duplicates"), frozenset({R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("service_web.index", _l("Service & complaints"),
