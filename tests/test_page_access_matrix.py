@@ -116,10 +116,13 @@ LIST_PAGES = {
     "/imports": {A, M},
     "/imports/template.csv": {A, M},
     "/imports/template.xlsx": {A, M},
+    # inbound SMS and emails that reached no policyholder (tests/inbound/test_pages.py)
+    "/inbound/unmatched": {A, M},
 }
 #: each report's page and downloads: by the roles the catalogue names, in tests/reports/test_report_access.py
 REPORT_PAGES = re.compile(r"/reports/<name>(\.\w+)?")
-PUBLIC = {"/", "/login", "/logout", "/language", "/vendor/plotly.min.js"}
+#: the unsubscribe page of a message's link: no login, its signed token is the right to use it (tests/inbound)
+PUBLIC = {"/", "/login", "/logout", "/language", "/vendor/plotly.min.js", "/unsubscribe/<token>"}
 
 
 def web_rules(app):
