@@ -15,6 +15,7 @@ can see.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -22,13 +23,13 @@ from datetime import date
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import ColumnElement, case, or_, select, tuple_
+from sqlalchemy import ColumnElement, case, or_, select
 
 from insurecrm.db import db
 from insurecrm.models import User
 from insurecrm.scope import visible
 from policyholders.identity import normalise_id_number, normalise_phone
-from policyholders.models import IdType, Policyholder
+from policyholders.models import Policyholder
 from policyholders.name_keys import name_similarity
 
 #: the most candidates reported: enough to decide, and a bound on the work of one check
@@ -45,11 +46,14 @@ NAME_ALONE = 0.4
 
 @dataclass(frozen=True)
 class Rule:
-    """A reason two records may be the same person: ``condition`` of the data given, or ``None`` when
-    the data says nothing for this rule (no phone given, say)."""
+    """A reason two records may be the same person. ``keys`` are what the data given says for this rule (its ID
+    number, its phones; none when the data says nothing), ``condition`` finds the records on file with any of a set
+    of keys on indexed columns, and ``keys_of`` are a record's own keys, which pair it with the data."""
 
     reason: str
-    condition: Callable[[dict[str, Any]], ColumnElement[bool] | None]
+    keys: Callable[[dict[str, Any]], set]
+    condition: Callable[[list], ColumnElement[bool]]
+    keys_of: Callable[[Policyholder], set]
 
 
 @dataclass
@@ -69,14 +73,11 @@ class Candidate:
         return self.policyholder is not None
 
 
-def _same_id_number(data: dict[str, Any]) -> ColumnElement[bool] | None:
+def _id_numbers(data: dict[str, Any]) -> set[str]:
+    # any ID type: the same number under another type is still the same document typed under the wrong heading
+    # more often than another person's
     number = data.get("id_number")
-    if not number:
-        return None
-    # the (id_type, id_number) unique index answers one probe per type; the same number under another type
-    # is still the same document typed under the wrong heading more often than another person's
-    compact = normalise_id_number(number)
-    return tuple_(Policyholder.id_type, Policyholder.id_number).in_([(kind, compact) for kind in IdType])
+    return {normalise_id_number(number)} if number else set()
 
 
 def _phones(data: dict[str, Any]) -> set[str]:
@@ -88,25 +89,21 @@ def _phones(data: dict[str, Any]) -> set[str]:
     return phones
 
 
-def _same_phone(data: dict[str, Any]) -> ColumnElement[bool] | None:
-    phones = _phones(data)
-    if not phones:
-        return None
-    return or_(Policyholder.phone.in_(sorted(phones)), Policyholder.phone_alt.in_(sorted(phones)))
-
-
-def _same_birth_date(data: dict[str, Any]) -> ColumnElement[bool] | None:
-    # the name is compared in Python (compare), on the rows of this date only
+def _birth_dates(data: dict[str, Any]) -> set[date]:
+    # the name is compared in Python (compare), on the rows of these dates only
     if not (data.get("name") or "").strip() or data.get("date_of_birth") is None:
-        return None
-    return Policyholder.date_of_birth == data["date_of_birth"]
+        return set()
+    return {data["date_of_birth"]}
 
 
 #: the rules narrowing the candidates in SQL, in the order their reasons are shown
 RULES = (
-    Rule("id_number", _same_id_number),
-    Rule("phone", _same_phone),
-    Rule("name_and_birth_date", _same_birth_date),
+    Rule("id_number", _id_numbers, lambda keys: Policyholder.id_number.in_(keys),
+         lambda holder: {holder.id_number}),
+    Rule("phone", _phones, lambda keys: or_(Policyholder.phone.in_(keys), Policyholder.phone_alt.in_(keys)),
+         lambda holder: {holder.phone, holder.phone_alt}),
+    Rule("name_and_birth_date", _birth_dates, lambda keys: Policyholder.date_of_birth.in_(keys),
+         lambda holder: {holder.date_of_birth}),
 )
 
 
@@ -152,18 +149,38 @@ def likely_duplicates(data: dict[str, Any], *, user: User, exclude_id: int | Non
     not only the user's scope, but a record the user may not see comes back without its data (``policyholder``
     is ``None``, ``matched`` empty).
     """
-    conditions = {rule.reason: condition for rule in RULES if (condition := rule.condition(data)) is not None}
+    return likely_duplicates_of_each([data], user=user, exclude_id=exclude_id)[0]
+
+
+def likely_duplicates_of_each(people: list[dict[str, Any]], *, user: User,
+                              exclude_id: int | None = None) -> list[list[Candidate]]:
+    """:func:`likely_duplicates` of each of ``people`` (an import's batch of rows), in one query for them all: at
+    most :data:`SCANNED` rows scored per person, the records matched by an ID number or a phone first."""
+    keys = [{rule.reason: rule.keys(data) for rule in RULES} for data in people]
+    wanted = {rule.reason: set().union(*(each[rule.reason] for each in keys)) for rule in RULES}
+    conditions = {rule.reason: rule.condition(sorted(wanted[rule.reason])) for rule in RULES if wanted[rule.reason]}
     if not conditions:
-        return []
+        return [[] for _data in people]
     # the rows matched by an ID number or a phone first: a date of birth shared by many must not crowd them out
     strong = [case((conditions[reason], 0), else_=1) for reason in ("id_number", "phone") if reason in conditions]
     stmt = (select(Policyholder, visible(Policyholder, user).label("visible"))
             .where(or_(*conditions.values()))
-            .order_by(*strong, Policyholder.id).limit(SCANNED))
+            .order_by(*strong, Policyholder.id).limit(SCANNED * len(people)))
     if exclude_id is not None:
         stmt = stmt.where(Policyholder.id != exclude_id)
-    candidates = []
+    found: dict[str, dict[Any, list]] = {rule.reason: defaultdict(list) for rule in RULES}
     for row in db.session.execute(stmt):
+        for rule in RULES:
+            for key in rule.keys_of(row.Policyholder) & wanted[rule.reason]:
+                found[rule.reason][key].append(row)
+    return [_candidates(data, each, found) for data, each in zip(people, keys, strict=True)]
+
+
+def _candidates(data: dict[str, Any], keys: dict[str, set], found: dict[str, dict[Any, list]]) -> list[Candidate]:
+    rows = {row.Policyholder.id: row for reason, values in keys.items() for key in values
+            for row in found[reason].get(key, ())}
+    candidates = []
+    for row in rows.values():
         score, reasons, matched = compare(data, row.Policyholder)
         if not reasons:
             continue

@@ -16,12 +16,13 @@ the same name and birth date: :mod:`policyholders.duplicates`) is reported as a 
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from agents.models import Agent, BankPartner, OrgUnit, Referrer
@@ -29,7 +30,7 @@ from insurecrm.db import db
 from insurecrm.imports.kinds import Column, Context, ImportKind, RowError, choices, register
 from insurecrm.imports.values import parse_boolean, parse_code, parse_date, parse_list
 from insurecrm.scope import visible
-from policyholders.duplicates import likely_duplicates
+from policyholders.duplicates import likely_duplicates_of_each
 from policyholders.household import create_relationship
 from policyholders.identity import normalise_id_number, normalise_phone
 from policyholders.models import IdType, Policyholder, PolicyholderRelationship, RelationshipKind
@@ -115,17 +116,30 @@ class PolicyholdersImport(ImportKind):
         keys = {self.key(values) for values in batch} - {None}
         on_file: dict[tuple, tuple[Policyholder, bool]] = {}
         if keys:
+            # by the number alone, on its own index (PostgreSQL scans for a list of (type, number) pairs)
             stmt = (select(Policyholder, visible(Policyholder, ctx.user).label("visible"))
-                    .where(tuple_(Policyholder.id_type, Policyholder.id_number).in_(sorted(keys)))
+                    .where(Policyholder.id_number.in_(sorted({number for _type, number in keys})))
                     .options(selectinload(Policyholder.tags)))
             for holder, may_see in db.session.execute(stmt):
-                on_file[(str(holder.id_type), holder.id_number)] = (holder, bool(may_see))
+                if (key := (str(holder.id_type), holder.id_number)) in keys:
+                    on_file[key] = (holder, bool(may_see))
         ctx.state["on_file"] = on_file
-        # the owners of the batch's rows, held so that the service's look-ups by id find them in the session (its
-        # identity map keeps only what is referenced)
-        owners = {ctx.state["codes"]["owner_agent_code"].get(values["owner_agent_code"].upper())
+        if ctx.checking:  # the new rows' likely duplicates on file, warned in a dry run: one query for the batch
+            new = [values for values in batch if self.key(values) not in on_file]
+            people = [{**values, "date_of_birth": date.fromisoformat(values["date_of_birth"])}
+                      if values.get("date_of_birth") else values for values in new]  # (cells read as ISO dates)
+            ctx.state["duplicates"] = {self.key(values): found for values, found in zip(
+                new, likely_duplicates_of_each(people, user=ctx.user), strict=True)}
+        # the owners of the batch's rows and their units, held so that the service's look-ups by id find them in
+        # the session (its identity map keeps only what is referenced)
+        codes = ctx.state["codes"]
+        owners = {codes["owner_agent_code"].get(values["owner_agent_code"].upper())
                   for values in batch if values.get("owner_agent_code")} - {None}
-        ctx.state["held"] = db.session.scalars(select(Agent).where(Agent.id.in_(owners))).all() if owners else []
+        units = {codes["org_unit_code"].get(values["org_unit_code"].upper())
+                 for values in batch if values.get("org_unit_code")} - {None}
+        held = db.session.scalars(select(Agent).where(Agent.id.in_(owners))).all() if owners else []
+        units |= {agent.org_unit_id for agent in held}
+        ctx.state["held"] = [*held, *db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(units)))]
 
     def apply(self, row: int, values: dict[str, Any], ctx: Context) -> str:
         payload = dict(values)
@@ -153,9 +167,11 @@ class PolicyholdersImport(ImportKind):
                 # written with the batch, 500 at a time: the new rows of the file wait in the session (no query
                 # of this row's checks writes them first); the ID was looked up with the batch (prefetch)
                 with db.session.no_autoflush:
-                    if ctx.checking:
-                        self._warn_duplicates(row, data, ctx)
                     holder = create_policyholder(data, actor=ctx.user, id_known_new=True, flush=False)
+                for candidate in ctx.state.get("duplicates", {}).get(self.key(values), ()):
+                    ctx.warn(row, None, str(_l("Looks like policyholder %(id)s already on file (%(reasons)s): "
+                                               "check before importing.", id=candidate.id,
+                                               reasons=", ".join(candidate.reasons))))
                 outcome = "created"
             else:
                 outcome = self._update(holder, may_see, data, set(payload), ctx)
@@ -183,12 +199,6 @@ class PolicyholdersImport(ImportKind):
             return "unchanged"
         update_policyholder(holder, {**changes, "version": holder.version}, actor=ctx.user)
         return "updated"
-
-    @staticmethod
-    def _warn_duplicates(row: int, data: dict[str, Any], ctx: Context) -> None:
-        for candidate in likely_duplicates(data, user=ctx.user):
-            ctx.warn(row, None, str(_l("Looks like policyholder %(id)s already on file (%(reasons)s): check "
-                                       "before importing.", id=candidate.id, reasons=", ".join(candidate.reasons))))
 
     def finish(self, ctx: Context) -> list[tuple[int, RowError]]:
         refused = []

@@ -213,7 +213,8 @@ def _check_placement(data: dict[str, Any], actor: User) -> None:
     unit_id = data.get("org_unit_id")
     if unit_id is None:
         raise refuse("org_unit_id", "Give the organisation unit (or an owner agent).")
-    if not row_exists(OrgUnit.id == unit_id) or not _in_subtree_of(actor, unit_id):
+    # (a get: a caller placing many, an import, holds the units in the session and asks no query per row)
+    if db.session.get(OrgUnit, unit_id) is None or not _in_subtree_of(actor, unit_id):
         raise refuse("org_unit_id", f"No organisation unit {unit_id} in your organisation.")
     if actor.role in OWN_BOOK_ROLES and owner is not None and unit_id != owner.org_unit_id:
         raise refuse("org_unit_id", "A policyholder of yours belongs to your own unit.")
