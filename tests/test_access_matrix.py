@@ -57,6 +57,9 @@ EXPECT = {
     "policyholder_merge": {A: (OK, OK)} | {role: (FORBIDDEN, FORBIDDEN) for role in (ACT, M, AG, S, R)},
     # imports: admins see every run, managers their own (the foreign run is an admin's); others have no imports
     "import_run": IMPORTS,
+    # segments: their owner, the manager above the owner's unit, admins; the own one is agent A1's (not the
+    # specialist's); actuaries (no personal data) and referrers have none
+    "segment": BOOK | {S: (HIDDEN, HIDDEN), ACT: (FORBIDDEN, FORBIDDEN)},
 }
 SEGMENTS = {
     "policyholders": "policyholder", "policies": "policy", "claims": "claim", "interactions": "interaction",
@@ -65,7 +68,7 @@ SEGMENTS = {
     "bank-branches": "bank_branch", "pipeline-stages": "pipeline_stage", "agents": "agent",
     "referrers": "referrer", "referrals": "referral", "users": "user", "renewal-approvals": "renewal_approval",
     "tasks": "task", "loss-reasons": "loss_reason", "quotes": "quote", "policyholder-merges": "policyholder_merge",
-    "imports": "import_run",
+    "imports": "import_run", "segments": "segment",
 }
 #: second path parameters of nested routes → the world's record of that kind
 NESTED_PARAMS = {"relationship_id": "relationship", "rel_id": "relationship", "payment_id": "payment",

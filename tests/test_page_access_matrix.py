@@ -34,6 +34,7 @@ ADMIN_ONLY = {A: (OK, OK)} | {role: (FORBIDDEN, FORBIDDEN) for role in ALL if ro
 WRITER_BOOK = BOOK | {ACT: (FORBIDDEN, FORBIDDEN)}
 ACTIVITY_PAGE = WRITER_BOOK | {S: (HIDDEN, HIDDEN)}
 #: the merge page without the other record of the pair (?other=) has nothing to show: 404 for the roles that merge
+SEGMENT_PAGE = WRITER_BOOK | {S: (HIDDEN, HIDDEN)}
 MERGE_PAGE = {A: (HIDDEN, HIDDEN), M: (HIDDEN, HIDDEN)} | {role: (FORBIDDEN, FORBIDDEN) for role in (ACT, AG, S, R)}
 
 #: pages with a record in the path: (own, foreign) expected per role
@@ -72,6 +73,11 @@ RECORD_PAGES = {
     "/imports/<int:run_id>": ("import_run", IMPORTS),
     "/imports/<int:run_id>/report.csv": ("import_run", IMPORTS),
     "/imports/<int:run_id>/report.xlsx": ("import_run", IMPORTS),
+    # a segment's members, builder and exports: as its API (the own one is agent A1's, not the specialist's)
+    "/segments/<int:segment_id>": ("segment", SEGMENT_PAGE),
+    "/segments/<int:segment_id>/edit": ("segment", SEGMENT_PAGE),
+    "/segments/<int:segment_id>/export.csv": ("segment", SEGMENT_PAGE),
+    "/segments/<int:segment_id>/export.xlsx": ("segment", SEGMENT_PAGE),
 }
 ADMIN_RESOURCES = {"agents": "agent", "bank-branches": "bank_branch", "bank-partners": "bank_partner",
                    "org-units": "org_unit", "products": "product", "referrers": "referrer", "users": "user",
@@ -118,6 +124,9 @@ LIST_PAGES = {
     "/imports/template.xlsx": {A, M},
     # inbound SMS and emails that reached no policyholder (tests/inbound/test_pages.py)
     "/inbound/unmatched": {A, M},
+    "/segments": {A, M, AG, S},
+    "/segments/new": {A, M, AG, S},
+    "/segments/count": {A, M, AG, S},
 }
 #: each report's page and downloads: by the roles the catalogue names, in tests/reports/test_report_access.py
 REPORT_PAGES = re.compile(r"/reports/<name>(\.\w+)?")
@@ -222,6 +231,6 @@ def _post_resource(rule) -> str:
     segment = rule.rule.split("/")[1]
     return {"policyholders": "policyholder", "policies": "policy", "service-requests": "service_request",
             "referrals": "referral", "renewals": "renewal_case", "renewal-approvals": "renewal_approval",
-            "imports": "import_run",
+            "imports": "import_run", "segments": "segment",
             "claims": "claim", "tasks": "task", "activities": "activity",
             "opportunities": "opportunity"}[segment]

@@ -96,7 +96,9 @@ def delete_segment(segment: Segment) -> None:
 
 
 def _check_name_free(name: str, owner_user_id: int, *, exclude_id: int | None = None) -> None:
-    taken = exists().where(Segment.owner_user_id == owner_user_id, func.lower(Segment.name) == name.lower())
+    # lower() on both sides: the database's own folding (SQLite folds ASCII only), so that a name equal to one kept
+    # is always found here, before the unique constraint would answer it with a 409
+    taken = exists().where(Segment.owner_user_id == owner_user_id, func.lower(Segment.name) == func.lower(name))
     if exclude_id is not None:
         taken = taken.where(Segment.id != exclude_id)
     if db.session.scalar(select(taken)):

@@ -149,7 +149,20 @@ def build_world(make, session) -> World:
     # imports: a manager's own run, and an admin's (the only other kind a manager may not see)
     world.own["import_run"], world.foreign["import_run"] = (
         _import_run(session, users[Role.BRANCH_MANAGER]), _import_run(session, users[Role.ADMIN]))
+    # segments: the agent's own (in T1, so the manager of B1 sees it too), and an admin's made in B2
+    world.own["segment"], world.foreign["segment"] = (
+        _segment(session, users[Role.AGENT], t1), _segment(session, users[Role.ADMIN], b2))
     return world
+
+
+def _segment(session, user, unit) -> int:
+    from policyholders.segments.models import Segment
+
+    segment = Segment(name=f"Segment of {user.username}", criteria={"region": ["Shanghai"]}, owner_user_id=user.id,
+                      org_unit_id=unit.id)
+    session.add(segment)
+    session.commit()
+    return segment.id
 
 
 def _import_run(session, user) -> int:
