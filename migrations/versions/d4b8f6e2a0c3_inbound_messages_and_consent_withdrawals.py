@@ -2,8 +2,7 @@
 
 ``inbound_messages``: every SMS and email the gateways deliver to the webhooks, matched to one policyholder or
 waiting for a manager; ``consent_withdrawals``: when and how a policyholder withdrew a channel's consent themselves
-(the unsubscribe link, an opt-out keyword). An index on ``lower(policyholders.email)`` matches inbound email by its
-address in any case.
+(the unsubscribe link, an opt-out keyword).
 
 Revision ID: d4b8f6e2a0c3
 Revises: c3a9e5d1f7b2
@@ -76,11 +75,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_consent_withdrawals_policyholder_id'), 'consent_withdrawals', ['policyholder_id'],
                     unique=False)
-    op.create_index('ix_policyholders_email_lower', 'policyholders', [sa.text('lower(email)')], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_policyholders_email_lower', table_name='policyholders')
     op.drop_index(op.f('ix_consent_withdrawals_policyholder_id'), table_name='consent_withdrawals')
     op.drop_table('consent_withdrawals')
     op.drop_index('ix_inbound_messages_waiting', table_name='inbound_messages')

@@ -1,10 +1,12 @@
 """Inbound SMS and email: matched to one policyholder, put on their timeline, and answered by their agent.
 
 **Matching.** An SMS is matched by the sender's number, normalised to E.164 (:func:`policyholders.identity.
-normalise_phone`), against both phones of every policyholder; an email by its address, in any case (an index on
-``lower(email)``). Exactly one policyholder: the message is theirs. None, or several (a household sharing a number):
-it is put on nobody's timeline — guessing would show one person's words to another's agent — and waits on the
-unmatched list (``/inbound/unmatched``) for a manager, who assigns it to the right policyholder or sets it aside.
+normalise_phone`), against both phones of every policyholder (indexed); an email by its address, in any case
+(``lower(email)``: a scan of the policyholders, a few milliseconds per email at 100,000 of them — inbound email is
+rare; SQLite cannot reflect an expression index, so the schema check could not keep one). Exactly one policyholder:
+the message is theirs. None, or several (a household sharing a number): it is put on nobody's timeline — guessing
+would show one person's words to another's agent — and waits on the unmatched list (``/inbound/unmatched``) for a
+manager, who assigns it to the right policyholder or sets it aside.
 
 **What a matched message does.** It becomes an inbound interaction of its channel on the timeline, and the owner
 agent gets a task (reason ``inbound_message``, due today; the unit's pool when the owner is not active) to read and

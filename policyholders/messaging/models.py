@@ -5,11 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, func
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from insurecrm.db import Base, utcnow
-from policyholders.models import Policyholder
 
 
 class MessageChannel(enum.StrEnum):
@@ -85,7 +84,3 @@ class ConsentWithdrawal(Base):
     method: Mapped[WithdrawalMethod]
     withdrawn_at: Mapped[datetime] = mapped_column(default=utcnow)
     inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id", ondelete="SET NULL"))
-
-
-#: inbound email is matched on the address in any case: one index lookup, not a scan of the book
-Index("ix_policyholders_email_lower", func.lower(Policyholder.email))
