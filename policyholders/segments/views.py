@@ -25,6 +25,7 @@ from agents.models import Agent, BankPartner, OrgUnit
 from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.errors import VersionConflict
+from insurecrm.labels import label
 from insurecrm.models import Role
 from insurecrm.pii import must_pseudonymise
 from insurecrm.scope import get_visible_or_404, scoped_select, visible
@@ -281,8 +282,6 @@ FIELD_CODES = {"kind": "party_kind", "gender": "gender", "status": "holder_statu
 
 def _criteria_lines(criteria: Mapping) -> list[tuple[str, str]]:
     """The filter in words, field by field, coded values by their labels (ids as they are)."""
-    from insurecrm.labels import label
-
     lines = []
     for name, value in criteria.items():
         items = value if isinstance(value, list) else [value]
