@@ -23,7 +23,6 @@ from insurecrm.api import Date, Id, Integer, Schema
 from insurecrm.models import User
 from insurecrm.scope import visible
 from policies.models import (
-    IN_FORCE_STATUSES,
     WORKED_CASE_STATUSES,
     Policy,
     PolicyStatus,
@@ -211,13 +210,13 @@ def _policies(criteria: dict, user: User, on: date) -> ColumnElement[bool] | Non
 
 
 def _renewal_due(criteria: dict, user: User, on: date) -> ColumnElement[bool] | None:
-    """A renewal case still worked due within the days, or an in-force policy expiring within them."""
+    """A renewal case still worked due within the days, or a policy in force on ``on`` expiring within them."""
     if criteria.get("renewal_due_days") is None:
         return None
     last = on + timedelta(days=criteria["renewal_due_days"])
     case_due = exists().where(RenewalCase.policy_id == Policy.id, RenewalCase.status.in_(WORKED_CASE_STATUSES),
                               RenewalCase.due_date.between(on, last))
-    expiring = and_(Policy.status.in_(IN_FORCE_STATUSES), Policy.expiry_date.between(on, last))
+    expiring = and_(in_force_as_of(on), Policy.expiry_date <= last)
     return _holds(user, or_(case_due, expiring))
 
 
