@@ -99,8 +99,8 @@ AUDIT_ACTION: Labels = {"create": _l("Created"), "update": _l("Changed"), "delet
                         "not_duplicate": _l("Not a duplicate")}
 
 # -- imports ------------------------------------------------------------------------------------------------
-IMPORT_KIND: Labels = {"policyholders": _l("Policyholders"), "policies": _l("Policies"), "payments": _l("Payments"),
-                        "claims": _l("Claims")}
+IMPORT_KIND: Labels = {"policyholders": _l("Policyholders"), "policies": _l("Policies"),
+                        "installments": _l("Installments"), "payments": _l("Payments"), "claims": _l("Claims")}
 IMPORT_STATUS: Labels = {"queued": _l("Waiting"), "running": _l("Working"), "checked": _l("Checked: ready to import"),
                          "refused": _l("Refused: nothing written"), "imported": _l("Imported"),
                          "failed": _l("Failed: nothing written")}

@@ -11,10 +11,17 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
+from marshmallow import ValidationError
+from sqlalchemy import select
 
+from insurecrm.audit import record
+from insurecrm.db import db
 from policies.models import Installment, InstallmentStatus, Policy, PremiumFrequency
+from policies.payments import to_money
+from policies.status import FINAL_STATUSES
 
 
 def schedule_dates(effective: date, expiry: date, frequency: PremiumFrequency | str) -> list[date]:
@@ -43,3 +50,72 @@ def build_schedule(policy: Policy) -> list[Installment]:
         for sequence, due in enumerate(schedule_dates(policy.effective_date, policy.expiry_date, policy.frequency),
                                        start=1)
     ]
+
+
+
+def schedule_installment(policy: Policy, sequence: int, data: dict[str, Any]) -> str:
+    """Make installment ``sequence`` of ``policy`` fall due on ``data["due_date"]`` for ``data["amount"]`` (and,
+    when ``data`` says ``status``, due or waived), as a core system schedules it: the import of installments.
+    ``"unchanged"`` when it already does, ``"updated"`` or ``"created"`` otherwise; a change is audited on the
+    policy (``installments[3].amount``).
+
+    A new installment is the next after the last one. Refuses (422): a due date outside the policy's term (from
+    its effective date, before its expiry) or out of the order of the installments around it; a change to an
+    installment that money was paid to (a payment is corrected by a reversal) or of a policy that has ended.
+    """
+    installments = db.session.scalars(select(Installment).where(Installment.policy_id == policy.id)
+                                      .order_by(Installment.sequence)).all()
+    by_sequence = {installment.sequence: installment for installment in installments}
+    current = by_sequence.get(sequence)
+    wanted = {"due_date": data["due_date"], "amount": to_money(data["amount"])}
+    if "status" in data:
+        wanted["status"] = InstallmentStatus(data["status"])
+    if current is not None:
+        wanted = {key: value for key, value in wanted.items() if getattr(current, key) != value}
+        if not wanted:
+            return "unchanged"
+    _check_change(policy, sequence, current, wanted, by_sequence)
+    before = {key: None if current is None else getattr(current, key) for key in wanted}
+    if current is None:
+        db.session.add(Installment(policy_id=policy.id, sequence=sequence, paid_amount=Decimal("0"),
+                                   **{"status": InstallmentStatus.DUE, **wanted}))
+    else:
+        for key, value in wanted.items():
+            setattr(current, key, value)
+    db.session.flush()
+    record(db.session, action="update", entity_type="policies", entity_id=policy.id,
+           changes={f"installments[{sequence}].{key}": [_plain(before[key]), _plain(value)]
+                    for key, value in wanted.items()})
+    return "created" if current is None else "updated"
+
+
+def _check_change(policy: Policy, sequence: int, current: Installment | None, wanted: dict[str, Any],
+                  by_sequence: dict[int, Installment]) -> None:
+    if policy.status in FINAL_STATUSES:
+        raise ValidationError({"_schema": [f"Policy {policy.number} has ended ({policy.status.value}): its "
+                                           "installments are not changed."]})
+    if current is not None and current.paid_amount > 0:
+        raise ValidationError({"amount": [f"Installment {sequence} of policy {policy.number} has money paid to "
+                                          "it: a payment is corrected by a reversal, not by changing the "
+                                          "installment."]})
+    last = max(by_sequence, default=0)
+    if current is None and sequence != last + 1:
+        raise ValidationError({"sequence": [f"Policy {policy.number} has installments 1 to {last}: the next is "
+                                            f"number {last + 1}."]})
+    due = wanted.get("due_date", current.due_date if current is not None else None)
+    if due < policy.effective_date or (policy.expiry_date is not None and due >= policy.expiry_date):
+        raise ValidationError({"due_date": [f"The policy runs from {policy.effective_date} to "
+                                            f"{policy.expiry_date}: an installment falls due within."]})
+    before, after = by_sequence.get(sequence - 1), by_sequence.get(sequence + 1)
+    if (before is not None and due <= before.due_date) or (after is not None and due >= after.due_date):
+        raise ValidationError({"due_date": [f"Installment {sequence} falls due after installment {sequence - 1} "
+                                            f"and before installment {sequence + 1}."]})
+
+
+def _plain(value: Any) -> Any:
+    """A value as the audit log keeps it."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value.value if isinstance(value, InstallmentStatus) else value

@@ -233,6 +233,16 @@ class InstallmentSchema(Schema):
     status = fields.Enum(InstallmentStatus, by_value=True, dump_only=True)
 
 
+class InstallmentChangeSchema(Schema):
+    """An installment as a core system schedules it (the import of installments): its due date, its amount, and
+    whether it is waived (``due`` or ``waived``; a paid installment is paid by payments)."""
+
+    due_date = Date(required=True, past_years=POLICY_PAST, future_years=EXPIRY_FUTURE)
+    amount = Money(required=True, validate=POSITIVE)
+    status = fields.Enum(InstallmentStatus, by_value=True, validate=validate.OneOf(
+        [InstallmentStatus.DUE, InstallmentStatus.WAIVED]))
+
+
 class AllocationSchema(Schema):
     installment_id = Id(dump_only=True)
     amount = Money(dump_only=True)

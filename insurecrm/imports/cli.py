@@ -18,7 +18,7 @@ SHOWN = 50
 
 
 @click.command("import")
-@click.argument("kind", type=click.Choice(["policyholders", "policies", "payments", "claims"]))
+@click.argument("kind", type=click.Choice(["policyholders", "policies", "installments", "payments", "claims"]))
 @click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check only: report what would be created, changed or refused.")
 @click.option("--user", "username", help="Act as this user (an admin or a branch manager); default: an admin.")

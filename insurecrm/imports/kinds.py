@@ -169,9 +169,10 @@ def load_kinds() -> dict[str, ImportKind]:
     """Every kind, its domain's module imported."""
     import policies.claim_imports  # noqa: F401
     import policies.imports  # noqa: F401
+    import policies.installment_imports  # noqa: F401
     import policies.payment_imports  # noqa: F401
     import policyholders.imports  # noqa: F401
 
-    # a book's policyholders before their policies, and policies before their payments and claims
-    order = ("policyholders", "policies", "payments", "claims")
+    # a book's policyholders before their policies, and policies before their schedules, payments and claims
+    order = ("policyholders", "policies", "installments", "payments", "claims")
     return dict(sorted(KINDS.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))

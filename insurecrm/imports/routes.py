@@ -28,7 +28,7 @@ API_BLUEPRINTS = [blp]
 ROLES = (Role.ADMIN, Role.BRANCH_MANAGER)
 #: the problems a run's answer carries (the pages and their downloads have every problem kept)
 ISSUES_SHOWN = 200
-KIND_NAMES = ("policyholders", "policies", "payments", "claims")
+KIND_NAMES = ("policyholders", "policies", "installments", "payments", "claims")
 
 
 class UploadFormSchema(Schema):
