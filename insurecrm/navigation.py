@@ -38,6 +38,7 @@ NAVIGATION: tuple[NavItem, ...] = (
             frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("imports_web.index", _l("Imports"), frozenset({R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("merging_web.queue", _l("Duplicates"), frozenset({R.BRANCH_MANAGER, R.ADMIN})),
+    NavItem("messaging_web.unmatched", _l("Unmatched messages"), frozenset({R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("service_web.index", _l("Service & complaints"),
             frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("agents_web.referrals", _l("Referrals"), frozenset({R.BANK_REFERRER, R.BANCASSURANCE_SPECIALIST})),
