@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 import marshmallow as ma
 from dateutil.relativedelta import relativedelta
+from flask_babel import gettext
 from marshmallow import fields, validate
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
@@ -119,7 +120,7 @@ class SegmentFilterSchema(Schema):
     def _ranges_in_order(self, data: dict, **_kwargs) -> None:
         for low, high in (("age_min", "age_max"), ("churn_min", "churn_max")):
             if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
-                raise ma.ValidationError(f"Must not be below {low}.", high)
+                raise ma.ValidationError(gettext("Must not be below the lower bound."), high)
 
 
 class SegmentFilterForm(SegmentFilterSchema):

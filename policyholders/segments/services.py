@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext
 from marshmallow import ValidationError
 from sqlalchemy import Select, exists, func, select
 
@@ -102,7 +103,7 @@ def _check_name_free(name: str, owner_user_id: int, *, exclude_id: int | None = 
     if exclude_id is not None:
         taken = taken.where(Segment.id != exclude_id)
     if db.session.scalar(select(taken)):
-        raise ValidationError({"name": ["You already have a segment of this name."]})
+        raise ValidationError({"name": [gettext("You already have a segment of this name.")]})
 
 
 def _unit_of(user: User) -> int | None:
