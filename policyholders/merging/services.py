@@ -74,9 +74,11 @@ STRATEGIES: dict[tuple[str, str], Move | Drop] = {
     ("referrals", "policyholder_id"): MOVE,
     ("quotes", "policyholder_id"): MOVE,
     ("outbox", "policyholder_id"): MOVE,
+    ("inbound_messages", "policyholder_id"): MOVE,  # what the person wrote: their history
+    ("consent_withdrawals", "policyholder_id"): MOVE,  # their own word: the survivor's consents keep it
     ("policy_figures", "policyholder_id"): MOVE,  # one row per policy: it follows its policy
     ("policyholder_tags", "policyholder_id"): Move(unless_survivor_has=("tag",)),
-    ("campaign_members", "policyholder_id"): Move(unless_survivor_has=("campaign_id",)),
+    ("campaign_members", "policyholder_id"): Move(unless_survivor_has=("run_id",)),
     ("policyholder_relationships", "from_policyholder_id"): Move(
         unless_survivor_has=("to_policyholder_id", "kind"), other_end="to_policyholder_id"),
     ("policyholder_relationships", "to_policyholder_id"): Move(

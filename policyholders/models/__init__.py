@@ -1,5 +1,13 @@
 """Models of the policyholders domain."""
 
+from policyholders.campaigns.models import (
+    Campaign,
+    CampaignChannel,
+    CampaignKind,
+    CampaignMember,
+    CampaignStatus,
+)
+
 from .policyholder import (
     AGE_BANDS,
     AcquisitionChannel,
@@ -16,15 +24,9 @@ from .policyholder import (
     RelationshipKind,
 )
 from .service import (
-    Campaign,
-    CampaignChannel,
-    CampaignKind,
-    CampaignMember,
-    CampaignStatus,
     Direction,
     Interaction,
     InteractionChannel,
-    MemberStatus,
     ServiceCategory,
     ServiceKind,
     ServicePriority,
@@ -35,7 +37,7 @@ from .service import (
 __all__ = [
     "AGE_BANDS", "AcquisitionChannel", "Campaign", "CampaignChannel", "CampaignKind", "CampaignMember",
     "CampaignStatus", "ContactChannel", "Direction", "Gender", "IdType", "IncomeBand", "Interaction",
-    "InteractionChannel", "MaritalStatus", "MemberStatus", "PartyKind", "Policyholder", "PolicyholderRelationship",
+    "InteractionChannel", "MaritalStatus", "PartyKind", "Policyholder", "PolicyholderRelationship",
     "PolicyholderStatus", "PolicyholderTag", "RelationshipKind", "ServiceCategory", "ServiceKind", "ServicePriority",
     "ServiceRequest", "ServiceStatus",
 ]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
 from insurecrm.db import Base, Money, TimestampMixin, utcnow
 
@@ -101,71 +100,3 @@ class ServiceRequest(TimestampMixin, Base):
     resolved_at: Mapped[datetime | None]
     resolution: Mapped[str | None] = mapped_column(Text)
     cost: Mapped[Money] = mapped_column(default=Decimal("0"))
-
-
-class CampaignKind(enum.StrEnum):
-    RENEWAL = "renewal"
-    NEW_POLICY_CALLBACK = "new_policy_callback"
-    CARE = "care"
-    CROSS_SELL = "cross_sell"
-    REACTIVATION = "reactivation"
-
-
-class CampaignChannel(enum.StrEnum):
-    EMAIL = "email"
-    SMS = "sms"
-    AGENT_TASK = "agent_task"
-
-
-class CampaignStatus(enum.StrEnum):
-    DRAFT = "draft"
-    ACTIVE = "active"
-    PAUSED = "paused"
-    ENDED = "ended"
-
-
-class Campaign(TimestampMixin, Base):
-    """A campaign over a saved segment (``segment_filter``), on one channel, with a schedule and a cost."""
-
-    __tablename__ = "campaigns"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[CampaignKind]
-    channel: Mapped[CampaignChannel]
-    status: Mapped[CampaignStatus] = mapped_column(default=CampaignStatus.DRAFT)
-    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
-    segment_filter: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    #: cron-like expression or ``daily``
-    schedule: Mapped[str | None] = mapped_column(String(64))
-    subject_template: Mapped[str | None] = mapped_column(String(255))
-    body_template: Mapped[str | None] = mapped_column(Text)
-    start_date: Mapped[date | None]
-    end_date: Mapped[date | None]
-    cost: Mapped[Money] = mapped_column(default=Decimal("0"))
-    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-
-    members: Mapped[list[CampaignMember]] = relationship(cascade="all, delete-orphan")
-
-
-class MemberStatus(enum.StrEnum):
-    TARGETED = "targeted"
-    CONTACTED = "contacted"
-    RESPONDED = "responded"
-    CONVERTED = "converted"
-    OPTED_OUT = "opted_out"
-
-
-class CampaignMember(Base):
-    __tablename__ = "campaign_members"
-    __table_args__ = (UniqueConstraint("campaign_id", "policyholder_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
-    policyholder_id: Mapped[int] = mapped_column(ForeignKey("policyholders.id", ondelete="CASCADE"), index=True)
-    status: Mapped[MemberStatus] = mapped_column(default=MemberStatus.TARGETED)
-    contacted_at: Mapped[datetime | None]
-    responded_at: Mapped[datetime | None]
-    response: Mapped[str | None] = mapped_column(String(255))
-    converted_policy_id: Mapped[int | None] = mapped_column(ForeignKey("policies.id"))
-    premium_won: Mapped[Money | None]

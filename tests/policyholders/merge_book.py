@@ -12,8 +12,9 @@ from itertools import count
 from sqlalchemy import Table, insert, select
 
 from insurecrm.db import Base, db
+from policyholders.campaigns.models import Campaign, CampaignChannel, CampaignKind, CampaignRun
 from policyholders.merging.services import references
-from policyholders.models import Campaign, CampaignChannel, CampaignKind, PolicyholderStatus
+from policyholders.models import PolicyholderStatus
 
 _serial = count(1)
 
@@ -56,11 +57,15 @@ def two_records(make, org):
                                email=None, occupation="Engineer", status=PolicyholderStatus.PROSPECT)
     third = make.policyholder(org.agent, name="Li Na")
     policy = make.policy(merged)
-    campaign = make._add(Campaign(name="Spring", kind=next(iter(CampaignKind)), channel=next(iter(CampaignChannel))))
+    campaign = make._add(Campaign(name="Spring", kind=next(iter(CampaignKind)), channel=next(iter(CampaignChannel)),
+                                  start_date=date(2026, 3, 1)))
+    make.session.flush()
+    run = make._add(CampaignRun(campaign_id=campaign.id, run_date=date(2026, 3, 1)))
     referral = make.referral(make.referrer())
     make.session.flush()
     refs = {"org_units": org.branch.id, "policies": policy.id, "products": policy.product_id,
-            "pipeline_stages": make.stage().id, "campaigns": campaign.id, "referrers": referral.referrer_id,
+            "pipeline_stages": make.stage().id, "campaigns": campaign.id, "campaign_runs": run.id,
+            "referrers": referral.referrer_id,
             "bank_branches": referral.bank_branch_id, "agents": org.agent.id, "users": org.admin.id,
             "policyholders": third.id}
     make.session.flush()
@@ -82,10 +87,14 @@ def two_records(make, org):
     # the conflicts
     add_row(tables["policyholder_tags"], refs, policyholder_id=merged.id, tag="vip")
     add_row(tables["policyholder_tags"], refs, policyholder_id=survivor.id, tag="vip")
-    campaign_2 = make._add(Campaign(name="Autumn", kind=next(iter(CampaignKind)), channel=next(iter(CampaignChannel))))
+    campaign_2 = make._add(Campaign(name="Autumn", kind=next(iter(CampaignKind)), channel=next(iter(CampaignChannel)),
+                                    start_date=date(2026, 9, 1)))
     make.session.flush()
-    add_row(tables["campaign_members"], refs, policyholder_id=survivor.id, campaign_id=campaign.id)
-    add_row(tables["campaign_members"], refs, policyholder_id=merged.id, campaign_id=campaign_2.id)
+    run_2 = make._add(CampaignRun(campaign_id=campaign_2.id, run_date=date(2026, 9, 1)))
+    make.session.flush()
+    # the survivor was in the run the merged record is in (above): one membership kept; the other run's moves
+    add_row(tables["campaign_members"], refs, policyholder_id=survivor.id, campaign_id=campaign.id, run_id=run.id)
+    add_row(tables["campaign_members"], refs, policyholder_id=merged.id, campaign_id=campaign_2.id, run_id=run_2.id)
     relationships = tables["policyholder_relationships"]
     add_row(relationships, refs, from_policyholder_id=merged.id, to_policyholder_id=survivor.id, kind="spouse")
     add_row(relationships, refs, from_policyholder_id=survivor.id, to_policyholder_id=merged.id, kind="spouse")
