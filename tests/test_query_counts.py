@@ -112,7 +112,32 @@ def pages_for(username: str) -> list[str]:
     urls += {"manager1": lambda: ["/policyholders/duplicates"],
              "admin": lambda: ["/policyholders/duplicates", "/policyholders/duplicates?page=2",
                                "/policyholders/merges"]}.get(username, list)()
+    # segments: the list, the builder and its live count, and the members of a segment of the user's
+    if username in ("agent1", "manager1", "admin"):
+        segment = _segment_of(user)
+        urls += ["/segments", "/segments/new", f"/segments/{segment}", f"/segments/{segment}/edit",
+                 "/segments/count?status=active&product_line=health&renewal_due_days=90&quadrant=keep"]
     return [(user.get_id(), url) for url in urls]
+
+
+#: a segment's filter with a condition of every kind that reads another table
+SEGMENT_FILTER = {"status": ["active"], "tags_any": ["vip"], "age_min": 30, "product_line": ["health", "life"],
+                  "policy_status": ["in_force"], "renewal_due_days": 90, "quadrant": ["keep", "secure"],
+                  "churn_min": 0, "birthday_month": [1, 6]}
+
+
+def _segment_of(user) -> int:
+    """The id of a segment of ``user``'s, kept in the book the first time (the same filter on both books)."""
+    from policyholders.segments.models import Segment
+
+    found = db.session.scalar(select(Segment.id).where(Segment.owner_user_id == user.id))
+    if found is None:
+        segment = Segment(name="Measured", criteria=SEGMENT_FILTER, owner_user_id=user.id,
+                          org_unit_id=user.org_unit_id)
+        db.session.add(segment)
+        db.session.commit()
+        found = segment.id
+    return found
 
 
 def count_statements(app, session_token: str, url: str) -> int:
