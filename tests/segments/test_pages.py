@@ -152,3 +152,15 @@ def test_another_agents_segment_is_not_found_and_the_actuary_has_none(web, book,
         assert actuary.get(url).status_code == 403
     assert "/segments" not in html(actuary.get("/policyholders"))  # no link in the navigation
     assert 'href="/segments"' in html(web(book.agent_user).get("/policyholders"))
+
+
+def test_every_field_of_the_filter_has_its_words_and_every_quadrant_its_label():
+    from insurecrm import labels
+    from policyholders.segments.filters import SegmentFilterSchema
+    from policyholders.segments.views import FIELD_CODES, FIELD_LABELS
+    from reports.segments import QUADRANTS
+
+    assert set(FIELD_LABELS) == set(SegmentFilterSchema().fields)
+    assert set(FIELD_CODES) <= set(FIELD_LABELS) and set(FIELD_CODES.values()) <= set(labels.LABELS)
+    assert {code: str(name) for code, name in labels.SEGMENT_QUADRANT.items()} == {
+        code: str(name) for code, (name, _treatment) in QUADRANTS.items()}
