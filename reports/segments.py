@@ -83,7 +83,9 @@ def median_contribution(rows: Subquery) -> Select:
                                                          ranked.c.n * 2 <= ranked.c.total + 2)
 
 
-def _quadrant(high_contribution: ColumnElement[bool], loyal: ColumnElement[bool]) -> ColumnElement[str]:
+def quadrant_of(high_contribution: ColumnElement[bool], loyal: ColumnElement[bool]) -> ColumnElement[str]:
+    """SQL: the quadrant's code of a row, from whether its contribution is high and whether it is loyal (also a
+    segment's filter: :mod:`policyholders.segments.filters`)."""
     return case((and_(high_contribution, loyal), literal("keep")), (loyal, literal("cross_sell")),
                 (high_contribution, literal("secure")), else_=literal("serve_cheaper"))
 
@@ -122,7 +124,7 @@ def segments(user: User, args: dict, today: date) -> ReportResult:
     given = args.get("contribution_above")
     threshold = given if given is not None else median_contribution(rows).scalar_subquery()
     high, loyal = rows.c.contribution > threshold, rows.c.score >= args.get("loyal_from", LOYAL_FROM)
-    placed = select(*rows.c, _quadrant(high, loyal).label("quadrant_code")).cte("placed")
+    placed = select(*rows.c, quadrant_of(high, loyal).label("quadrant_code")).cte("placed")
     place, name, treatment = _quadrant_texts(placed.c.quadrant_code)
     listed = (select(placed.c.policyholder_id.label("policyholder"), placed.c.policyholder_name,
                      money(placed.c.earned).label("earned"), money(placed.c.contribution).label("contribution"),

@@ -46,7 +46,7 @@ from reports.book import in_force_as_of, status_on
 from reports.filters import Filters
 from reports.loyalty import LOYAL_FROM
 from reports.models import ChurnScore
-from reports.segments import QUADRANTS, _quadrant, median_contribution, segment_rows
+from reports.segments import QUADRANTS, median_contribution, quadrant_of, segment_rows
 
 #: the profile fields a filter matches by a list of values (any of them), and their codes where they are coded
 CODED_FIELDS = {"kind": PartyKind, "gender": Gender, "status": PolicyholderStatus, "income_band": IncomeBand,
@@ -228,7 +228,7 @@ def _quadrants(criteria: dict, user: User, on: date) -> ColumnElement[bool] | No
     if not criteria.get("quadrant"):
         return None
     rows = segment_rows(user, Filters.from_args({}, on))
-    placed = _quadrant(rows.c.contribution > median_contribution(rows).scalar_subquery(), rows.c.score >= LOYAL_FROM)
+    placed = quadrant_of(rows.c.contribution > median_contribution(rows).scalar_subquery(), rows.c.score >= LOYAL_FROM)
     return Policyholder.id.in_(select(rows.c.policyholder_id).where(placed.in_(criteria["quadrant"])))
 
 
