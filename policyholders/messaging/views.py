@@ -22,6 +22,7 @@ from insurecrm.models import Role
 from insurecrm.scope import get_visible_or_404
 from insurecrm.web import page_roles, paginate_page
 from policyholders import services
+from policyholders.merging.services import survivor_of
 from policyholders.messaging import consent, inbound
 from policyholders.messaging.models import InboundMessage, WithdrawalMethod
 from policyholders.models import Policyholder
@@ -39,7 +40,7 @@ PER_PAGE = 25
 def unsubscribe(token: str):
     """What the unsubscribe link of a message does: shown on GET, done on POST (see the module)."""
     found = consent.read_token(token[:500])
-    holder = db.session.get(Policyholder, found[0]) if found else None
+    holder = _holder_of(found[0]) if found else None
     if holder is None:
         abort(404)
     channel = found[1]
@@ -52,6 +53,15 @@ def unsubscribe(token: str):
     with force_locale(language if language in LANGUAGES else "en"):
         return render_template("messaging/unsubscribe.html", token=token, channel=channel.value, done=done,
                                withdrawn=not getattr(holder, consent.CONSENT_FIELD[channel]))
+
+
+def _holder_of(policyholder_id: int) -> Policyholder | None:
+    """The policyholder of a link's token — or, for a record merged since the email went, the record it was merged
+    into (its messages and consents are the kept record's now)."""
+    holder = db.session.get(Policyholder, policyholder_id)
+    if holder is None and (survivor := survivor_of(policyholder_id)) is not None:
+        holder = db.session.get(Policyholder, survivor)
+    return holder
 
 
 # -- inbound messages that reached nobody -------------------------------------------------------------------------

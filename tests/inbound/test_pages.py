@@ -151,3 +151,17 @@ def test_the_unmatched_page_in_both_languages(web, gateway, book, language):
 
 def test_agents_may_not_open_the_unmatched_list(web, book):
     assert web(book.agent_user).get("/inbound/unmatched").status_code == 403
+
+
+def test_the_link_of_a_record_merged_since_withdraws_the_kept_records_consent(app, book, session):
+    from policyholders.merging.models import PolicyholderMerge
+
+    old_token = unsubscribe_token(book.wife.id, "sms")
+    session.add(PolicyholderMerge(survivor_id=book.wang.id, merged_id=book.wife.id))
+    session.delete(book.wife)
+    session.commit()
+    client = app.test_client()
+    url = f"/unsubscribe/{old_token}"
+    client.post(url, data={"csrf_token": csrf_of(client.get(url).get_data(as_text=True))})
+    session.refresh(book.wang)
+    assert book.wang.consent_sms is False
