@@ -89,7 +89,7 @@ def live_count():
     fragment; a filter that is not one yet says what is wrong instead."""
     values, criteria, errors = _read(request.args)
     count = None if errors else services.count(services.stored_filter(criteria), g.user)
-    return render_template("segments/_count.html", count=count, errors=errors)
+    return render_template("segments/_count.html", count=count, errors=errors, field_labels=FIELD_LABELS)
 
 
 @bp.get("/segments/<int:segment_id>")
