@@ -13,6 +13,8 @@ from typing import Any
 from flask_babel import gettext
 from marshmallow import ValidationError
 from sqlalchemy import Select, exists, func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import Conflict
 
 import policies.permissions  # noqa: F401 - registers the policy scope rules the filter's conditions use
 import policyholders.permissions  # noqa: F401 - registers the policyholder scope rule
@@ -91,9 +93,14 @@ def update_segment(segment: Segment, data: dict[str, Any]) -> dict:
 
 
 def delete_segment(segment: Segment) -> None:
-    """Forget a segment (its policyholders are untouched)."""
-    db.session.delete(segment)
-    db.session.flush()
+    """Forget a segment (its policyholders are untouched). Refused (409, saying why) while a record refers to it —
+    a campaign that targets it — rather than the generic answer to a conflicting write."""
+    try:
+        with db.session.begin_nested():
+            db.session.delete(segment)
+            db.session.flush()
+    except IntegrityError:
+        raise Conflict(gettext("This segment is in use (a campaign targets it): it cannot be deleted.")) from None
 
 
 def _check_name_free(name: str, owner_user_id: int, *, exclude_id: int | None = None) -> None:

@@ -143,3 +143,18 @@ def test_a_count_with_a_bad_filter_is_refused(api, book):
     response = client.post("/api/v1/segments/count", json={"filter": {"quadrant": ["best"]}})
     assert response.status_code == 422 and "filter" in response.json["errors"]
     assert client.get("/api/v1/segments/1/members?on=1800-01-01").status_code in (404, 422)
+
+
+def test_a_segment_a_campaign_targets_is_not_deleted(api, book, session):
+    from datetime import date
+
+    from policyholders.campaigns.models import Campaign, CampaignChannel, CampaignKind
+
+    client = api(book.agent_user)
+    segment = _create(client)
+    session.add(Campaign(name="Spring", kind=CampaignKind.CUSTOM, channel=CampaignChannel.EMAIL,
+                         segment_id=segment["id"], start_date=date(2026, 12, 1)))
+    session.commit()
+    response = client.delete(f"/api/v1/segments/{segment['id']}")
+    assert response.status_code == 409 and "campaign" in response.json["message"]
+    assert client.get(f"/api/v1/segments/{segment['id']}").status_code == 200
