@@ -54,6 +54,7 @@ REASON_LABELS = {
     TaskReason.KEY_CUSTOMER_CALL: _l("Key-customer service call"),
     TaskReason.STALE_OPPORTUNITY: _l("Opportunity stale in its stage"),
     TaskReason.INBOUND_MESSAGE: _l("Message from a policyholder"),
+    TaskReason.CAMPAIGN: _l("Campaign call"),
     TaskReason.OTHER: _l("Task"),
 }
 #: what to do, by reason (the jobs' own wording of a task is stored in English with it; pages show this instead)
@@ -68,6 +69,8 @@ REASON_HINTS = {
     TaskReason.STALE_OPPORTUNITY: _l("The opportunity has stayed in its stage longer than the stage's limit: move it "
                                      "on, close it, or plan what will."),
     TaskReason.INBOUND_MESSAGE: _l("The policyholder sent a message (on their timeline): read it and answer."),
+    TaskReason.CAMPAIGN: _l("A campaign reaches this policyholder through you: call them with its message (below) "
+                            "and record how it went — reached, with what they said, is their response."),
 }
 OUTCOME_LABELS = {TaskOutcome.REACHED: _l("Reached"), TaskOutcome.NO_ANSWER: _l("No answer"),
                   TaskOutcome.CALL_BACK: _l("Call back on a date")}

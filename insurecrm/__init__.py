@@ -86,7 +86,7 @@ def _register_domains(app: Flask, api, csrf) -> None:
                    policies.views, policies.renewal_views, policyholders.views, policyholders.intake_views,
                    policyholders.service_views, reports.views, reports.report_views, reports.loyalty_views)
     packaged = tuple(module for package in ("agents.pipeline", "policyholders.merging", "policyholders.segments",
-                                            "policyholders.messaging", "insurecrm.imports")
+                                            "policyholders.messaging", "policyholders.campaigns", "insurecrm.imports")
                      for module in _package_modules(package))
     for module in api_modules + web_modules + packaged:
         for blp in getattr(module, "API_BLUEPRINTS", ()):

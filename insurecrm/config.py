@@ -116,6 +116,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         #: an inbound SMS (or email subject) that is one of these words withdraws the channel's consent
         "OPT_OUT_KEYWORDS": frozenset(word.strip().upper() for word in os.environ.get(
             "INSURECRM_OPT_OUT_KEYWORDS", "STOP,TD,T,退订,UNSUBSCRIBE").split(",") if word.strip()),
+        #: no policyholder gets more campaign messages than this in seven days (policyholders/campaigns/runs.py)
+        "CAMPAIGN_WEEKLY_CAP": _int_in("INSURECRM_CAMPAIGN_WEEKLY_CAP", "2", 1, 50),
         #: the largest file an import takes (insurecrm/imports); a request may not be larger than that and a form
         "IMPORT_MAX_BYTES": _int_in("INSURECRM_IMPORT_MAX_MB", "100", 1, 2048) * (1 << 20),
         #: a file up to this size is checked or imported within the request; a larger one by a worker thread

@@ -121,6 +121,7 @@ JOB: Labels = {
     "agents.sales_reports": _l("Sales reports by email"),
     "reports.churn_scores": _l("Churn early warning scores"),
     "reports.refresh_figures": _l("Report figures (earned premium, claims, costs, contribution)"),
+    "campaigns.run_due": _l("Campaign runs"),
     "outbox.send": _l("Outbox sender"),
 }
 #: what a job run reports it did (the keys of ``JobRun.counts``)
@@ -144,6 +145,10 @@ JOB_COUNT: Labels = {
     "sales_reports_queued": _l("sales reports queued"),
     "sales_reports_skipped": _l("daily sales reports skipped (too late)"),
     "sales_reports_without_email": _l("sales reports not sent (the manager has no email)"),
+    "campaign_runs": _l("campaign runs"), "campaigns_refused": _l("campaigns that could not run"),
+    "members_control": _l("members held out (control group)"), "members_sent": _l("campaign messages queued"),
+    "members_task": _l("campaign calls for agents"), "members_no_consent": _l("members without consent or contact"),
+    "members_over_cap": _l("members over the weekly cap"), "members_over_budget": _l("members over the budget"),
 }
 OUTBOX_STATUS: Labels = {"pending": _l("Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
                          "failed": _l("Failed"), "skipped": _l("Skipped: not to be sent"),

@@ -233,7 +233,9 @@ class TaskReason(enum.StrEnum):
     #: a policyholder wrote (an inbound SMS or email, on their timeline): read it and answer
     #: (policyholders.messaging.inbound)
     INBOUND_MESSAGE = "inbound_message"
-    #: anything else the system asks of a person (e.g. the agent tasks of a campaign)
+    #: a campaign reaches the policyholder through their agent (policyholders.campaigns.runs)
+    CAMPAIGN = "campaign"
+    #: anything else the system asks of a person
     OTHER = "other"
 
 

@@ -9,7 +9,10 @@ must ask it (the policyholders' messaging, :mod:`policyholders.messaging.outbox_
 - :func:`footer`: ``footer(row) -> str`` — text added to the end of the worded body (an unsubscribe link, an opt-out
   keyword);
 - :func:`after_sent`: ``listener(row)`` — run once the row is marked sent and committed (a timeline entry). A
-  listener that fails is logged; the message stays sent.
+  listener that fails is logged; the message stays sent;
+- :func:`wording`: ``word(row) -> (subject, body) | None`` — the words of a row its domain keeps itself (a
+  campaign's own message), instead of the message templates; ``None`` for a row it does not word. It raises
+  :class:`~insurecrm.outbox.rendering.RenderError` when its words do not render.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ log = logging.getLogger(__name__)
 _checks: list[Callable[[Outbox], str | None]] = []
 _footers: list[Callable[[Outbox], str]] = []
 _listeners: list[Callable[[Outbox], None]] = []
+_wordings: list[Callable[[Outbox], tuple[str | None, str] | None]] = []
 
 
 def _register(registry: list, function: Callable) -> Callable:
@@ -45,6 +49,20 @@ def footer(function: Callable[[Outbox], str]) -> Callable[[Outbox], str]:
 def after_sent(function: Callable[[Outbox], None]) -> Callable[[Outbox], None]:
     """Register ``function`` to run after each row is sent (a decorator)."""
     return _register(_listeners, function)
+
+
+def wording(function: Callable[[Outbox], tuple[str | None, str] | None]) -> Callable:
+    """Register ``function`` as the wording of the rows it recognises (a decorator)."""
+    return _register(_wordings, function)
+
+
+def worded(row: Outbox) -> tuple[str | None, str] | None:
+    """``(subject, body)`` of ``row`` from the first registered wording that words it, else ``None`` (the message
+    templates word it)."""
+    for word in _wordings:
+        if (words := word(row)) is not None:
+            return words
+    return None
 
 
 def refusal(row: Outbox) -> str | None:

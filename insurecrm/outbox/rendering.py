@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from insurecrm import clock
+from insurecrm.outbox import hooks
 from insurecrm.outbox.defaults import DEFAULT_TEMPLATES, GENERIC, STAFF_TEMPLATES
 from insurecrm.outbox.models import MessageTemplate
 
@@ -160,6 +161,9 @@ def previews(session: Session, rows) -> dict[int, tuple[str | None, str]]:
     for row in pending:
         channel = row.channel.value if hasattr(row.channel, "value") else row.channel
         try:
+            if (own := hooks.worded(row)) is not None:  # a domain's own words (a campaign's message)
+                worded[row.id] = own
+                continue
             name, subject, body = _choose(found, row.kind, row.language, channel)
             worded[row.id] = render(subject, body, as_sent_on(row.payload, today), name.split("/")[1])
         except RenderError as exc:

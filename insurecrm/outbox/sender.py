@@ -149,9 +149,8 @@ def claim_next() -> Outbox | None:
     row.status = OutboxStatus.SENDING
     row.next_attempt_at = now + current_app.config["OUTBOX_SENDING_LEASE"]
     try:
-        message = render_message(db.session, kind=row.kind, language=row.language, channel=row.channel,
-                                 payload=row.payload, on=clock.today())
-        row.subject, row.body = message.subject, message.body + hooks.footers(row)
+        subject, body = hooks.worded(row) or _from_templates(row)
+        row.subject, row.body = subject, body + hooks.footers(row)
         if not (row.recipient or "").strip():
             raise DeliveryError(f"no recipient for this {row.channel.value}", Outcome.PERMANENT)
     except RenderError as exc:
@@ -160,6 +159,12 @@ def claim_next() -> Outbox | None:
         _mark_failed_attempt(row, str(exc), exc.outcome)
     db.session.commit()
     return row
+
+
+def _from_templates(row: Outbox) -> tuple[str | None, str]:
+    message = render_message(db.session, kind=row.kind, language=row.language, channel=row.channel,
+                             payload=row.payload, on=clock.today())
+    return message.subject, message.body
 
 
 def too_late_to_send(row: Outbox) -> str | None:
