@@ -96,6 +96,7 @@ class CampaignMessage(Base):
 
     __tablename__ = "campaign_messages"
     __table_args__ = (UniqueConstraint("campaign_id", "language"),)
+    __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)

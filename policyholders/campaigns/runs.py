@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import and_, bindparam, func, insert, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -112,9 +113,9 @@ def run_campaign(campaign: Campaign, day: date) -> CampaignRun:
     caller commits."""
     owner = db.session.get(User, campaign.owner_user_id) if campaign.owner_user_id is not None else None
     if campaign.segment is None:
-        raise CampaignNotRunnable("The campaign has no segment.")
+        raise CampaignNotRunnable(gettext("The campaign has no segment."))
     if owner is None or not owner.active or owner.role == Role.ACTUARY:
-        raise CampaignNotRunnable("The campaign's owner is no longer active: give it to another manager.")
+        raise CampaignNotRunnable(gettext("The campaign's owner is no longer active: end it and make a new one."))
     run = _claim(campaign, day)
     if run.status == RunStatus.DONE:
         return run
@@ -283,5 +284,5 @@ def _finish(campaign: Campaign, run: CampaignRun) -> None:
 def run_now(campaign: Campaign) -> CampaignRun:
     """A manager's "Run now": the campaign's run for today (made now, or the one already made today)."""
     if campaign.status != CampaignStatus.ACTIVE:
-        raise CampaignNotRunnable("Only an active campaign runs: activate it first.")
+        raise CampaignNotRunnable(gettext("Only an active campaign runs: activate it first."))
     return run_campaign(campaign, clock.today())
