@@ -192,11 +192,13 @@ def outbox_resolve():
 @bp.get("/templates")
 @admin_only
 def message_templates():
-    """The message templates, by kind, language and channel (the built-in ones are added when missing)."""
+    """The message templates, by kind, language and channel (the built-in ones, and the built-in campaigns they
+    word, are added when missing)."""
     from insurecrm.outbox import templates
     from insurecrm.outbox.models import MessageTemplate
+    from policyholders.campaigns.system import ensure_system_campaigns
 
-    if templates.ensure_default_templates(db.session):
+    if templates.ensure_default_templates(db.session) + ensure_system_campaigns(db.session):
         db.session.commit()
     filters = _filters(TemplateArgs)
     stmt = select(MessageTemplate)

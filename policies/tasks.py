@@ -35,7 +35,7 @@ from insurecrm import clock
 from insurecrm.batches import in_batches
 from insurecrm.db import db, utcnow
 from insurecrm.jobs import daily_job, is_done
-from insurecrm.models import JobRun, Outbox, OutboxChannel
+from insurecrm.models import JobRun, Outbox, OutboxChannel, OutboxStatus
 from policies.models import (
     IN_FORCE_STATUSES,
     WORKED_CASE_STATUSES,
@@ -51,6 +51,8 @@ from policies.models import (
     RenewalStatus,
 )
 from policies.status import ALLOWED_TRANSITIONS
+from policyholders.campaigns import system
+from policyholders.campaigns.models import CampaignRun, MemberOutcome
 from policyholders.models import Policyholder
 from policyholders.tasks import (
     active_agent,
@@ -151,19 +153,31 @@ def remind_renewals(logical_date: date) -> dict[str, int]:
     **A late run** (a catch-up after an outage) sends nothing about a policy that has expired by the day it runs
     (expiry on or before today): the reminder is recorded as not sent — an outbox row ``skipped`` with the reason
     in ``last_error``, under its key (so it never goes later), and the :class:`RenewalReminder` pointing at it —
-    and no call is planned (``reminders_skipped``, reported when some were)."""
+    and no call is planned (``reminders_skipped``, reported when some were).
+
+    **The campaign.** The reminders are the built-in campaign ``renewal_reminders``
+    (:mod:`policyholders.campaigns.system`): each run is its run for the date, and each policyholder reminded (or
+    whose agent got the call) a member of it. While the campaign is not active nothing is queued and no call
+    planned: each reminder owed is recorded as not sent (``skipped``, with why) under its key, so resuming the
+    campaign never sends it late (``paused``, ``reminders_withheld``)."""
+    run = system.open_run(system.RENEWAL_REMINDERS, logical_date)
     offsets = sorted(set(current_app.config["RENEWAL_REMINDER_OFFSETS"]))
-    counts = {"reminders_queued": 0, "reminder_tasks": 0, "reminders_skipped": 0}
+    counts = {"reminders_queued": 0, "reminder_tasks": 0, "reminders_skipped": 0, "reminders_withheld": 0}
     for index, offset in enumerate(offsets):
         nearer = offsets[index - 1] if index else None
-        for name, count in _queue_reminders(logical_date, offset, nearer).items():
+        for name, count in _queue_reminders(logical_date, offset, nearer, run).items():
             counts[name] += count
+    if run is None:
+        return {"paused": 1} | ({"reminders_withheld": counts["reminders_withheld"]}
+                                if counts["reminders_withheld"] else {})
+    system.finish_run(run)
+    del counts["reminders_withheld"]
     if not counts["reminders_skipped"]:
         del counts["reminders_skipped"]
     return counts
 
 
-def _queue_reminders(logical_date: date, offset: int, nearer: int | None) -> dict[str, int]:
+def _queue_reminders(logical_date: date, offset: int, nearer: int | None, run: CampaignRun | None) -> dict[str, int]:
     key = key_of("renewal_reminder:policy=", Policy.id, f":offset={offset}")
     owed = [RenewalCase.status.in_(WORKED_CASE_STATUSES), Policy.expiry_date > logical_date,
             Policy.expiry_date <= logical_date + timedelta(days=offset), ~exists().where(Outbox.idempotency_key == key),
@@ -191,19 +205,34 @@ def _queue_reminders(logical_date: date, offset: int, nearer: int | None) -> dic
         due=logical_date, agent_id=active_agent(RenewalCase.assigned_agent_id), org_unit_id=RenewalCase.org_unit_id,
         policyholder_id=Policyholder.id, contact_name=Policyholder.name, policy_id=Policy.id,
         renewal_case_id=RenewalCase.id))
-    counts = {"reminders_queued": 0, "reminder_tasks": 0, "reminders_skipped": 0}
+    counts = {"reminders_queued": 0, "reminder_tasks": 0, "reminders_skipped": 0, "reminders_withheld": 0}
+    withheld = literal(f"not sent: the renewal reminders campaign was not active on {logical_date.isoformat()}")
 
     def step(case_ids) -> int:
         batch = [RenewalCase.id.in_(case_ids), *owed]
+        if run is None:
+            counts["reminders_withheld"] += queue_outbox(message(skipped_outbox_values(now, withheld)).where(*batch))
+            return _record_reminders(offset, now, case_ids)
         counts["reminders_queued"] += queue_outbox(message(pending_outbox_values(now)).where(
             *batch, in_time, reachable(Policyholder)))
         counts["reminder_tasks"] += plan_tasks(calls.where(*batch, in_time, ~reachable(Policyholder)))
         counts["reminders_skipped"] += queue_outbox(message(skipped_outbox_values(now, too_late)).where(
             *batch, ~in_time))
+        _record_members(run, key, case_ids)
         return _record_reminders(offset, now, case_ids)
 
     in_batches(select(RenewalCase.id).join(Policy, Policy.id == RenewalCase.policy_id).where(*owed), step)
     return counts
+
+
+def _record_members(run: CampaignRun, key: ColumnElement[str], case_ids) -> None:
+    """The policyholders of the batch's cases reminded (the outbox rows keyed ``key`` not skipped) or whose agent
+    got the call (the tasks keyed ``key``): members of the campaign's run."""
+    system.record_members(run, MemberOutcome.SENT, _cases_with_policy(Policyholder.id, Outbox.id).join(
+        Outbox, Outbox.idempotency_key == key).where(RenewalCase.id.in_(case_ids),
+                                                     Outbox.status != OutboxStatus.SKIPPED))
+    system.record_members(run, MemberOutcome.TASK, _cases_with_policy(Policyholder.id, Activity.id).join(
+        Activity, Activity.source_key == key).where(RenewalCase.id.in_(case_ids)))
 
 
 def _record_reminders(offset: int, now: datetime, case_ids) -> int:

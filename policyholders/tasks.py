@@ -57,6 +57,8 @@ from insurecrm.db import UTCDateTime, db, utcnow
 from insurecrm.jobs import daily_job, is_done
 from insurecrm.models import Outbox, OutboxChannel, OutboxStatus, Role, User
 from policies.models import IN_FORCE_STATUSES, Policy, PremiumFrequency
+from policyholders.campaigns import system
+from policyholders.campaigns.models import MemberOutcome
 from policyholders.models import ContactChannel, PartyKind, Policyholder, PolicyholderStatus
 
 #: the hour (insurer's time zone) at which the activities the jobs plan start
@@ -234,7 +236,12 @@ def birthday_greetings(logical_date: date) -> dict[str, int]:
 
     A greeting days late is worse than none: a run more than ``INSURECRM_BIRTHDAY_LATE_DAYS`` (3) days after the
     logical date (a catch-up after an outage) queues nothing but records each greeting as ``skipped``, with why,
-    under the same key, so it never goes later either (``greetings_skipped``, reported when some were)."""
+    under the same key, so it never goes later either (``greetings_skipped``, reported when some were).
+
+    The greetings are the built-in campaign ``birthday_greetings`` (:mod:`policyholders.campaigns.system`): each
+    run is its run for the date, and each person greeted a member of it. While the campaign is not active nothing
+    is queued: each greeting owed is recorded as ``skipped``, with why (``paused``, ``greetings_withheld``)."""
+    run = system.open_run(system.BIRTHDAY_GREETINGS, logical_date)
     holder = Policyholder
     # by the index of the stored month and day of birth: the day's birthdays, not every date of birth of the book
     born_today = holder.birthday.in_([month * 100 + d for month, d in birthday_month_days(logical_date)])
@@ -245,17 +252,30 @@ def birthday_greetings(logical_date: date) -> dict[str, int]:
            ~exists().where(Outbox.idempotency_key == key)]
     late, tolerance = days_late(logical_date), current_app.config["BIRTHDAY_LATE_DAYS"]
     now = utcnow()
-    status = pending_outbox_values(now) if late <= tolerance else skipped_outbox_values(now, (
-        f"not sent: the birthday was on {logical_date.isoformat()} and the job for that date ran {late} days later "
-        f"(INSURECRM_BIRTHDAY_LATE_DAYS is {tolerance})"))
+    if run is None:
+        status = skipped_outbox_values(now, f"not sent: the birthday greetings campaign was not active on "
+                                            f"{logical_date.isoformat()}")
+    elif late <= tolerance:
+        status = pending_outbox_values(now)
+    else:
+        status = skipped_outbox_values(now, (
+            f"not sent: the birthday was on {logical_date.isoformat()} and the job for that date ran {late} days "
+            f"later (INSURECRM_BIRTHDAY_LATE_DAYS is {tolerance})"))
     payload = json_payload(policyholder_name=holder.name, agent_name=agent_field(holder.owner_agent_id, Agent.name))
 
     def step(ids) -> int:
-        return queue_outbox(select(key, literal("birthday"), channel, recipient, holder.preferred_language,
-                                   holder.id, null(), holder.owner_agent_id, literal(""), payload, *status)
-                            .where(holder.id.in_(ids), *due))
+        queued = queue_outbox(select(key, literal("birthday"), channel, recipient, holder.preferred_language,
+                                     holder.id, null(), holder.owner_agent_id, literal(""), payload, *status)
+                              .where(holder.id.in_(ids), *due))
+        if run is not None:
+            system.record_members(run, MemberOutcome.SENT, select(holder.id, Outbox.id).join(
+                Outbox, Outbox.idempotency_key == key).where(holder.id.in_(ids), Outbox.status != OutboxStatus.SKIPPED))
+        return queued
 
     count = in_batches(select(holder.id).where(*due), step)
+    if run is None:
+        return {"paused": 1, "greetings_withheld": count} if count else {"paused": 1}
+    system.finish_run(run)
     return {"greetings_queued": count} if late <= tolerance else {"greetings_queued": 0, "greetings_skipped": count}
 
 
