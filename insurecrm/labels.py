@@ -124,6 +124,18 @@ JOB: Labels = {
     "campaigns.run_due": _l("Campaign runs"),
     "outbox.send": _l("Outbox sender"),
 }
+CAMPAIGN_KIND: Labels = {"renewal": _l("Renewal"), "new_policy_callback": _l("New-policy callback"),
+                         "birthday": _l("Birthday care"), "holiday_care": _l("Holiday care"),
+                         "cross_sell": _l("Cross-sell"), "reactivation": _l("Reactivation"), "custom": _l("Custom")}
+CAMPAIGN_CHANNEL: Labels = {"email": _l("Email"), "sms": _l("SMS"), "agent_task": _l("Agent's call (a task)")}
+CAMPAIGN_STATUS: Labels = {"draft": _l("Draft"), "active": _l("Active"), "paused": _l("Paused"),
+                           "ended": _l("Ended")}
+CAMPAIGN_SCHEDULE: Labels = {"once": _l("Once, on the start date"), "daily": _l("Every day"),
+                             "holidays": _l("On the holidays of the calendar")}
+MEMBER_OUTCOME: Labels = {"control": _l("Held out (control group)"), "sent": _l("Message sent"),
+                          "task": _l("Call for the agent"), "no_consent": _l("No consent or contact"),
+                          "over_cap": _l("Over the weekly cap"), "over_budget": _l("Over the budget")}
+RUN_STATUS: Labels = {"running": _l("Running"), "done": _l("Done"), "failed": _l("Failed")}
 #: what a job run reports it did (the keys of ``JobRun.counts``)
 JOB_COUNT: Labels = {
     "cases_opened": _l("cases opened"), "reminders_queued": _l("reminders queued"),
@@ -205,6 +217,8 @@ FIELD_VALUES: dict[str, dict[str, str]] = {
 }
 
 LABELS: dict[str, Labels] = {
+    "campaign_kind": CAMPAIGN_KIND, "campaign_channel": CAMPAIGN_CHANNEL, "campaign_status": CAMPAIGN_STATUS,
+    "campaign_schedule": CAMPAIGN_SCHEDULE, "member_outcome": MEMBER_OUTCOME, "run_status": RUN_STATUS,
     "import_kind": IMPORT_KIND, "import_status": IMPORT_STATUS, "import_mode": IMPORT_MODE,
     "yes_no": YES_NO, "language": LANGUAGE, "org_kind": ORG_KIND, "sales_channel": SALES_CHANNEL,
     "agent_status": AGENT_STATUS, "partner_status": PARTNER_STATUS, "product_line": PRODUCT_LINE,

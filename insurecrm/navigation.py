@@ -36,6 +36,7 @@ NAVIGATION: tuple[NavItem, ...] = (
             frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN, R.ACTUARY})),
     NavItem("segments_web.index", _l("Segments"),
             frozenset({R.AGENT, R.BANCASSURANCE_SPECIALIST, R.BRANCH_MANAGER, R.ADMIN})),
+    NavItem("campaigns_web.index", _l("Campaigns"), frozenset({R.BRANCH_MANAGER, R.ADMIN, R.ACTUARY})),
     NavItem("imports_web.index", _l("Imports"), frozenset({R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("merging_web.queue", _l("Duplicates"), frozenset({R.BRANCH_MANAGER, R.ADMIN})),
     NavItem("messaging_web.unmatched", _l("Unmatched messages"), frozenset({R.BRANCH_MANAGER, R.ADMIN})),

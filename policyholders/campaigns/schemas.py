@@ -50,6 +50,8 @@ def _messages(**kwargs) -> fields.List:
 
 class _CampaignFields(Schema):
     name = fields.String(validate=NAME)
+    kind = fields.Enum(CampaignKind, by_value=True)
+    channel = fields.Enum(CampaignChannel, by_value=True)
     description = fields.String(allow_none=True, validate=DESCRIPTION)
     segment_id = Id(allow_none=True, metadata={"description": "The segment it reaches (one you may see)."})
     schedule = fields.Enum(CampaignSchedule, by_value=True)
