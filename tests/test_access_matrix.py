@@ -60,6 +60,8 @@ EXPECT = {
     # segments: their owner, the manager above the owner's unit, admins; the own one is agent A1's (not the
     # specialist's); actuaries (no personal data) and referrers have none
     "segment": BOOK | {S: (HIDDEN, HIDDEN), ACT: (FORBIDDEN, FORBIDDEN)},
+    # campaigns: admins and actuaries all, managers their branch's (the own one is made in B1); no agent has any
+    "campaign": {A: (OK, OK), ACT: (OK, OK), M: (OK, HIDDEN)} | {role: (FORBIDDEN, FORBIDDEN) for role in (AG, S, R)},
 }
 SEGMENTS = {
     "policyholders": "policyholder", "policies": "policy", "claims": "claim", "interactions": "interaction",
@@ -68,12 +70,17 @@ SEGMENTS = {
     "bank-branches": "bank_branch", "pipeline-stages": "pipeline_stage", "agents": "agent",
     "referrers": "referrer", "referrals": "referral", "users": "user", "renewal-approvals": "renewal_approval",
     "tasks": "task", "loss-reasons": "loss_reason", "quotes": "quote", "policyholder-merges": "policyholder_merge",
-    "imports": "import_run", "segments": "segment",
+    "imports": "import_run", "segments": "segment", "campaigns": "campaign",
 }
 #: second path parameters of nested routes → the world's record of that kind
 NESTED_PARAMS = {"relationship_id": "relationship", "rel_id": "relationship", "payment_id": "payment",
                  "claim_id": "claim", "installment_id": "installment", "influencer_id": "influencer",
-                 "competitor_id": "competitor"}
+                 "competitor_id": "competitor", "run_id": "campaign_run"}
+#: routes whose access differs from their resource's: what a campaign's keepers see of it (the message worded for a
+#: member, the members of a run) is personal data, which the actuary, who reads campaigns, may not see
+KEEPERS_ONLY = {A: (OK, OK), M: (OK, HIDDEN)} | {role: (FORBIDDEN, FORBIDDEN) for role in (ACT, AG, S, R)}
+ROUTE_EXPECT = {"/api/v1/campaigns/<int:campaign_id>/preview": KEEPERS_ONLY,
+                "/api/v1/campaigns/<int:campaign_id>/runs/<int:run_id>/members": KEEPERS_ONLY}
 #: routes outside the per-object matrix (tested in their own modules)
 UNSCOPED = {"/api/v1/auth/token", "/api/v1/audit", "/api/v1/openapi.json", "/api/v1/docs",
             "/api/v1/reports/book-summary",
@@ -131,7 +138,7 @@ def test_get_routes_by_role_own_and_foreign(app, api, world):
     for rule in api_rules(app):
         if "GET" not in rule.methods or "<" not in rule.rule:
             continue
-        expected_by_role = EXPECT[resource_of(rule)]
+        expected_by_role = ROUTE_EXPECT.get(rule.rule, EXPECT[resource_of(rule)])
         for role, user in world.users.items():
             client = api(user)
             for side, ids, expected in (("own", world.own, expected_by_role[role][0]),

@@ -144,7 +144,7 @@ def run(campaign_id: int):
     db.session.commit()
     flash(_("Run of %(day)s: %(members)s members.", day=done.run_date.isoformat(),
             members=done.counts.get("members", 0)), "success")
-    return redirect(url_for("campaigns_web.run_members", campaign_id=campaign_id, run_id=done.id))
+    return redirect(url_for("campaigns_web.run_members", run_id=done.id))
 
 
 @bp.post("/campaigns/<int:campaign_id>/delete")
@@ -156,15 +156,15 @@ def delete(campaign_id: int):
     return redirect(url_for("campaigns_web.index"))
 
 
-@bp.get("/campaigns/<int:campaign_id>/runs/<int:run_id>")
+@bp.get("/campaigns/runs/<int:run_id>")
 @page_roles(*KEEPERS)
-def run_members(campaign_id: int, run_id: int):
+def run_members(run_id: int):
     """A run's members, 25 a page, with their outcome, their message's or task's state and their response: four
-    queries (the campaign, the run, the count, the page with its policyholders, messages and tasks)."""
-    campaign = get_visible_or_404(Campaign, campaign_id)
+    queries (the run, its campaign, the count, the page with its policyholders, messages and tasks)."""
     run_ = db.session.get(CampaignRun, run_id)
-    if run_ is None or run_.campaign_id != campaign.id:
+    if run_ is None:
         abort(404)
+    campaign = get_visible_or_404(Campaign, run_.campaign_id)
     stmt = (select(CampaignMember, Outbox.status.label("message_status"), Activity.status.label("task_status"),
                    Activity.task_outcome)
             .outerjoin(Outbox, Outbox.id == CampaignMember.outbox_id)

@@ -152,7 +152,31 @@ def build_world(make, session) -> World:
     # segments: the agent's own (in T1, so the manager of B1 sees it too), and an admin's made in B2
     world.own["segment"], world.foreign["segment"] = (
         _segment(session, users[Role.AGENT], t1), _segment(session, users[Role.ADMIN], b2))
+    # campaigns: the manager's own, made in B1; an admin's made in B2
+    world.own["campaign"], world.foreign["campaign"] = (
+        _campaign(session, users[Role.BRANCH_MANAGER], b1), _campaign(session, users[Role.ADMIN], b2))
+    world.own["campaign_run"], world.foreign["campaign_run"] = (
+        _campaign_run(session, world.own["campaign"]), _campaign_run(session, world.foreign["campaign"]))
     return world
+
+
+def _campaign(session, user, unit) -> int:
+    from policyholders.campaigns.models import Campaign, CampaignChannel, CampaignKind
+
+    campaign = Campaign(name=f"Campaign of {user.username}", kind=CampaignKind.CROSS_SELL, channel=CampaignChannel.SMS,
+                        owner_user_id=user.id, org_unit_id=unit.id, start_date=date(2026, 11, 22))
+    session.add(campaign)
+    session.commit()
+    return campaign.id
+
+
+def _campaign_run(session, campaign_id: int) -> int:
+    from policyholders.campaigns.models import CampaignRun, RunStatus
+
+    run = CampaignRun(campaign_id=campaign_id, run_date=date(2026, 11, 22), status=RunStatus.DONE, counts={})
+    session.add(run)
+    session.commit()
+    return run.id
 
 
 def _segment(session, user, unit) -> int:
