@@ -268,6 +268,21 @@ def _accept_digits(field: fields.Field) -> None:
             candidate.strict = False
 
 
+class NoFields(Schema):
+    """No fields: the body of an operation that takes none is empty or ``{}``."""
+
+
+def refuse_a_body() -> None:
+    """For an operation without fields (a POST that only acts): no body, or ``{}``; anything else (an unknown
+    field, a body that is not JSON) is a 422 that says what was wrong, before anything is done."""
+    if not request.get_data(cache=True).strip():
+        return
+    data = request.get_json(silent=True) if request.is_json else None
+    if data is None:
+        raise ValidationError({"_schema": ["This operation takes no body (or {})."]})
+    NoFields().load(data)
+
+
 class ArgsSchema(Schema):
     """Base of query-string arguments: as :class:`Schema`, with integers read from their digits."""
 

@@ -43,7 +43,8 @@ ENTITY_TYPES = {
     "opportunities": _l("Opportunity"), "opportunity_loss_reasons": _l("Loss reason"),
     "rate_rows": _l("Rate table row"), "rate_table_settings": _l("Flat premium of a product"),
     "frequency_loadings": _l("Loading of a premium frequency"), "quotes": _l("Quote"),
-    "agent_targets": _l("Agent target"),
+    "agent_targets": _l("Agent target"), "segments": _l("Segment"), "campaigns": _l("Campaign"),
+    "campaign_messages": _l("Campaign message"), "holidays": _l("Holiday"),
 }
 #: the labels of :data:`insurecrm.audit.ACTIONS`
 ACTIONS = {"create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"),
@@ -57,6 +58,8 @@ RECORD_PAGES = {
     "message_templates": ("ops.template_form", "id"),
     "opportunities": ("pipeline_web.detail", "opportunity_id"),
     "quotes": ("quotes_web.detail", "quote_id"),
+    "segments": ("segments_web.members", "segment_id"),
+    "campaigns": ("campaigns_web.detail", "campaign_id"),
     **{name: (f"admin.{name}_edit", "record_id")
        for name in ("users", "org_units", "agents", "products", "bank_partners", "bank_branches", "referrers")},
 }

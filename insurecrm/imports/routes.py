@@ -15,7 +15,17 @@ from marshmallow import ValidationError, fields, validate
 from sqlalchemy import select
 from werkzeug.exceptions import Conflict, NotFound
 
-from insurecrm.api import Id, Integer, ListArgs, Schema, api_blueprint, current_user, page_envelope, paginate
+from insurecrm.api import (
+    Id,
+    Integer,
+    ListArgs,
+    Schema,
+    api_blueprint,
+    current_user,
+    page_envelope,
+    paginate,
+    refuse_a_body,
+)
 from insurecrm.auth import require_roles
 from insurecrm.db import db
 from insurecrm.imports import engine
@@ -40,20 +50,6 @@ class UploadFormSchema(Schema):
     column_map = fields.String(validate=validate.Length(max=10_000), metadata={
         "description": "A JSON object: the file's header → the field it holds, for headers not named as the "
                        "template names them."})
-
-
-class ConfirmSchema(Schema):
-    """No fields: the body is empty or ``{}``."""
-
-
-def _refuse_a_body() -> None:
-    """An operation without fields: no body, or ``{}``; anything else is a 422 that says what was wrong."""
-    if not request.get_data(cache=True).strip():
-        return
-    data = request.get_json(silent=True) if request.is_json else None
-    if data is None:
-        raise ValidationError({"_schema": ["This operation takes no body (or {})."]})
-    ConfirmSchema().load(data)
 
 
 class ImportIssueSchema(Schema):
@@ -213,7 +209,7 @@ class ImportConfirm(MethodView):
     @blp.alt_response(409, description="The run is not a dry run that found nothing wrong.")
     def post(self, run_id):
         """Import the file of a dry run that found nothing wrong (all or nothing). No body, or `{}`."""
-        _refuse_a_body()
+        refuse_a_body()
         run = _run_or_404(run_id)
         if run.status != ImportStatus.CHECKED:
             raise Conflict("Only a file checked without problems can be imported.")

@@ -11,7 +11,15 @@ from flask.views import MethodView
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from insurecrm.api import ListArgs, api_blueprint, apply_sort, current_user, page_envelope, paginate
+from insurecrm.api import (
+    ListArgs,
+    api_blueprint,
+    apply_sort,
+    current_user,
+    page_envelope,
+    paginate,
+    refuse_a_body,
+)
 from insurecrm.auth import require_roles
 from insurecrm.db import db
 from insurecrm.models import Role
@@ -132,7 +140,8 @@ class Runs(MethodView):
     @require_roles(*KEEPERS)
     @blp.response(201, RunSchema)
     def post(self, campaign_id):
-        """Run the campaign now: its run for today (made now, or the one already made today)."""
+        """Run the campaign now: its run for today (made now, or the one already made today). No body, or `{}`."""
+        refuse_a_body()
         campaign = get_visible_or_404(Campaign, campaign_id)
         try:
             run = run_now(campaign)
