@@ -36,6 +36,9 @@ ACTIVITY_PAGE = WRITER_BOOK | {S: (HIDDEN, HIDDEN)}
 #: the merge page without the other record of the pair (?other=) has nothing to show: 404 for the roles that merge
 SEGMENT_PAGE = WRITER_BOOK | {S: (HIDDEN, HIDDEN)}
 MERGE_PAGE = {A: (HIDDEN, HIDDEN), M: (HIDDEN, HIDDEN)} | {role: (FORBIDDEN, FORBIDDEN) for role in (ACT, AG, S, R)}
+#: campaigns: admins and actuaries all, managers their branch's; their keepers (no actuary) edit them and see members
+CAMPAIGN_PAGE = {A: (OK, OK), ACT: (OK, OK), M: (OK, HIDDEN)} | {role: (FORBIDDEN, FORBIDDEN) for role in (AG, S, R)}
+CAMPAIGN_KEEPERS = CAMPAIGN_PAGE | {ACT: (FORBIDDEN, FORBIDDEN)}
 
 #: pages with a record in the path: (own, foreign) expected per role
 RECORD_PAGES = {
@@ -78,6 +81,13 @@ RECORD_PAGES = {
     "/segments/<int:segment_id>/edit": ("segment", SEGMENT_PAGE),
     "/segments/<int:segment_id>/export.csv": ("segment", SEGMENT_PAGE),
     "/segments/<int:segment_id>/export.xlsx": ("segment", SEGMENT_PAGE),
+    "/campaigns/<int:campaign_id>": ("campaign", CAMPAIGN_PAGE),
+    "/campaigns/<int:campaign_id>/edit": ("campaign", CAMPAIGN_KEEPERS),
+    "/campaigns/<int:campaign_id>/effect": ("campaign", CAMPAIGN_PAGE),
+    "/campaigns/<int:campaign_id>/effect.csv": ("campaign", CAMPAIGN_PAGE),
+    "/campaigns/<int:campaign_id>/effect.pdf": ("campaign", CAMPAIGN_PAGE),
+    "/campaigns/<int:campaign_id>/effect.xlsx": ("campaign", CAMPAIGN_PAGE),
+    "/campaigns/runs/<int:run_id>": ("campaign_run", CAMPAIGN_KEEPERS),
 }
 ADMIN_RESOURCES = {"agents": "agent", "bank-branches": "bank_branch", "bank-partners": "bank_partner",
                    "org-units": "org_unit", "products": "product", "referrers": "referrer", "users": "user",
@@ -117,6 +127,8 @@ LIST_PAGES = {
     "/agenda.ics": {M, AG, S},
     "/activities/new": {M, AG, S},
     "/admin/pipeline-stages": {A},
+    # the holiday calendar (its forms: tests/campaigns/test_holidays.py)
+    "/admin/holidays": {A},
     "/policyholders/duplicates": {A, M},
     "/policyholders/merges": {A},
     "/imports": {A, M},
@@ -127,6 +139,12 @@ LIST_PAGES = {
     "/segments": {A, M, AG, S},
     "/segments/new": {A, M, AG, S},
     "/segments/count": {A, M, AG, S},
+    "/campaigns": {A, ACT, M},
+    "/campaigns/new": {A, M},
+    "/campaigns/effect": {A, ACT, M},
+    "/campaigns/effect.csv": {A, ACT, M},
+    "/campaigns/effect.pdf": {A, ACT, M},
+    "/campaigns/effect.xlsx": {A, ACT, M},
 }
 #: each report's page and downloads: by the roles the catalogue names, in tests/reports/test_report_access.py
 REPORT_PAGES = re.compile(r"/reports/<name>(\.\w+)?")
@@ -231,6 +249,6 @@ def _post_resource(rule) -> str:
     segment = rule.rule.split("/")[1]
     return {"policyholders": "policyholder", "policies": "policy", "service-requests": "service_request",
             "referrals": "referral", "renewals": "renewal_case", "renewal-approvals": "renewal_approval",
-            "imports": "import_run", "segments": "segment",
+            "imports": "import_run", "segments": "segment", "campaigns": "campaign",
             "claims": "claim", "tasks": "task", "activities": "activity",
             "opportunities": "opportunity"}[segment]
