@@ -117,7 +117,30 @@ def pages_for(username: str) -> list[str]:
         segment = _segment_of(user)
         urls += ["/segments", "/segments/new", f"/segments/{segment}", f"/segments/{segment}/edit",
                  "/segments/count?status=active&product_line=health&renewal_due_days=90&quadrant=keep"]
+    # campaign effectiveness: every campaign, and one run over manager1's segment with a control group
+    if username in ("manager1", "admin", "actuary1"):
+        urls += ["/campaigns/effect", f"/campaigns/{_campaign_run()}/effect"]
     return [(user.get_id(), url) for url in urls]
+
+
+def _campaign_run() -> int:
+    """The id of manager1's campaign over their segment, run once (the first time) in the book."""
+    from insurecrm import clock
+    from policyholders.campaigns.models import Campaign, CampaignChannel, CampaignKind, CampaignStatus
+    from policyholders.campaigns.runs import run_campaign
+
+    found = db.session.scalar(select(Campaign.id).where(Campaign.name == "Measured campaign"))
+    if found is None:
+        manager = db.session.scalar(select(User).where(User.username == "manager1"))
+        campaign = Campaign(name="Measured campaign", kind=CampaignKind.CROSS_SELL, channel=CampaignChannel.SMS,
+                            status=CampaignStatus.ACTIVE, segment_id=_segment_of(manager), owner_user_id=manager.id,
+                            org_unit_id=manager.org_unit_id, start_date=clock.today(), control_percent=10)
+        db.session.add(campaign)
+        db.session.flush()
+        run_campaign(campaign, clock.today())
+        db.session.commit()
+        found = campaign.id
+    return found
 
 
 #: a segment's filter with a condition of every kind that reads another table
