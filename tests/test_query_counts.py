@@ -120,6 +120,14 @@ def pages_for(username: str) -> list[str]:
     # campaign effectiveness: every campaign, and one run over manager1's segment with a control group
     if username in ("manager1", "admin", "actuary1"):
         urls += ["/campaigns/effect", f"/campaigns/{_campaign_run()}/effect"]
+        # the campaigns: the list, one campaign's page (its message previewed for a member), its editor, a run's members
+        campaign = _campaign_run()
+        urls += ["/campaigns", f"/campaigns/{campaign}"]
+        if username != "actuary1":
+            from policyholders.campaigns.models import CampaignRun
+
+            run = db.session.scalar(select(CampaignRun.id).where(CampaignRun.campaign_id == campaign))
+            urls += [f"/campaigns/{campaign}/edit", f"/campaigns/runs/{run}", f"/campaigns/runs/{run}?outcome=sent"]
     return [(user.get_id(), url) for url in urls]
 
 
