@@ -26,6 +26,7 @@ from policyholders.campaigns.models import Campaign, CampaignMember, CampaignRun
 from policyholders.campaigns.routes import KEEPERS, READERS
 from policyholders.campaigns.runs import CampaignNotRunnable, run_now
 from policyholders.campaigns.schemas import LANGUAGES, CampaignMessageSchema, CampaignSchema, CampaignUpdateSchema
+from policyholders.campaigns.system import display_name, template_kinds
 from policyholders.segments.models import Segment
 
 bp = Blueprint("campaigns_web", __name__, template_folder="templates")
@@ -109,7 +110,7 @@ def detail(campaign_id: int):
     previews = [services.preview(campaign, language, g.user) for language in LANGUAGES] if may_keep else []
     return render_template("campaigns/detail.html", campaign=campaign, runs=runs, previews=previews,
                            may_keep=may_keep, moves=sorted(services.TRANSITIONS[campaign.status]),
-                           template_kinds=_template_kinds(campaign))
+                           template_kinds=template_kinds(campaign))
 
 
 @bp.post("/campaigns/<int:campaign_id>/status")
@@ -242,12 +243,7 @@ def _status_label(status: CampaignStatus) -> str:
     return label(status, "campaign_status")
 
 
-def _template_kinds(campaign: Campaign) -> list[str]:
-    """The outbox kinds whose message templates word a built-in campaign (none for another)."""
-    if campaign.system_key is None:
-        return []
-    try:
-        from policyholders.campaigns.system import template_kinds
-    except ImportError:  # the built-in campaigns' module
-        return []
-    return template_kinds(campaign)
+@bp.app_template_filter("campaign_name")
+def campaign_name(campaign: Campaign) -> str:
+    """A campaign's name for the reader (a built-in one's in the reader's language, until an admin renames it)."""
+    return display_name(campaign)
