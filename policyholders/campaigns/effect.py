@@ -108,7 +108,7 @@ def effect_of(user: User, campaign_id: int | None = None) -> list[CampaignEffect
 
 def run_figures(campaign_ids: list[int]):
     """The ``SELECT`` of the figures of each run of ``campaign_ids``: one row per run, by campaign and date."""
-    member, attributed = CampaignMember, attributed_conversions()
+    member, attributed = CampaignMember, attributed_conversions(campaign_ids)
     treated, held_out = member.outcome != MemberOutcome.CONTROL, member.outcome == MemberOutcome.CONTROL
     delivered = or_(and_(member.outcome == MemberOutcome.SENT, Outbox.status == OutboxStatus.SENT),
                     and_(member.outcome == MemberOutcome.TASK, Activity.status == ActivityStatus.DONE))
@@ -145,11 +145,11 @@ def utc_day(instant) -> object:
     return func.date(instant)
 
 
-def conversions():
-    """Every conversion of a policyholder who was ever a campaign member: ``kind`` (opportunity, policy),
+def conversions(campaign_ids: list[int]):
+    """Every conversion of a policyholder who was a member of ``campaign_ids``: ``kind`` (opportunity, policy),
     ``source_id``, ``holder_id``, ``day`` and the ``premium`` it wins (a policy's annualised premium; NULL for an
     opportunity), as a subquery."""
-    members = select(CampaignMember.policyholder_id)
+    members = select(CampaignMember.policyholder_id).where(CampaignMember.campaign_id.in_(campaign_ids))
     money = Numeric(14, 2)
     opportunities = select(literal("opportunity").label("kind"), Opportunity.id.label("source_id"),
                            Opportunity.policyholder_id.label("holder_id"),
@@ -162,10 +162,12 @@ def conversions():
     return union_all(opportunities, policies).subquery("conversions")
 
 
-def attributed_conversions():
+def attributed_conversions(campaign_ids: list[int]):
     """Per member row: the conversions attributed to it (see the module) and the premium they won, as a subquery
-    (``member_id``, ``conversions``, ``premium``). Each conversion goes to one member row at most."""
-    conversion, member = conversions(), CampaignMember
+    (``member_id``, ``conversions``, ``premium``). Each conversion goes to one member row at most: the last touch
+    among every member row of its policyholder, of whatever campaign (only the conversions of members of
+    ``campaign_ids`` are looked at, for speed)."""
+    conversion, member = conversions(campaign_ids), CampaignMember
     touch_day = utc_day(member.touched_at)
     latest_first = func.row_number().over(partition_by=(conversion.c.kind, conversion.c.source_id),
                                           order_by=(member.touched_at.desc(), member.id.desc()))

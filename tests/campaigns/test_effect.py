@@ -130,6 +130,8 @@ def test_a_conversion_goes_to_the_last_touch_whose_window_holds_it(org, book, ca
     effects = {found.campaign.name: found.effect for found in effect_of(org.manager)}
     assert (effects["First"].converted, effects["Second"].converted) == (2, 1)
     assert effects["First"].premium_won == effects["Second"].premium_won * 2 == Decimal("2400.00")
+    # the first alone: the second's touch still takes its conversions
+    assert the_effect(org.manager, first).effect.converted == 2
 
 
 @pytest.mark.parametrize(("days_after", "counted"), [(-1, False), (0, True), (7, True), (8, False)])
