@@ -200,3 +200,18 @@ def test_the_scope(org, book, campaign_of, session):
     assert [found.campaign.id for found in effect_of(org.actuary)] == [campaign.id]
     assert effect_of(org.sibling_manager) == []
     assert effect_of(org.sibling_manager, campaign.id) == []
+
+
+def test_an_email_reply_is_a_response_and_an_opt_out_is_not(org, book, campaign_of, session):
+    run = run_at(campaign_of(channel=CampaignChannel.EMAIL))
+    session.commit()
+    replying, leaving = book.holders[0], book.holders[2]
+    receive(MessageChannel.EMAIL, {"sender": f"Li <{replying.email.upper()}>", "subject": "Re: Hello",
+                                   "text": "Tell me more", "message_id": "e1",
+                                   "received_at": TOUCH + timedelta(days=1)})
+    receive(MessageChannel.SMS, {"sender": leaving.phone, "text": "TD", "message_id": "s1",
+                                 "received_at": TOUCH + timedelta(days=1)})
+    session.commit()
+    answered = {m.policyholder_id: m.response for m in session.scalars(select(CampaignMember).where(
+        CampaignMember.run_id == run.id, CampaignMember.responded_at.is_not(None)))}
+    assert answered == {replying.id: "Re: Hello: Tell me more"}
