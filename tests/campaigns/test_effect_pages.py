@@ -59,6 +59,7 @@ def test_the_pages_show_the_figures_in_both_languages(app, web, org, measured, l
     assert 'lang="zh-CN"' in page if language == "zh" else 'lang="en"' in page
     if language == "en":
         assert "20.0% of the members converted, against 33.3% of the control group." in page
+        assert "(95% confidence: between −61.4% and 27.9%)" in page.replace("-", "−")
         assert "may be chance" in page  # -13.3 points, between -61.4% and 27.9%: the interval holds zero
     assert f'href="/campaigns/{measured.id}/effect"' in listing
 
