@@ -92,7 +92,7 @@ def test_the_pages_read_in_both_languages_in_one_process(app, org, book, web, ca
     client.post(f"/campaigns/{campaign.id}/run", data={"csrf_token": csrf_token(client)})
     run = campaign.id
     app.jinja_env.cache.clear()
-    words = {"zh": ("营销活动", "交叉销售", "短信", "进行中"), "en": ("Campaigns", "Cross-sell", "SMS", "Active")}
+    words = {"zh": ("营销活动", "交叉销售", "短信", "有效"), "en": ("Campaigns", "Cross-sell", "SMS", "Active")}
     for language in (first, "zh" if first == "en" else "en"):
         with client.session_transaction() as session_:
             session_["lang"] = language
