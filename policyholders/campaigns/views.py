@@ -23,6 +23,7 @@ from insurecrm.scope import get_visible_or_404, scoped_select
 from insurecrm.web import load_form, page_roles, paginate_page
 from policyholders.campaigns import services
 from policyholders.campaigns.models import Campaign, CampaignMember, CampaignRun, CampaignStatus, MemberOutcome
+from policyholders.campaigns.responses import responded_at_of, response_of
 from policyholders.campaigns.routes import KEEPERS, READERS
 from policyholders.campaigns.runs import CampaignNotRunnable, run_now
 from policyholders.campaigns.schemas import LANGUAGES, CampaignMessageSchema, CampaignSchema, CampaignUpdateSchema
@@ -167,7 +168,7 @@ def run_members(run_id: int):
         abort(404)
     campaign = get_visible_or_404(Campaign, run_.campaign_id)
     stmt = (select(CampaignMember, Outbox.status.label("message_status"), Activity.status.label("task_status"),
-                   Activity.task_outcome)
+                   Activity.task_outcome, responded_at_of().label("responded_at"), response_of().label("response"))
             .outerjoin(Outbox, Outbox.id == CampaignMember.outbox_id)
             .outerjoin(Activity, Activity.id == CampaignMember.activity_id)
             .where(CampaignMember.run_id == run_.id)

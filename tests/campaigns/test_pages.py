@@ -100,3 +100,20 @@ def test_the_pages_read_in_both_languages_in_one_process(app, org, book, web, ca
             "/campaigns", f"/campaigns/{run}", "/campaigns/new", f"/campaigns/{run}/edit"))
         assert [word for word in words[language] if word not in pages] == [], language
         assert ">cross_sell<" not in pages and ">active<" not in pages
+
+
+def test_a_run_shows_the_response_an_agent_recorded_on_the_campaign_call(org, book, web, campaign_of, session):
+    from agents.models import Activity, TaskReason
+    from policyholders.campaigns.models import CampaignChannel
+    from policyholders.campaigns.runs import run_campaign
+
+    run = run_campaign(campaign_of(channel=CampaignChannel.AGENT_TASK), clock.today())
+    session.commit()
+    task = session.scalars(select(Activity).where(Activity.reason == TaskReason.CAMPAIGN,
+                                                  Activity.policyholder_id == book.holders[2].id)).one()
+    agent = web(org.agent_user)
+    done = agent.post(f"/tasks/{task.id}/complete", data={"csrf_token": csrf_token(agent), "outcome": "reached",
+                                                          "note": "Wants a quote for health cover"})
+    assert done.status_code == 302
+    page = web(org.manager).get(f"/campaigns/runs/{run.id}").get_data(as_text=True)
+    assert "Wants a quote for health cover" in page and "Call done" in page
