@@ -139,6 +139,8 @@ class Runs(MethodView):
 
     @require_roles(*KEEPERS)
     @blp.response(201, RunSchema)
+    @blp.alt_response(422, description="The campaign cannot run: not active, no segment, or its owner left; or a "
+                                        "body was sent.")
     def post(self, campaign_id):
         """Run the campaign now: its run for today (made now, or the one already made today). No body, or `{}`."""
         refuse_a_body()
