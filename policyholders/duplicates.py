@@ -56,15 +56,21 @@ class Rule:
     keys_of: Callable[[Policyholder], set]
 
 
+#: the columns of a record a candidate carries: what is compared, and what names it (id, name, kind, status)
+SCORED = (Policyholder.id, Policyholder.name, Policyholder.kind, Policyholder.status, Policyholder.date_of_birth,
+          Policyholder.id_type, Policyholder.id_number, Policyholder.phone, Policyholder.phone_alt)
+
+
 @dataclass
 class Candidate:
     """A policyholder on file that may be the person given, and why. ``policyholder`` is ``None`` when the
-    user may not see the record: they are told that it exists and how likely, nothing else. ``matched``: for a
-    visible record, what matched on it, by reason (the phone, the name and date of birth, the ID type)."""
+    user may not see the record: they are told that it exists and how likely, nothing else; otherwise the record's
+    :data:`SCORED` columns (a row read like a policyholder). ``matched``: for a visible record, what matched on it,
+    by reason (the phone, the name and date of birth, the ID type)."""
 
     id: int
     reasons: list[str] = field(default_factory=list)
-    policyholder: Policyholder | None = None
+    policyholder: Any | None = None
     score: int = 0
     matched: dict[str, str] = field(default_factory=dict)
 
@@ -163,7 +169,8 @@ def likely_duplicates_of_each(people: list[dict[str, Any]], *, user: User,
         return [[] for _data in people]
     # the rows matched by an ID number or a phone first: a date of birth shared by many must not crowd them out
     strong = [case((conditions[reason], 0), else_=1) for reason in ("id_number", "phone") if reason in conditions]
-    stmt = (select(Policyholder, visible(Policyholder, user).label("visible"))
+    # the compared columns only, not whole records: an import's batch scores thousands of rows
+    stmt = (select(*SCORED, visible(Policyholder, user).label("visible"))
             .where(or_(*conditions.values()))
             .order_by(*strong, Policyholder.id).limit(SCANNED * len(people)))
     if exclude_id is not None:
@@ -171,22 +178,21 @@ def likely_duplicates_of_each(people: list[dict[str, Any]], *, user: User,
     found: dict[str, dict[Any, list]] = {rule.reason: defaultdict(list) for rule in RULES}
     for row in db.session.execute(stmt):
         for rule in RULES:
-            for key in rule.keys_of(row.Policyholder) & wanted[rule.reason]:
+            for key in rule.keys_of(row) & wanted[rule.reason]:
                 found[rule.reason][key].append(row)
     return [_candidates(data, each, found) for data, each in zip(people, keys, strict=True)]
 
 
 def _candidates(data: dict[str, Any], keys: dict[str, set], found: dict[str, dict[Any, list]]) -> list[Candidate]:
-    rows = {row.Policyholder.id: row for reason, values in keys.items() for key in values
-            for row in found[reason].get(key, ())}
+    rows = {row.id: row for reason, values in keys.items() for key in values for row in found[reason].get(key, ())}
     candidates = []
     for row in rows.values():
-        score, reasons, matched = compare(data, row.Policyholder)
+        score, reasons, matched = compare(data, row)
         if not reasons:
             continue
         if row.visible:
-            candidates.append(Candidate(row.Policyholder.id, reasons, row.Policyholder, score, matched))
+            candidates.append(Candidate(row.id, reasons, row, score, matched))
         else:
-            candidates.append(Candidate(row.Policyholder.id, reasons, None, score))
+            candidates.append(Candidate(row.id, reasons, None, score))
     candidates.sort(key=lambda candidate: (-candidate.score, -len(candidate.reasons), candidate.id))
     return candidates[:LIMIT]
