@@ -20,6 +20,7 @@ ANCHORS = (
     "in-force", "annualised-premium", "new-business", "lapses", "service-levels", "premium-by-agent",
     "renewal-case", "days-left", "renewal-rate", "renewal-rate-premium", "renewals-premium", "left-out",
     "lost", "still-open", "by-month", "lost-reasons", "due-soon", "risk-flags", "discounts",
+    "campaign-members", "campaign-conversion", "campaign-uplift",
 )
 
 

@@ -21,7 +21,7 @@ from agents.models import Agent
 from insurecrm import clock
 from insurecrm.db import db, utcnow
 from insurecrm.models import User
-from insurecrm.outbox.rendering import RenderError
+from insurecrm.outbox.rendering import RenderError, render
 from insurecrm.scope import visible
 from insurecrm.services import apply_changes, check_version
 from policyholders.campaigns.models import Campaign, CampaignMessage, CampaignRun, CampaignStatus
@@ -121,18 +121,10 @@ def preview(campaign: Campaign, language: str, user: User, *, policyholder_id: i
     """The campaign's message in ``language`` as a member would get it: for ``policyholder_id`` (one of the segment
     the user may see), else the segment's first member, else a sample name. Never raises for words that do not
     render: ``problem`` says why."""
-    holder = None
-    if campaign.segment is not None:
-        members = segment_query(campaign.segment, user)
-        if policyholder_id is not None:
-            members = members.where(Policyholder.id == policyholder_id)
-        holder = db.session.execute(select(Policyholder.id, Policyholder.name).where(
-            Policyholder.id.in_(members), visible(Policyholder, user)).order_by(Policyholder.id).limit(1)).first()
-    name = holder.name if holder is not None else gettext("Zhang Wei")
-    result = {"language": language, "policyholder_id": holder.id if holder is not None else None,
-              "subject": None, "body": None, "problem": None}
+    holder = _sample_member(campaign.segment, user, policyholder_id)
+    result = _preview_of(language, holder)
     try:
-        worded = word(campaign, language, {"policyholder_name": name})
+        worded = word(campaign, language, {"policyholder_name": _name(holder)})
     except RenderError as exc:
         result["problem"] = str(exc)
         return result
@@ -141,6 +133,43 @@ def preview(campaign: Campaign, language: str, user: User, *, policyholder_id: i
     else:
         result["subject"], result["body"] = worded
     return result
+
+
+def preview_messages(messages: list[dict], segment_id: int | None, user: User) -> list[dict[str, Any]]:
+    """The messages of a form not saved yet (the editor's "Preview"), each as the first member of the segment
+    ``segment_id`` (one the user may see) would get it in its language; the same shape as :func:`preview`."""
+    segment = db.session.scalar(select(Segment).where(Segment.id == segment_id, visible(Segment, user))) \
+        if segment_id is not None else None
+    holder = _sample_member(segment, user, None)
+    previews = []
+    for message in messages:
+        result = _preview_of(message["language"], holder)
+        try:
+            result["subject"], result["body"] = render(message.get("subject"), message["body"],
+                                                       {"policyholder_name": _name(holder)}, message["language"])
+        except RenderError as exc:
+            result["problem"] = str(exc)
+        previews.append(result)
+    return previews
+
+
+def _sample_member(segment: Segment | None, user: User, policyholder_id: int | None):
+    if segment is None:
+        return None
+    members = segment_query(segment, user)
+    if policyholder_id is not None:
+        members = members.where(Policyholder.id == policyholder_id)
+    return db.session.execute(select(Policyholder.id, Policyholder.name).where(
+        Policyholder.id.in_(members), visible(Policyholder, user)).order_by(Policyholder.id).limit(1)).first()
+
+
+def _name(holder) -> str:
+    return holder.name if holder is not None else gettext("Zhang Wei")
+
+
+def _preview_of(language: str, holder) -> dict[str, Any]:
+    return {"language": language, "policyholder_id": holder.id if holder is not None else None,
+            "subject": None, "body": None, "problem": None}
 
 
 def _replace_messages(campaign: Campaign, messages: list[dict]) -> dict:

@@ -62,6 +62,8 @@ def create():
     """Make a draft from the form; a refused form comes back with its messages (422)."""
     try:
         data = _read_form(CampaignSchema(exclude=("messages",)))
+        if request.form.get("action") == "preview":
+            return _editor(None, request.form, {}, previews=_previews(data))
         campaign = services.create_campaign(data, actor=g.user)
     except ValidationError as error:
         db.session.rollback()
@@ -88,6 +90,8 @@ def update(campaign_id: int):
             data = load_form(CampaignUpdateSchema(only=("version", "name", "description")), clearing=True)
         else:
             data = _read_form(CampaignUpdateSchema(exclude=("messages",)), clearing=True)
+            if request.form.get("action") == "preview":
+                return _editor(campaign, request.form, {}, previews=_previews(data, campaign))
         changed = services.update_campaign(campaign, data, actor=g.user)
         db.session.commit()
     except ValidationError as error:
@@ -186,12 +190,18 @@ def run_members(run_id: int):
 
 # -- the editor --------------------------------------------------------------------------------------------------
 
-def _editor(campaign: Campaign | None, values, errors: dict, *, status: int = 200):
+def _editor(campaign: Campaign | None, values, errors: dict, *, status: int = 200, previews=()):
     segments = db.session.execute(scoped_select(Segment, g.user, Segment.id, Segment.name)
                                   .order_by(Segment.name)).all()
     return render_template("campaigns/editor.html", campaign=campaign, values=values, errors=errors,
-                           segments=segments, languages=LANGUAGES,
+                           segments=segments, languages=LANGUAGES, previews=previews,
                            has_run=campaign is not None and services.has_run(campaign)), status
+
+
+def _previews(data: dict, campaign: Campaign | None = None) -> list[dict]:
+    """The typed messages worded for the first member of the chosen segment (nothing is saved)."""
+    segment_id = data.get("segment_id", campaign.segment_id if campaign is not None else None)
+    return services.preview_messages(data.get("messages", []), segment_id, g.user)
 
 
 def _read_form(schema, *, clearing: bool = False) -> dict:

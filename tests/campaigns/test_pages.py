@@ -117,3 +117,13 @@ def test_a_run_shows_the_response_an_agent_recorded_on_the_campaign_call(org, bo
     assert done.status_code == 302
     page = web(org.manager).get(f"/campaigns/runs/{run.id}").get_data(as_text=True)
     assert "Wants a quote for health cover" in page and "Call done" in page
+
+
+def test_the_editor_previews_the_typed_message_for_a_member_and_saves_nothing(org, book, web, session):
+    client = web(org.manager)
+    answer = client.post("/campaigns/new", data={**form(book), "action": "preview", "csrf_token": csrf_token(client)})
+    assert answer.status_code == 200
+    page = answer.get_data(as_text=True)
+    assert "客户0您好，欢迎咨询健康险。" in page and "Dear 客户0, ask us about health cover." in page
+    assert "Dear {{ policyholder_name }}" in page  # the typed message is kept in the form
+    assert session.scalar(select(Campaign.id)) is None
