@@ -61,6 +61,10 @@ ABANDONED_AFTER = timedelta(minutes=5)
 KEEP_FILES = timedelta(days=7)
 #: an import of at least this many rows refreshes the statistics of the tables it wrote
 ANALYZE_AFTER_ROWS = 10_000
+#: a long run refreshes them as it goes too, every so many rows (PostgreSQL), inside its transaction: the rows it
+#: wrote count (a transaction's own rows are sampled), so the planner keeps using the indexes of a table that the run
+#: itself is growing — with the statistics taken before, the look-ups of each batch became scans of the table
+ANALYZE_EVERY_ROWS = 10_000
 
 REQUIRED = _l("Required: this column must have a value.")
 NOT_IMPORTED = _l("This column is not one of the file's columns: it is not imported.")
@@ -335,6 +339,8 @@ def _execute(run: ImportRun, kind: ImportKind, user: User, outcome: Outcome, pro
         if len(batch) == BATCH_ROWS:  # more may follow: write this batch, forget its objects, say how far
             _lighten_session(user)
             progress(outcome.rows)
+            if outcome.rows % ANALYZE_EVERY_ROWS == 0:
+                _analyze_within(kind.tables)
     for number, refused in kind.finish(ctx):
         for field_name, messages in refused.errors.items():
             for message in messages:
@@ -396,6 +402,13 @@ def _lighten_session(user: User) -> None:
     for obj in list(db.session.identity_map.values()):
         if obj is not user and obj in db.session:  # (one object's expunge takes its collections along)
             db.session.expunge(obj)
+
+
+def _analyze_within(tables: tuple[str, ...]) -> None:
+    """Refresh the statistics of ``tables`` inside the run's transaction (PostgreSQL; rolled back with a dry run)."""
+    if db.dialect == "postgresql":
+        for table in tables:
+            db.session.execute(text(f"ANALYZE {table}"))
 
 
 def _analyze(tables: tuple[str, ...]) -> None:

@@ -106,3 +106,23 @@ def test_a_large_import_refreshes_the_statistics_of_the_tables_it_wrote(app, org
 
 def test_the_statistics_refresh_runs_on_both_databases(app, session):
     engine._analyze(("policyholders", "audit_log"))  # noqa: SLF001 - the statement itself, on each backend
+
+
+def test_a_long_run_refreshes_the_statistics_as_it_goes_inside_its_transaction(app, org, session, monkeypatch):
+    refreshed = []
+    real = engine._analyze_within  # noqa: SLF001 - the statement runs, inside the run's transaction
+
+    def counted(tables):
+        refreshed.append(tables)
+        real(tables)
+
+    monkeypatch.setattr(engine, "BATCH_ROWS", 2)
+    monkeypatch.setattr(engine, "ANALYZE_EVERY_ROWS", 4)
+    monkeypatch.setattr(engine, "_analyze_within", counted)
+    run = queued(org, org.admin, n=9)
+    engine.perform(run.id)
+    assert len(refreshed) == 2  # after rows 4 and 8
+    assert session.scalar(select(func.count()).select_from(Policyholder)) == 0  # the dry run's rows rolled back
+    engine.confirm(db.session.get(ImportRun, run.id))
+    engine.perform(run.id)
+    assert db.session.get(ImportRun, run.id).counts["created"] == 9
