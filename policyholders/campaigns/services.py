@@ -17,7 +17,6 @@ from marshmallow import ValidationError
 from sqlalchemy import exists, select
 from werkzeug.exceptions import Conflict
 
-from agents.models import Agent
 from insurecrm import clock
 from insurecrm.db import db, utcnow
 from insurecrm.models import User
@@ -28,7 +27,7 @@ from policyholders.campaigns.models import Campaign, CampaignMessage, CampaignRu
 from policyholders.campaigns.wording import word
 from policyholders.models import Policyholder
 from policyholders.segments.models import Segment
-from policyholders.segments.services import segment_query
+from policyholders.segments.services import segment_query, unit_of
 
 #: the moves of a campaign's status a person may make
 TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
@@ -49,7 +48,7 @@ def create_campaign(data: dict[str, Any], *, actor: User) -> Campaign:
     data = dict(data)
     messages = data.pop("messages", [])
     _check_segment(data.get("segment_id"), actor)
-    campaign = Campaign(**data, status=CampaignStatus.DRAFT, owner_user_id=actor.id, org_unit_id=_unit_of(actor))
+    campaign = Campaign(**data, status=CampaignStatus.DRAFT, owner_user_id=actor.id, org_unit_id=unit_of(actor))
     campaign.messages = [CampaignMessage(**message) for message in messages]
     db.session.add(campaign)
     db.session.flush()
@@ -194,9 +193,3 @@ def _check_segment(segment_id: int | None, actor: User) -> None:
         return
     if db.session.scalar(select(Segment.id).where(Segment.id == segment_id, visible(Segment, actor))) is None:
         raise ValidationError({"segment_id": [gettext("No segment %(id)s that you may see.", id=segment_id)]})
-
-
-def _unit_of(user: User) -> int | None:
-    if user.org_unit_id is not None or user.agent_id is None:
-        return user.org_unit_id
-    return db.session.scalar(select(Agent.org_unit_id).where(Agent.id == user.agent_id))

@@ -73,7 +73,7 @@ def create_segment(data: dict[str, Any], *, actor: User) -> Segment:
     _check_name_free(data["name"], actor.id)
     segment = Segment(name=data["name"], description=data.get("description"),
                       criteria=stored_filter(data.get("criteria") or {}), owner_user_id=actor.id,
-                      org_unit_id=_unit_of(actor))
+                      org_unit_id=unit_of(actor))
     db.session.add(segment)
     db.session.flush()
     return segment
@@ -113,8 +113,9 @@ def _check_name_free(name: str, owner_user_id: int, *, exclude_id: int | None = 
         raise ValidationError({"name": [gettext("You already have a segment of this name.")]})
 
 
-def _unit_of(user: User) -> int | None:
-    """The user's unit; for an agent's user without one, their agent's unit."""
+def unit_of(user: User) -> int | None:
+    """The user's unit; for an agent's user without one, their agent's unit (where what they keep is filed: their
+    segments, their campaigns)."""
     if user.org_unit_id is not None or user.agent_id is None:
         return user.org_unit_id
     return db.session.scalar(select(Agent.org_unit_id).where(Agent.id == user.agent_id))
