@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from flask import request, url_for
+from flask import g, request, url_for
+
+from reports.catalogue import ANALYSTS
 
 #: a dimension → (the filter that narrows to one of its groups, the dimension to break that group down by)
 FINER = {"branch": ("org_unit_id", "agent"), "channel": ("channel", "product"), "product": ("product_id", "agent")}
@@ -19,8 +21,12 @@ Link = Callable[[Mapping], str | None]
 
 def group_link(report_name: str, group_by: str, *, finer: dict[str, tuple[str, str]] | None = None) -> Link | None:
     """The link of a row grouped by ``group_by`` in the report ``report_name`` (``None``: such groups lead nowhere
-    finer). ``finer`` replaces :data:`FINER` for a report whose groupings differ."""
+    finer, or an agent's page for a reader who may not open the dashboard). ``finer`` replaces :data:`FINER` for a
+    report whose groupings differ."""
     if group_by == "agent":
+        reader = g.get("user")
+        if reader is None or reader.role not in ANALYSTS:  # agents' pages are on the dashboard, not for agents
+            return None
         return lambda row: url_for("dashboard.agent", agent_id=row["group_key"]) if row["group_key"] else None
     step = (finer if finer is not None else FINER).get(group_by)
     if step is None:

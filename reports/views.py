@@ -26,11 +26,12 @@ from insurecrm.web import name_of, page_roles, paginate_page
 from policies.models import Policy, PolicyStatusChange
 from policyholders.models import Policyholder, ServiceRequest
 from reports import services
-from reports.catalogue import for_role
+from reports.catalogue import ANALYSTS, for_role
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
 WEB_BLUEPRINTS = (bp,)
-DASHBOARD_ROLES = (Role.BRANCH_MANAGER, Role.ADMIN, Role.ACTUARY)
+#: who opens the dashboard and its agents' pages: the analysts (reports.drill links agents' rows there for them)
+DASHBOARD_ROLES = tuple(ANALYSTS)
 #: how many lapses and open service requests the agent page lists (the counts above them are complete)
 LISTED = 20
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.models import Role
 from policies.models import Installment, InstallmentStatus
@@ -125,3 +126,22 @@ def test_a_band_of_loyalty_opens_the_policyholders_scoring_in_it(web, make, book
         listed = client.get(link).get_data(as_text=True)
         assert len(holder_link.findall(listed)) == count
     assert client.get("/reports/loyalty?band=20-38").status_code == 422
+
+
+def test_an_agent_sees_the_rows_of_agents_without_links_to_the_dashboard_they_may_not_open(web, make, book):
+    from agents.models import Opportunity
+
+    stage = make.stage()
+    db.session.add(Opportunity(title="Deal", owner_agent_id=book["alice"].id, org_unit_id=book["branch"].id,
+                               stage_id=stage.id, probability=stage.probability, expected_premium=Decimal("100.00"),
+                               created_at=clock.now()))
+    db.session.commit()
+    agent_user = make.user(Role.AGENT, agent_id=book["alice"].id)
+    page = web(agent_user).get(f"/reports/sales?group_by=agent&period=month&day={clock.today()}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Alice" in html and "/dashboard/agents/" not in html
+    assert web(agent_user).get(f"/dashboard/agents/{book['alice'].id}").status_code == 403
+    manager = web(make.user(Role.BRANCH_MANAGER, org_unit_id=book["branch"].id))
+    html = manager.get(f"/reports/sales?group_by=agent&period=month&day={clock.today()}").get_data(as_text=True)
+    assert f'href="/dashboard/agents/{book["alice"].id}"' in html
