@@ -255,10 +255,12 @@ class Schema(FastDump, ma.Schema):
     def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
         _guard_text(field_obj)
 
-    @post_dump(pass_original=True)
-    def _pseudonymise(self, data: dict, original: Any, **_kwargs) -> dict:
-        if must_pseudonymise():
-            scrub(data, self.fields, self.pii_kind, getattr(original, "id", None))
+    @post_dump(pass_collection=True, pass_original=True)
+    def _pseudonymise(self, data: dict | list[dict], original: Any, many: bool, **_kwargs) -> dict | list[dict]:
+        # once per dump, not per item: a list of readers who see everything pays one check
+        if data is not None and must_pseudonymise():
+            for item, obj in zip(data, original, strict=True) if many else ((data, original),):
+                scrub(item, self.fields, self.pii_kind, getattr(obj, "id", None))
         return data
 
 
@@ -407,13 +409,24 @@ def apply_sort(stmt: Select, model: type, sort: str | None, allowed: set[str], d
     return stmt.order_by(model.id)
 
 
-def paginate(stmt: Select, args: dict) -> tuple[list, dict]:
-    """Run one page of ``stmt``; returns the rows and the pagination metadata for the response."""
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+def paginate(stmt: Select, args: dict, *, rows: bool = False) -> tuple[list, dict]:
+    """Run one page of ``stmt``; returns the objects (or, with ``rows``, the rows of a select of columns, which
+    the schemas dump alike) and the pagination metadata for the response."""
+    total = db.session.scalar(count_of(stmt))
     page, per_page = args["page"], args["per_page"]
-    # unique(): a collection joined-eager-loaded with the page (``joinedload(Policyholder.tags)``) repeats its rows
-    items = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique().all()
+    page_stmt = stmt.limit(per_page).offset((page - 1) * per_page)
+    # unique(): a collection joined-eager-loaded with the page repeats the rows of its object
+    items = db.session.execute(page_stmt).all() if rows else db.session.scalars(page_stmt).unique().all()
     return items, {"total": total, "page": page, "per_page": per_page, "pages": -(-total // per_page) if total else 0}
+
+
+def count_of(stmt: Select) -> Select:
+    """``SELECT count(*)`` of the rows ``stmt`` gives: over its own FROM and WHERE when it is a plain select (the
+    database does not build the rows' columns, a list's tags among them), else over ``stmt`` as a subquery."""
+    if stmt._group_by_clauses or stmt._distinct or stmt._having_criteria or stmt._limit_clause is not None \
+            or stmt._offset_clause is not None:
+        return select(func.count()).select_from(stmt.order_by(None).subquery())
+    return stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
 
 
 @cache

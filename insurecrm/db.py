@@ -15,7 +15,9 @@ from typing import Annotated, Any
 
 from sqlalchemy import JSON, Date, DateTime, Engine, MetaData, Numeric, String, create_engine, event, func
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, scoped_session, sessionmaker
+from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import Enum as SAEnum
 from sqlalchemy.types import TypeDecorator
 
@@ -57,6 +59,25 @@ def utcnow() -> datetime:
     from insurecrm.clock import now
 
     return now()
+
+
+class json_list(GenericFunction):  # noqa: N801 - a SQL function, named as one
+    """The values of one column over the rows of a (correlated) subquery, as a JSON array read back as a Python
+    list — ``[]`` when there are none: ``json_agg`` on PostgreSQL, ``json_group_array`` on SQLite. A row then
+    carries a short collection (a policyholder's tags) without a join that repeats the row per item."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_list, "postgresql")
+def _json_list_postgresql(element, compiler, **kw) -> str:
+    return f"coalesce(json_agg({compiler.process(element.clauses, **kw)}), '[]'::json)"
+
+
+@compiles(json_list, "sqlite")
+def _json_list_sqlite(element, compiler, **kw) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
 
 
 #: Money: 14 digits, 2 decimals, always :class:`~decimal.Decimal`.

@@ -9,7 +9,7 @@ scope does not exist for them (404).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from flask import abort, g
@@ -70,6 +70,40 @@ def get_visible_or_404(model: type[T], object_id: int, user: User | None = None,
     if obj is None:
         abort(404, description=f"{model.__name__} {object_id} not found.")
     return obj
+
+
+class StatementPerScope:
+    """A statement built once per distinct scope instead of once per request: ``build(condition)`` receives
+    :func:`visible` of ``model`` for the user and returns the statement (whose other values are bound parameters,
+    given at execution). Building a statement with loader options and computing SQLAlchemy's cache key for it
+    costs more than running it (docs/benchmarks.md, "API throughput"); a statement kept here is reused with its
+    key. Two users share one when their rules give the same SQL with the same values (two agents never do: the
+    agent's id is one of the values), so a cached statement can never widen anyone's scope. Beyond ``size``
+    scopes the statements kept are dropped and built again as needed (plain dict operations: safe in threads)."""
+
+    def __init__(self, model: type, build: Callable[[ColumnElement[bool]], Select], *, size: int = 1024) -> None:
+        self.model, self.build, self.size = model, build, size
+        self._built: dict[Hashable, Select] = {}
+
+    def __call__(self, user: User | None = None) -> Select:
+        condition = visible(self.model, user)
+        key = _condition_key(condition)
+        if key is None:  # an element SQLAlchemy cannot key: built afresh, as without this class
+            return self.build(condition)
+        statement = self._built.get(key)
+        if statement is None:
+            if len(self._built) >= self.size:  # rare (a process serving more scopes than that): start again
+                self._built.clear()
+            statement = self._built[key] = self.build(condition)
+        return statement
+
+
+def _condition_key(condition: ColumnElement[bool]) -> Hashable | None:
+    """The SQL of ``condition`` and the values it binds, or ``None`` if it has no cache key."""
+    cache_key = condition._generate_cache_key()
+    if cache_key is None:
+        return None
+    return cache_key.key, tuple(repr(parameter.effective_value) for parameter in cache_key.bindparams)
 
 
 # -- building blocks shared by the domains' rules -------------------------------------------------

@@ -54,14 +54,15 @@ class MaskedIdNumber(fields.String):
 
 
 class TagList(fields.List):
-    """Tags: a list of strings in and out, sorted (stored as ``PolicyholderTag`` rows)."""
+    """Tags: a list of strings in and out, sorted (stored as ``PolicyholderTag`` rows; dumped from the
+    ``PolicyholderTag`` objects of a record or from the names a list's row carries)."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(fields.String(validate=validate.Length(min=1, max=48)), validate=validate.Length(max=50),
                          **kwargs)
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs) -> list[str] | None:
-        return None if value is None else sorted(tag.tag for tag in value)
+        return None if value is None else sorted(tag if isinstance(tag, str) else tag.tag for tag in value)
 
 
 class PolicyholderRefSchema(Schema):
