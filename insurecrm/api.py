@@ -435,7 +435,7 @@ def page_envelope(item_schema: type[ma.Schema]) -> type[ma.Schema]:
     so that OpenAPI sees one component however many endpoints list it)."""
     name = item_schema.__name__.removesuffix("Schema") + "Page"
     return type(name, (ma.Schema,), {
-        "items": fields.List(fields.Nested(item_schema)),
+        "items": fields.Nested(item_schema, many=True),  # one dump of the page (its hooks once, not per item)
         "meta": fields.Nested(PageMeta),
     })
 
