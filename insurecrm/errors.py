@@ -15,6 +15,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import Conflict, HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
 
 from insurecrm.db import db
 
@@ -52,8 +53,6 @@ def _text_keys(messages):
 
 
 def error_response(status: int, *, message: str | None = None, errors: dict | None = None):
-    from werkzeug.http import HTTP_STATUS_CODES
-
     body: dict = {"error": HTTP_STATUS_CODES.get(status, "Error")}
     if errors is not None:
         body["errors"] = _text_keys(errors)
@@ -100,13 +99,33 @@ def error_text(status: int) -> str:
 NUL_MESSAGE = "Must not contain the NUL character."
 
 
+#: the only bodies werkzeug parses into ``request.form``; any other leaves it empty
+FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 def refuse_nul_characters() -> None:
     """``before_request``: a NUL in a query argument or a form field is refused (422) before any view runs —
-    PostgreSQL cannot store or even compare text holding one, and no person types it."""
-    for source in (request.args, request.form):
+    PostgreSQL cannot store or even compare text holding one, and no person types it.
+
+    It runs on every request, and almost none holds a NUL: the query is decoded only when its raw text holds one
+    (a query argument gets a NUL from ``%00`` alone, or a raw NUL byte), the form only when the body is a form
+    (which the view and the CSRF check parse anyway)."""
+    environ = request.environ
+    query = environ.get("QUERY_STRING", "")
+    sources = [request.args] if "%00" in query or "\x00" in query else []
+    if environ.get("CONTENT_TYPE") and request.mimetype in FORM_MIMETYPES:
+        sources.append(request.form)
+    for source in sources:
         for key, values in source.lists():
             if "\x00" in key or any("\x00" in value for value in values):
                 raise ValidationError({key.replace("\x00", "\\x00"): [NUL_MESSAGE]})
+
+
+def rollback() -> None:
+    """Roll back the request's database session, if it has one: an error answered before any query (an unknown
+    path, a refused input) would otherwise create a session only to roll back nothing, and close it at teardown."""
+    if db.session.registry.has():
+        db.session.rollback()
 
 
 def init_app(app) -> None:
@@ -115,7 +134,7 @@ def init_app(app) -> None:
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError):
-        db.session.rollback()
+        rollback()
         errors = flatten_messages(exc.normalized_messages())
         if wants_json():
             return error_response(422, errors=errors)
@@ -124,7 +143,7 @@ def init_app(app) -> None:
     @app.errorhandler(UnicodeError)
     def _unicode(exc: UnicodeError):
         # text that no encoding can carry (a lone surrogate) which a schema did not catch: bad input, not a crash
-        db.session.rollback()
+        rollback()
         log.info("unicode error answered 422: %s", exc)
         errors = {"_schema": ["The input must be valid Unicode text."]}
         if wants_json():
@@ -133,24 +152,24 @@ def init_app(app) -> None:
 
     @app.errorhandler(StaleDataError)
     def _stale(exc: StaleDataError):
-        db.session.rollback()
+        rollback()
         return handle_http_exception(VersionConflict())
 
     @app.errorhandler(IntegrityError)
     def _integrity(exc: IntegrityError):
         # services check uniqueness first (422 with the field); this is two writers racing past that check
-        db.session.rollback()
+        rollback()
         log.info("integrity error answered 409: %s", exc.orig)
         return handle_http_exception(Conflict("The change conflicts with a record written at the same time; retry."))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         if exc.code and exc.code >= 400:
-            db.session.rollback()
+            rollback()
         return handle_http_exception(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        db.session.rollback()
+        rollback()
         return handle_http_exception(InternalServerError())
