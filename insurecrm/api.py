@@ -411,12 +411,22 @@ def apply_sort(stmt: Select, model: type, sort: str | None, allowed: set[str], d
 
 def paginate(stmt: Select, args: dict, *, rows: bool = False) -> tuple[list, dict]:
     """Run one page of ``stmt``; returns the objects (or, with ``rows``, the rows of a select of columns, which
-    the schemas dump alike) and the pagination metadata for the response."""
-    total = db.session.scalar(count_of(stmt))
+    the schemas dump alike) and the pagination metadata for the response.
+
+    The count rides in the page's own statement, as a subquery the database runs once (one round trip, not two);
+    only a page past the end, which has no row to carry it, counts apart."""
     page, per_page = args["page"], args["per_page"]
-    page_stmt = stmt.limit(per_page).offset((page - 1) * per_page)
-    # unique(): a collection joined-eager-loaded with the page repeats the rows of its object
-    items = db.session.execute(page_stmt).all() if rows else db.session.scalars(page_stmt).unique().all()
+    counted = stmt.add_columns(count_of(stmt).correlate(None).scalar_subquery().label("total_of_the_list"))
+    page_stmt = counted.limit(per_page).offset((page - 1) * per_page)
+    if rows:  # each row keeps the total as its last column (a schema dumps only its fields)
+        found = items = db.session.execute(page_stmt).all()
+    else:  # unique(): a collection joined-eager-loaded with the page repeats the rows of its object
+        found = db.session.execute(page_stmt).unique().all()
+        items = [obj for obj, _total in found]
+    if found:
+        total = found[0][-1]
+    else:
+        total, items = db.session.scalar(count_of(stmt)), []
     return items, {"total": total, "page": page, "per_page": per_page, "pages": -(-total // per_page) if total else 0}
 
 
