@@ -17,6 +17,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from insurecrm.config import load_config
     from insurecrm.db import db
     from insurecrm.extensions import csrf, limiter, login_manager
+    from insurecrm.token_cache import cache as token_cache
 
     app = Flask(__name__, instance_path=os.environ.get("INSURECRM_INSTANCE_PATH") or None,
                 instance_relative_config=True)
@@ -24,6 +25,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path, overrides))
 
     db.init_app(app)
+    token_cache.configure(app.config["API_TOKEN_CACHE_SECONDS"])
     login_manager.init_app(app)
     limiter.init_app(app)  # before CSRF, so that rate limits apply to every login attempt
     csrf.init_app(app)

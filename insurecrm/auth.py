@@ -19,9 +19,11 @@ from functools import cache, wraps
 
 from flask import current_app, g, request
 from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import make_transient_to_detached
 from werkzeug.exceptions import Unauthorized
 
-from insurecrm import audit
+from insurecrm import audit, token_cache
 from insurecrm.db import UTCDateTime, db, utcnow
 from insurecrm.extensions import login_manager
 from insurecrm.models import ApiToken, Role, User, new_session_token
@@ -103,26 +105,56 @@ def bearer_token() -> str | None:
 
 @cache
 def _user_for_token_statement() -> Select:
-    # built once per process: every API request runs it, and building the expression costs more than its execution
-    return (select(User).join(ApiToken, ApiToken.user_id == User.id)
+    # built once per process: every API request that misses the cache runs it, and building it costs more than
+    # running it
+    return (select(User, ApiToken.expires_at).join(ApiToken, ApiToken.user_id == User.id)
             .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
                    ApiToken.expires_at > bindparam("now", type_=UTCDateTime()), User.active))
 
 
+def _token_row(token_hash: str, now: datetime):
+    return db.session.execute(_user_for_token_statement(), {"token_hash": token_hash, "now": now}).first()
+
+
 def user_for_token(token: str, now: datetime | None = None) -> User | None:
     """The active user of an unrevoked, unexpired token, else ``None``: one query, every check in SQL."""
-    return db.session.scalar(_user_for_token_statement(), {"token_hash": _digest(token), "now": now or utcnow()})
+    row = _token_row(_digest(token), now or utcnow())
+    return row[0] if row is not None else None
+
+
+@cache
+def _user_columns() -> tuple[str, ...]:
+    return tuple(attribute.key for attribute in sa_inspect(User).column_attrs)
 
 
 def load_api_user() -> None:
-    """``before_request`` of the API: sets ``g.user`` from the bearer token, or answers 401."""
+    """``before_request`` of the API: sets ``g.user`` from the bearer token, or answers 401. The check is the
+    query of :func:`user_for_token`, or this process's memory of it (:mod:`insurecrm.token_cache`, which drops
+    it the moment a token or user changes)."""
     if request.endpoint in PUBLIC_API_ENDPOINTS or request.method == "OPTIONS":
         return
     token = bearer_token()
-    user = user_for_token(token) if token else None
-    if user is None:
+    if not token:
         raise TokenRequired()
+    token_hash, now = _digest(token), utcnow()
+    known = token_cache.cache.lookup(token_hash, now)
+    if known is not None:
+        g.user = _user_in_session(known.user_columns)
+        return
+    generation = token_cache.cache.generation()
+    row = _token_row(token_hash, now)
+    if row is None:
+        raise TokenRequired()
+    user, expires_at = row
+    token_cache.cache.store(token_hash, {key: getattr(user, key) for key in _user_columns()}, expires_at, generation)
     g.user = user
+
+
+def _user_in_session(columns: dict) -> User:
+    """The user as loaded from the database, from the columns the cache kept (no query)."""
+    user = User(**columns)
+    make_transient_to_detached(user)
+    return db.session.merge(user, load=False)
 
 
 #: endpoints of the API reachable without a token (login and the OpenAPI description)

@@ -55,6 +55,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "SECRET_KEY": os.environ.get("INSURECRM_SECRET_KEY"),
         "PSEUDONYM_KEY": os.environ.get("INSURECRM_PSEUDONYM_KEY"),
         "API_TOKEN_TTL": timedelta(hours=int(os.environ.get("INSURECRM_API_TOKEN_TTL_HOURS", "12"))),
+        #: seconds a process may answer an API token check from memory (PostgreSQL; every change of users or tokens
+        #: empties it at once, see insurecrm.token_cache); 0: every request queries
+        "API_TOKEN_CACHE_SECONDS": _int_in("INSURECRM_API_TOKEN_CACHE_SECONDS", "10", 0, 300),
         #: where login attempts are counted: the application's database by default (shared by every process and
         #: host), or e.g. ``redis://host:6379`` (insurecrm.ratelimit, docs/deployment.md)
         "RATELIMIT_STORAGE_URI": os.environ.get("INSURECRM_RATELIMIT_STORAGE_URI", "database://"),

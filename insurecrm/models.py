@@ -7,10 +7,11 @@ import secrets
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from insurecrm.db import Base, TimestampMixin, utcnow
+from insurecrm.token_cache import install_triggers
 
 
 class Role(enum.StrEnum):
@@ -93,6 +94,11 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+# PostgreSQL announces each change of users and tokens to the API token caches of every process (insurecrm.token_cache)
+for _table in (User.__table__, ApiToken.__table__):
+    event.listen(_table, "after_create", install_triggers)
 
 
 class AuditLog(Base):

@@ -15,6 +15,7 @@ from insurecrm import create_app
 from insurecrm.db import db
 from insurecrm.extensions import limiter
 from insurecrm.registry import metadata
+from insurecrm.token_cache import cache as token_cache
 from tests import databases
 from tests.factories import Factory
 
@@ -59,6 +60,7 @@ def backend(request, tmp_path_factory):
     try:
         yield _with_schema(url)
     finally:
+        token_cache.stop()  # its listening connection
         db.session.remove()
         if db.engine is not None:
             db.engine.dispose()
