@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from sqlalchemy import JSON, Date, DateTime, Engine, MetaData, Numeric, String, create_engine, event, func
+from sqlalchemy import ARRAY, JSON, Date, DateTime, Engine, MetaData, Numeric, String, create_engine, event, func
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, scoped_session, sessionmaker
@@ -61,22 +61,32 @@ def utcnow() -> datetime:
     return now()
 
 
-class json_list(GenericFunction):  # noqa: N801 - a SQL function, named as one
-    """The values of one column over the rows of a (correlated) subquery, as a JSON array read back as a Python
-    list — ``[]`` when there are none: ``json_agg`` on PostgreSQL, ``json_group_array`` on SQLite. A row then
-    carries a short collection (a policyholder's tags) without a join that repeats the row per item."""
+class _ListOfValues(TypeDecorator):
+    """What :func:`list_of` gives: a PostgreSQL array (the driver reads it in C) or SQLite's JSON text."""
 
-    type = JSON()
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        return dialect.type_descriptor(ARRAY(String()) if dialect.name == "postgresql" else JSON())
+
+
+class list_of(GenericFunction):  # noqa: N801 - a SQL function, named as one
+    """The values of one text column over the rows of a (correlated) subquery, read back as a Python list — ``[]``
+    when there are none: ``array_agg`` on PostgreSQL, ``json_group_array`` on SQLite. A row then carries a short
+    collection (a policyholder's tags) without a join that repeats the row per item."""
+
+    type = _ListOfValues()
     inherit_cache = True
 
 
-@compiles(json_list, "postgresql")
-def _json_list_postgresql(element, compiler, **kw) -> str:
-    return f"coalesce(json_agg({compiler.process(element.clauses, **kw)}), '[]'::json)"
+@compiles(list_of, "postgresql")
+def _list_of_postgresql(element, compiler, **kw) -> str:
+    return f"coalesce(array_agg({compiler.process(element.clauses, **kw)}), '{{}}')"
 
 
-@compiles(json_list, "sqlite")
-def _json_list_sqlite(element, compiler, **kw) -> str:
+@compiles(list_of, "sqlite")
+def _list_of_sqlite(element, compiler, **kw) -> str:
     return f"json_group_array({compiler.process(element.clauses, **kw)})"
 
 
