@@ -21,6 +21,8 @@ from flask import current_app, g, request
 from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from werkzeug.exceptions import Unauthorized
 
 from insurecrm import audit, token_cache
@@ -151,10 +153,23 @@ def load_api_user() -> None:
 
 
 def _user_in_session(columns: dict) -> User:
-    """The user as loaded from the database, from the columns the cache kept (no query)."""
-    user = User(**columns)
+    """The user as loaded from the database, from the columns the cache kept (no query): the session's own
+    instance if it holds one, else a new one added as persistent and unchanged."""
+    session = db.session()
+    known = session.identity_map.get(identity_key(User, columns["id"]))
+    if known is not None:
+        return known
+    user = _user_manager().new_instance()
+    for key, value in columns.items():
+        set_committed_value(user, key, value)
     make_transient_to_detached(user)
-    return db.session.merge(user, load=False)
+    session.add(user)
+    return user
+
+
+@cache
+def _user_manager():
+    return sa_inspect(User).class_manager
 
 
 #: endpoints of the API reachable without a token (login and the OpenAPI description)

@@ -9,7 +9,7 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 from werkzeug.exceptions import NotFound
 
 from insurecrm.db import db
@@ -58,8 +58,10 @@ def _record_with_household(visible_holders: ColumnElement[bool]) -> Select:
     # of the other end, what a reference to it shows (each column read costs the driver as much as a row's value)
     with_other_ends = (joinedload(visible_relationships_out).joinedload(PolicyholderRelationship.to_policyholder)
                        .load_only(Policyholder.name, Policyholder.kind, Policyholder.status))
+    # nor the keys derived for searching and sorting (read, if ever, when first touched)
+    derived_keys = (defer(Policyholder.name_key), defer(Policyholder.birthday), defer(Policyholder.name_sort_key))
     return (select(Policyholder).where(visible_holders, Policyholder.id == bindparam("policyholder_id"))
-            .options(joinedload(Policyholder.tags), with_other_ends)
+            .options(joinedload(Policyholder.tags), with_other_ends, *derived_keys)
             # a collection loaded earlier in the session (whole) is replaced by the visible part
             .execution_options(populate_existing=True))
 
