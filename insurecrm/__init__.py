@@ -9,6 +9,25 @@ from flask import Flask
 __version__ = "0.1.0"
 
 
+class InsureCRM(Flask):
+    """Flask, asking once per function whether it must be wrapped to run synchronously: Flask asks it of every hook
+    and view on every request (``inspect.iscoroutinefunction`` each time, a few percent of an API read), and the
+    answer for a function never changes."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._synchronous: dict = {}
+
+    def ensure_sync(self, func):
+        try:
+            return self._synchronous[func]
+        except KeyError:
+            runnable = self._synchronous[func] = super().ensure_sync(func)
+            return runnable
+        except TypeError:  # an unhashable callable: asked each time, as Flask does
+            return super().ensure_sync(func)
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the Flask application. ``overrides`` replace settings read from the environment."""
     # registry loads the models; ratelimit registers the database:// storage of the rate limits
@@ -19,7 +38,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from insurecrm.extensions import csrf, limiter, login_manager
     from insurecrm.token_cache import cache as token_cache
 
-    app = Flask(__name__, instance_path=os.environ.get("INSURECRM_INSTANCE_PATH") or None,
+    app = InsureCRM(__name__, instance_path=os.environ.get("INSURECRM_INSTANCE_PATH") or None,
                 instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(load_config(app.instance_path, overrides))

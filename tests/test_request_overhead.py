@@ -163,3 +163,19 @@ def test_a_json_body_is_not_read_as_a_form(client):
     response = client.post("/api/v1/auth/token", data='{"username": "root", "password": "%00"}',
                            content_type="application/json")
     assert response.status_code == 401
+
+
+def test_flask_asks_once_per_function_whether_it_runs_synchronously(app, monkeypatch):
+    from flask import Flask
+
+    asked = []
+    monkeypatch.setattr(Flask, "ensure_sync", lambda self, func: asked.append(func) or func)
+
+    def hook():
+        return None
+
+    assert app.ensure_sync(hook) is hook and app.ensure_sync(hook) is hook
+    assert asked == [hook]  # the second answer came from memory
+    unhashable = type("Unhashable", (), {"__hash__": None, "__call__": lambda self: None})()
+    assert app.ensure_sync(unhashable) is unhashable and app.ensure_sync(unhashable) is unhashable
+    assert asked == [hook, unhashable, unhashable]  # asked each time, as Flask does
