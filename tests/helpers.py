@@ -11,10 +11,12 @@ from insurecrm.db import db
 
 
 @contextmanager
-def counted_queries() -> Iterator[list[str]]:
-    """The SQL statements run inside the block, on a session as fresh as a new request's:
-    ``with counted_queries() as statements: client.get(...)``, then ``len(statements)``."""
-    db.session.expunge_all()
+def counted_queries(*, fresh: bool = True) -> Iterator[list[str]]:
+    """The SQL statements run inside the block, on a session as fresh as a new request's (``fresh=False``: the
+    test's objects stay in the session): ``with counted_queries() as statements: client.get(...)``, then
+    ``len(statements)``."""
+    if fresh:
+        db.session.expunge_all()
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args):

@@ -12,32 +12,17 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import create_engine, event, text, update
+from sqlalchemy import create_engine, text, update
 
 from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.models import ApiToken, Role
 from insurecrm.token_cache import cache
 from tests import databases
-
-
-@contextmanager
-def statements():
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+from tests.helpers import counted_queries
 
 
 def listening(timeout: float = 10.0) -> bool:
@@ -67,9 +52,9 @@ def test_the_cache_serves_postgresql_only(app):
 @pytest.mark.postgresql_only
 def test_a_second_request_is_answered_without_checking_the_token_again(agent_api):
     _user, client = agent_api
-    with statements() as first:
+    with counted_queries(fresh=False) as first:
         assert client.get("/api/v1/policyholders").status_code == 200
-    with statements() as second:
+    with counted_queries(fresh=False) as second:
         assert client.get("/api/v1/policyholders").status_code == 200
     assert token_checks(first) == 1 and token_checks(second) == 0
     assert len(second) == len(first) - 1
@@ -83,7 +68,7 @@ def test_deactivation_a_new_role_and_revocation_take_effect_at_once(agent_api, s
     session.commit()
     holder_names = client.get("/api/v1/policyholders").json
     assert holder_names is not None
-    with statements() as seen:
+    with counted_queries(fresh=False) as seen:
         client.get("/api/v1/policyholders")
     assert token_checks(seen) == 0  # cached again, with the new role
     user.active = False
@@ -137,7 +122,7 @@ def test_a_lost_listening_connection_turns_the_cache_off_until_it_listens_again(
     while listener.listening and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not listener.listening
-    with statements() as seen:
+    with counted_queries(fresh=False) as seen:
         assert client.get("/api/v1/policyholders").status_code == 200
     assert token_checks(seen) == 1  # checked by its query while nobody listens
     assert listening(timeout=15)  # and listening again after a pause
