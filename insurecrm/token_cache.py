@@ -52,6 +52,9 @@ CREATE TRIGGER {table}_announce_auth_change AFTER INSERT OR UPDATE OR DELETE OR 
 FOR EACH STATEMENT EXECUTE FUNCTION insurecrm_announce_auth_change()"""
 #: the tables whose changes end cached entries
 TABLES = ("users", "api_tokens")
+#: the tokens a process remembers at most (entries of expired or idle tokens are otherwise dropped only when looked
+#: up, or with everything at the next change of users or tokens — a login is one)
+MAX_ENTRIES = 10_000
 #: how long, at most, the listener waits before it tries to listen again after losing its connection
 RECONNECT_SECONDS = 5.0
 
@@ -138,6 +141,8 @@ class TokenCache:
             return
         with self._lock:
             if generation == self._generation:
+                if len(self._entries) >= MAX_ENTRIES:  # a process serving that many tokens at once: start again
+                    self._entries = {}
                 self._entries[token_hash] = Entry(user_columns, expires_at, time.monotonic())
 
     def forget_all(self) -> None:

@@ -247,3 +247,14 @@ def test_a_change_committed_anywhere_stops_the_token_on_every_worker(tmp_path):
 def test_the_users_table_and_the_tokens_table_announce_their_changes(app, session):
     triggers = set(session.scalars(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")))
     assert {"users_announce_auth_change", "api_tokens_announce_auth_change"} <= triggers
+
+
+@pytest.mark.postgresql_only
+def test_the_cache_remembers_a_bounded_number_of_tokens(agent_api, monkeypatch):
+    from insurecrm import token_cache
+
+    monkeypatch.setattr(token_cache, "MAX_ENTRIES", 3)
+    later = clock.now() + timedelta(hours=1)
+    for number in range(7):
+        cache.store(f"token-{number}", {"id": number}, later, cache.generation())
+    assert len(cache._entries) <= 3 and cache.lookup("token-6", clock.now()) is not None
