@@ -422,7 +422,7 @@ def paginate(stmt: Select, args: dict, *, rows: bool = False) -> tuple[list, dic
         found = items = db.session.execute(page_stmt).all()
     else:  # unique(): a collection joined-eager-loaded with the page repeats the rows of its object
         found = db.session.execute(page_stmt).unique().all()
-        items = [obj for obj, _total in found]
+        items = [row[0] for row in found]
     if found:
         total = found[0][-1]
     else:
@@ -433,6 +433,7 @@ def paginate(stmt: Select, args: dict, *, rows: bool = False) -> tuple[list, dic
 def count_of(stmt: Select) -> Select:
     """``SELECT count(*)`` of the rows ``stmt`` gives: over its own FROM and WHERE when it is a plain select (the
     database does not build the rows' columns, a list's tags among them), else over ``stmt`` as a subquery."""
+    # SQLAlchemy keeps these clauses without public getters; any of them changes what count(*) would count
     if stmt._group_by_clauses or stmt._distinct or stmt._having_criteria or stmt._limit_clause is not None \
             or stmt._offset_clause is not None:
         return select(func.count()).select_from(stmt.order_by(None).subquery())
