@@ -46,7 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     token_cache.configure(app.config["API_TOKEN_CACHE_SECONDS"])
     login_manager.init_app(app)
-    limiter.init_app(app)  # before CSRF, so that rate limits apply to every login attempt
+    limiter.init_app(app)  # the login views count their own attempts, after the CSRF check (insurecrm.extensions)
     csrf.init_app(app)
     api = Api(app)
     errors.init_app(app)
