@@ -43,9 +43,9 @@ def schedule_dates(effective: date, expiry: date, frequency: PremiumFrequency | 
 
 def build_schedule(policy: Policy) -> list[Installment]:
     """The installments of ``policy`` (not yet added to the session), numbered 1..n, each of the
-    modal premium. The policy must have an id (be flushed) first."""
+    modal premium. The policy need not have an id yet: the flush gives it to them."""
     return [
-        Installment(policy_id=policy.id, sequence=sequence, due_date=due, amount=policy.premium,
+        Installment(policy_id=policy.id, policy=policy, sequence=sequence, due_date=due, amount=policy.premium,
                     paid_amount=Decimal("0"), status=InstallmentStatus.DUE)
         for sequence, due in enumerate(schedule_dates(policy.effective_date, policy.expiry_date, policy.frequency),
                                        start=1)

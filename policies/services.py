@@ -75,7 +75,7 @@ NOT_RENEWABLE = frozenset({PolicyStatus.QUOTED, PolicyStatus.CANCELLED, PolicySt
 SELLING_ROLES = frozenset({Role.AGENT, Role.BANCASSURANCE_SPECIALIST})
 
 
-def create_policy(data: dict, *, user: User) -> Policy:
+def create_policy(data: dict, *, user: User, flush: bool = True) -> Policy:
     """Create a policy with its insured persons, beneficiaries, first status row and premium schedule.
 
     Refuses (422, every problem at once): an unknown or inactive product, a frequency the product
@@ -86,6 +86,11 @@ def create_policy(data: dict, *, user: User) -> Policy:
     allocated; without ``expiry_date`` the product's term is used; ``issue_date`` defaults to the
     effective date. A renewal of an already expired policy moves that policy to ``renewed`` (a late
     renewal); an earlier renewal leaves the renewed policy in force until its expiry.
+
+    ``flush=False`` (an import, which writes its rows in batches): the policy, its people, its first status row and
+    its schedule wait in the session for the caller's flush — unless it renews an expired policy, whose change of
+    status is written at once. The caller runs it under ``no_autoflush`` and keeps two policies of one number out
+    of the same flush (the check of the number reads the database).
     """
     data = dict(data)
     people = {key: data.pop(key) for key in ("insured_persons", "beneficiaries") if key in data}
@@ -106,7 +111,7 @@ def create_policy(data: dict, *, user: User) -> Policy:
     errors = _merge(errors, people_errors)
     if errors:
         raise ValidationError(errors)
-    return _insert_policy(data, product, holder, renewed, insured, beneficiaries, user)
+    return _insert_policy(data, product, holder, renewed, insured, beneficiaries, user, flush)
 
 
 def update_policy(policy: Policy, data: dict, *, user: User) -> Policy:
@@ -139,7 +144,7 @@ def update_policy(policy: Policy, data: dict, *, user: User) -> Policy:
 
 
 def _insert_policy(data: dict, product: Product, holder: Policyholder, renewed: Policy | None,
-                   insured: list | None, beneficiaries: list | None, user: User) -> Policy:
+                   insured: list | None, beneficiaries: list | None, user: User, flush: bool = True) -> Policy:
     status = data.pop("status")
     number = data.pop("number", None) or allocate_policy_number(product.line, data["issue_date"].year)
     policy = Policy(**data, number=number, status=status,
@@ -149,13 +154,14 @@ def _insert_policy(data: dict, product: Product, holder: Policyholder, renewed: 
     policy.insured_persons = insured if insured is not None else _holder_as_insured(holder)
     policy.beneficiaries = beneficiaries or []
     db.session.add(policy)
-    db.session.flush()
-    record_initial_status(policy, actor=user)
-    db.session.add_all(build_schedule(policy))
+    record_initial_status(policy, actor=user, flush=False)
+    db.session.add_all(build_schedule(policy))  # (the schedule's rows name the policy, not yet its id)
     if renewed is not None and renewed.status == PolicyStatus.EXPIRED:
+        db.session.flush()
         transition(renewed, PolicyStatus.RENEWED, effective_date=max(policy.effective_date, renewed.status_date),
                    reason=f"Renewed late by policy {policy.number}.", actor=user)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return policy
 
 

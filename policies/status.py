@@ -161,10 +161,12 @@ def transition(policy: Policy, to_status: PolicyStatus, *, effective_date: date,
     return change
 
 
-def record_initial_status(policy: Policy, actor=None) -> PolicyStatusChange:
-    """Write the first history row of a new policy: ``None`` → its initial status, as of its status date."""
+def record_initial_status(policy: Policy, actor=None, *, flush: bool = True) -> PolicyStatusChange:
+    """Write the first history row of a new policy: ``None`` → its initial status, as of its status date
+    (``flush=False``: left in the session, for the caller's flush)."""
     change = _record(policy, None, policy.status, policy.status_date, None, actor)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return change
 
 

@@ -37,6 +37,10 @@ class Installment(Base):
     paid_date: Mapped[date | None] = mapped_column(index=True)
     status: Mapped[InstallmentStatus] = mapped_column(default=InstallmentStatus.DUE, index=True)
 
+    #: (no back reference: a policy's installments are read by query) lets a new policy's schedule be made before
+    #: the policy has an id — an import writes a batch of policies and their schedules in one flush
+    policy = relationship("Policy")
+
 
 class PaymentMethod(enum.StrEnum):
     BANK_DEBIT = "bank_debit"
