@@ -19,6 +19,7 @@ from agents.pipeline.stages import ensure_default_stages
 from insurecrm import audit, jobs
 from insurecrm.actor import acting_as
 from insurecrm.db import db
+from insurecrm.demo.campaigns import add_segments_and_campaigns
 from insurecrm.demo.context import BookContext, BookPlan, Rows, StageRef
 from insurecrm.demo.organisation import Organisation, build_organisation
 from insurecrm.demo.people import Household, make_household, set_statuses
@@ -125,7 +126,8 @@ def build_demo_book(*, policyholders: int, seed: int, password: str, today: date
 
     Refuses a database that already holds policyholders or users. All or nothing: any failure rolls
     the whole book back. The same seed (and day) gives the same book. Ends with ``ANALYZE`` (:func:`analyze`),
-    the task jobs of the days before (:func:`run_task_jobs`) and the report figures (:func:`refresh_figures`).
+    the task jobs of the days before (:func:`run_task_jobs`), the report figures (:func:`refresh_figures`) and a
+    branch manager's segments and campaigns, one of which has run (:mod:`insurecrm.demo.campaigns`).
     """
     if not book_is_empty():
         raise RuntimeError("The database already holds a book; the demo loads into an empty one only.")
@@ -152,6 +154,7 @@ def build_demo_book(*, policyholders: int, seed: int, password: str, today: date
     analyze(session)
     run_task_jobs(plan.today)
     run_analysis_jobs(plan.today)
+    add_segments_and_campaigns(plan.today)
     return dict(writer.counts)
 
 
