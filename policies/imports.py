@@ -46,6 +46,8 @@ FILE_FIELDS = {api: code for code, (api, _model) in CODES.items()} | {
 #: what a row may not change of a policy on file
 TERMS = ("product_id", "policyholder_id", "effective_date", "expiry_date", "premium", "frequency", "channel")
 PART = re.compile(r"\s*[:：]\s*")
+#: an insured person or beneficiary written as an ID number (otherwise: a name)
+_LOOKS_LIKE_ID = re.compile(r"[0-9A-Za-z\-]{6,32}")
 
 
 @cache
@@ -104,6 +106,31 @@ class PoliciesImport(ImportKind):
             column: {code.upper(): record_id for record_id, code in db.session.execute(select(model.id, model.code))}
             for column, (_api, model) in CODES.items()}
 
+    def prefetch(self, batch: list[dict[str, Any]], ctx: Context) -> None:
+        """What the batch's rows look up, read at once: its policies on file (by number), the policyholders its
+        rows name by ID number (those the user may see), and the agents the service reads (held in the session,
+        whose identity map answers its look-ups by id)."""
+        numbers = {values["number"].upper() for values in batch if values.get("number")}
+        ctx.state["on_file"] = {policy.number: policy for policy in db.session.scalars(
+            select(Policy).where(Policy.number.in_(sorted(numbers))))} if numbers else {}
+        people = [values["policyholder_id_number"] for values in batch if values.get("policyholder_id_number")]
+        people += [parts[0] for values in batch for key in ("insured", "beneficiaries")
+                   for parts in values.get(key) or () if parts and _LOOKS_LIKE_ID.fullmatch(parts[0])]
+        wanted = {normalise_id_number(who) for who in people}
+        holders: dict[str, tuple[int, int | None]] = {}
+        if wanted:
+            for holder_id, number, owner_id in db.session.execute(
+                    select(Policyholder.id, Policyholder.id_number, Policyholder.owner_agent_id)
+                    .where(Policyholder.id_number.in_(sorted(wanted)), visible(Policyholder, ctx.user))
+                    .order_by(Policyholder.id)):
+                holders.setdefault(number, (holder_id, owner_id))
+        ctx.state["holders"] = {number: holder_id for number, (holder_id, _owner) in holders.items()}
+        codes = ctx.state["codes"]["servicing_agent_code"]
+        agents = {codes.get(values["servicing_agent_code"].upper()) for values in batch
+                  if values.get("servicing_agent_code")} | {owner for _id, owner in holders.values()}
+        agents.discard(None)
+        ctx.state["held"] = db.session.scalars(select(Agent).where(Agent.id.in_(agents))).all() if agents else []
+
     def apply(self, row: int, values: dict[str, Any], ctx: Context) -> str:
         payload = dict(values)
         errors: dict[str | None, list[str]] = {}
@@ -119,6 +146,7 @@ class PoliciesImport(ImportKind):
         payload["policyholder_id"] = holder_id
         if "renews_policy_number" in payload:
             number = payload.pop("renews_policy_number")
+            # (the query writes first the batch's rows waiting in the session: a policy of a row above is found)
             payload["renews_policy_id"] = db.session.scalar(select(Policy.id).where(Policy.number == number.upper()))
             if payload["renews_policy_id"] is None:
                 errors["renews_policy_number"] = [str(_l("No policy %(number)s on file.", number=number))]
@@ -133,9 +161,11 @@ class PoliciesImport(ImportKind):
         payload["number"] = payload["number"].upper()
         try:
             data = _schema().load(payload)
-            on_file = db.session.scalar(select(Policy).where(Policy.number == data["number"]))
+            on_file = ctx.state["on_file"].get(data["number"])
             if on_file is None:
-                create_policy(data, user=ctx.user)
+                # written with the batch, 500 at a time: the rows' checks read the database, not the session
+                with db.session.no_autoflush:
+                    create_policy(data, user=ctx.user, flush=False)
                 return "created"
             return self._update(on_file, data, ctx)
         except ValidationError as error:
@@ -143,12 +173,11 @@ class PoliciesImport(ImportKind):
 
     @staticmethod
     def _holder_id(number: str, ctx: Context) -> int | None:
-        return db.session.scalar(select(Policyholder.id).where(
-            Policyholder.id_number == normalise_id_number(number), visible(Policyholder, ctx.user))
-            .order_by(Policyholder.id).limit(1))
+        """The first policyholder the user may see with the ID ``number`` (read with the batch)."""
+        return ctx.state["holders"].get(normalise_id_number(number))
 
     def _person(self, who: str, ctx: Context) -> dict[str, Any]:
-        holder_id = self._holder_id(who, ctx) if re.fullmatch(r"[0-9A-Za-z\-]{6,32}", who) else None
+        holder_id = self._holder_id(who, ctx) if _LOOKS_LIKE_ID.fullmatch(who) else None
         return {"policyholder_id": holder_id} if holder_id is not None else {"name": who}
 
     def _insured(self, items: list[list[str]], ctx: Context) -> list[dict[str, Any]]:

@@ -108,3 +108,18 @@ def test_a_manager_imports_only_for_their_branch(org, on_file, run_import, sessi
     errors = {(i.row, i.column) for i in run.issues if i.severity == "error"}
     assert errors == {(2, "服务代理人工号"), (3, "服务代理人工号")}
     assert session.scalar(select(func.count()).select_from(Policy)) == 0
+
+
+def test_a_row_may_renew_the_policy_of_a_row_above_it(org, on_file, run_import, session):
+    """The rows of a batch are written together: a renewal of a policy created a few rows above (not yet written
+    when its row is read) still finds it, and the renewal is linked to it."""
+    headers = [*HEADERS, "renews_policy_number"]
+    [_, first, _] = rows(org.agent.code)
+    renewal = [{**dict(zip(HEADERS, first, strict=True)), "保单号": SECOND, "生效日期": "2027-01-01",
+                "renews_policy_number": FIRST}.get(h, "") for h in headers]
+    run = run_import("policies", csv_bytes([headers, [*first, ""], renewal]), org.manager)
+    assert run.status == "imported", [(i.row, i.column, i.message) for i in run.issues]
+    first_policy, second_policy = (session.scalar(select(Policy).where(Policy.number == n)) for n in (FIRST, SECOND))
+    assert (second_policy.renews_policy_id, second_policy.business_type) == (first_policy.id, "renewal")
+    assert session.scalar(select(func.count()).select_from(Installment)
+                          .where(Installment.policy_id == second_policy.id)) == 1
