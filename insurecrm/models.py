@@ -159,6 +159,9 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    #: an email's ``Message-ID``, made when it is first claimed and kept: every copy sent carries it, and a reply
+    #: names it in ``In-Reply-To`` (:mod:`policyholders.messaging.inbound`); none for an SMS or a task
+    message_id: Mapped[str | None] = mapped_column(String(255), unique=True)
 
 
 class JobRunStatus(enum.StrEnum):

@@ -12,16 +12,16 @@ failure means for the message, because that decides whether the sender may try a
 from __future__ import annotations
 
 import enum
-import hashlib
 import json
 import logging
+import secrets
 import smtplib
 import ssl
 import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr
 from http.client import HTTPException
 from typing import Protocol
 from urllib.error import HTTPError, URLError
@@ -59,13 +59,15 @@ class Attachment:
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    #: the outbox row's idempotency key: the Message-ID of an email, the idempotency key given to an SMS gateway
+    #: the outbox row's idempotency key: the idempotency key given to an SMS gateway
     key: str
     recipient: str
     subject: str | None
     body: str
     #: files sent with an email (a multipart message); an SMS carries none
     attachments: tuple[Attachment, ...] = ()
+    #: an email's ``Message-ID``, kept on its outbox row (:func:`new_message_id`); an SMS has none
+    message_id: str | None = None
 
 
 class Gateway(Protocol):
@@ -74,11 +76,18 @@ class Gateway(Protocol):
     def close(self) -> None: ...
 
 
-def message_id(key: str, sender: str) -> str:
-    """A Message-ID that is the same every time one outbox row is sent, so that the recipient's mail system can
-    tell a second copy (after a human chose to resend) from a new message."""
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "insurecrm.invalid"
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}.outbox@{domain}>"
+def new_message_id(outbox_id: int, sender: str) -> str:
+    """A new ``Message-ID`` for the outbox row ``outbox_id`` (``<outbox.42.9f…@insurer.example>``, the domain of
+    ``sender``), kept on the row so that every copy of it carries the same one and a reply can be traced to it.
+
+    The row's id tells an admin reading the headers which row it was; the 80 random bits make it unguessable, since a
+    reply naming it is put on the timeline of the row's policyholder whoever sends it."""
+    domain = _domain(sender)
+    return f"<outbox.{outbox_id}.{secrets.token_hex(10)}@{domain}>"
+
+
+def _domain(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2].lower() or "insurecrm.invalid"
 
 
 class EmailGateway:
@@ -104,7 +113,7 @@ class EmailGateway:
         email["To"] = message.recipient
         email["Subject"] = message.subject or ""
         email["Date"] = format_datetime(clock.now())
-        email["Message-ID"] = message_id(message.key, self.sender)
+        email["Message-ID"] = message.message_id or make_msgid(domain=_domain(self.sender))
         email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to an automatic message
         email.set_content(message.body)
         for attachment in message.attachments:  # the text stays the first part of a multipart/mixed message

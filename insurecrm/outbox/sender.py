@@ -10,7 +10,8 @@ not sent: agents read them. Each row goes through these steps, each step committ
    (see :mod:`insurecrm.db`), so claims follow one another. The claim renders the message from its template
    (:mod:`insurecrm.outbox.rendering`), stores the text on the row, counts the attempt and marks the row
    ``sending`` with a lease: ``next_attempt_at`` then holds the instant the lease ends
-   (``INSURECRM_OUTBOX_LEASE_MINUTES``, 10 by default);
+   (``INSURECRM_OUTBOX_LEASE_MINUTES``, 10 by default). An email's first claim gives it its ``Message-ID``
+   (:func:`~insurecrm.outbox.gateways.new_message_id`), kept on the row (``message_id``): replies name it;
 2. **send**: the row is handed to its gateway (:mod:`insurecrm.outbox.gateways`);
 3. **mark**: ``sent`` with ``sent_at``; or, on a failure that certainly did not deliver, ``pending`` again after
    a backoff of 1, 5, 25, … minutes, and ``failed`` with the error after ``INSURECRM_OUTBOX_MAX_ATTEMPTS``
@@ -33,8 +34,8 @@ trust); not sending it risks a lost message. We choose **at most once without a 
 :data:`UNCERTAIN_ERROR`, which the outbox page lists for an admin, who checks with the recipient and then sends
 it again or marks it sent. A gateway failure that may have delivered (the connection broke during SMTP DATA,
 or after an HTTP request went out) is treated the same way. A lost message is visible and can be repaired; a
-duplicate cannot be unsent. Should a human resend an email, it carries the same ``Message-ID`` (derived from
-the idempotency key), so the recipient's mail system can recognise the copy.
+duplicate cannot be unsent. Should a human resend an email, it carries the same ``Message-ID`` (kept on the row),
+so the recipient's mail system can recognise the copy.
 
 The lease must be longer than one delivery can take (``INSURECRM_OUTBOX_TIMEOUT_SECONDS`` per SMTP or HTTP
 step); a row is claimed just before it is sent, one at a time, so a batch never holds rows it is not sending.
@@ -61,6 +62,7 @@ from insurecrm.outbox.gateways import (
     Gateway,
     Outcome,
     OutgoingMessage,
+    new_message_id,
     sms_gateway,
 )
 from insurecrm.outbox.models import OutboxAttachment
@@ -148,6 +150,8 @@ def claim_next() -> Outbox | None:
     row.attempts += 1
     row.status = OutboxStatus.SENDING
     row.next_attempt_at = now + current_app.config["OUTBOX_SENDING_LEASE"]
+    if row.channel == OutboxChannel.EMAIL and row.message_id is None:
+        row.message_id = new_message_id(row.id, current_app.config["MAIL_FROM"])
     try:
         subject, body = hooks.worded(row) or _from_templates(row)
         row.subject, row.body = subject, body + hooks.footers(row)
@@ -185,7 +189,7 @@ def deliver(row: Outbox, gateways: dict[OutboxChannel, Gateway]) -> str:
     """Hand a claimed row to its gateway and mark the outcome (committed); returns the count it adds to."""
     try:
         gateways[row.channel].send(OutgoingMessage(row.idempotency_key, row.recipient, row.subject, row.body,
-                                                   attachments_of(row)))
+                                                   attachments_of(row), row.message_id))
     except DeliveryError as exc:
         _mark_failed_attempt(row, str(exc), exc.outcome)
         db.session.commit()

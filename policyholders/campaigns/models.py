@@ -162,7 +162,8 @@ class CampaignMember(Base):
     outcome: Mapped[MemberOutcome]
     #: when the run reached (or held out) the member: the start of the conversion window
     touched_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+    #: the message queued for the member; indexed: an email replying to it is this member's response
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"), index=True)
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id", ondelete="SET NULL"))
     responded_at: Mapped[datetime | None]
     response: Mapped[str | None] = mapped_column(String(255))

@@ -1,11 +1,19 @@
 """Campaign responses: when a policyholder answers a campaign.
 
-**An inbound SMS or email** matched to a policyholder (not an opt-out) answers the last campaign message sent to
-them — the latest member row of theirs reached by a message (outcome ``sent``) touched before the message arrived
-and whose campaign's conversion window (``conversion_window_days`` after ``touched_at``) still holds it. That row's
-``responded_at`` is set to the message's time and ``response`` to its text (cut to 255 characters). The first
-answer is kept: a second message does not move the time a member responded. Registered with
-:func:`policyholders.messaging.inbound.on_response`, in the inbound message's transaction.
+**An inbound email that answers one of our emails** (its ``In-Reply-To`` or ``References`` names it:
+``reply_to_outbox_id``, see :mod:`policyholders.messaging.inbound`) is the response of the member row that email was
+sent for (``CampaignMember.outbox_id``) — exactly that campaign, however many came since. An answer to an email of
+ours that no campaign sent (a staff report) is no campaign's response.
+
+**Any other inbound SMS or email** matched to a policyholder (not an opt-out) answers the last campaign message sent
+to them — the latest member row of theirs reached by a message (outcome ``sent``) touched before the message
+arrived and whose campaign's conversion window still holds it.
+
+Either way the window counts: a member responds within its campaign's conversion window (``conversion_window_days``
+after ``touched_at``), as a conversion does. The row's ``responded_at`` is set to the message's time and
+``response`` to its text (cut to 255 characters). The first answer is kept: a second message does not move the time
+a member responded. Registered with :func:`policyholders.messaging.inbound.on_response`, in the inbound message's
+transaction.
 
 **A campaign task** (the agent-task channel) that the agent completed as ``reached`` is the member's response:
 read when asked, from the task itself (``activity_id``: its ``task_outcome``, ``actual_end`` and the note the agent
@@ -32,16 +40,20 @@ RESPONSE_LENGTH = 255
 
 @on_response
 def mark_campaign_response(message: InboundMessage, holder: Policyholder) -> CampaignMember | None:
-    """Mark ``message`` as the response of ``holder``'s last campaign message it answers (see the module); the
-    member row marked, or ``None`` when it answers none (no campaign message, out of every window, answered
-    already). Flushes nothing: the inbound message's transaction does."""
+    """Mark ``message`` as the response of ``holder``'s campaign message it answers: the one it replies to, else
+    the last one sent (see the module). The member row marked, or ``None`` when it answers none (no campaign
+    message, out of the window, answered already, a reply to an email no campaign sent). Flushes nothing: the
+    inbound message's transaction does."""
     received = message.received_at
-    rows = db.session.execute(
-        select(CampaignMember, Campaign.conversion_window_days)
-        .join(Campaign, Campaign.id == CampaignMember.campaign_id)
-        .where(CampaignMember.policyholder_id == holder.id, CampaignMember.outcome == MemberOutcome.SENT,
-               CampaignMember.touched_at <= received)
-        .order_by(CampaignMember.touched_at.desc(), CampaignMember.id.desc()).limit(RECENT_TOUCHES)).all()
+    touches = (select(CampaignMember, Campaign.conversion_window_days)
+               .join(Campaign, Campaign.id == CampaignMember.campaign_id)
+               .where(CampaignMember.policyholder_id == holder.id, CampaignMember.outcome == MemberOutcome.SENT,
+                      CampaignMember.touched_at <= received))
+    if message.reply_to_outbox_id is not None:
+        rows = db.session.execute(touches.where(CampaignMember.outbox_id == message.reply_to_outbox_id)).all()
+    else:
+        rows = db.session.execute(touches.order_by(CampaignMember.touched_at.desc(), CampaignMember.id.desc())
+                                  .limit(RECENT_TOUCHES)).all()
     for member, window_days in rows:
         if _aware(received) <= _aware(member.touched_at) + timedelta(days=window_days):
             if member.responded_at is not None:

@@ -21,6 +21,7 @@ class MessageChannel(enum.StrEnum):
 class MatchOutcome(enum.StrEnum):
     """How an inbound message was matched to the book."""
 
+    #: an email answering one of ours (its ``In-Reply-To`` or ``References``): the policyholder we sent it to; else
     #: exactly one policyholder has the sender's phone (either of theirs) or email address
     MATCHED = "matched"
     #: nobody has it
@@ -41,7 +42,8 @@ class WithdrawalMethod(enum.StrEnum):
 class InboundMessage(Base):
     """One SMS or email a gateway delivered to the webhooks, matched or not.
 
-    A matched message is on its policyholder's timeline (``interaction_id``) with a task for their agent; an unknown
+    An email that answers one of ours (``reply_to_outbox_id``) is matched to the policyholder we sent it to. A
+    matched message is on its policyholder's timeline (``interaction_id``) with a task for their agent; an unknown
     or ambiguous one has no policyholder and waits on the unmatched list until a manager assigns it to one or sets it
     aside (``handled_at``). ``external_id`` (the gateway's message id, when it sends one) makes a gateway's retry of
     the same message a no-op."""
@@ -56,12 +58,14 @@ class InboundMessage(Base):
     sender: Mapped[str] = mapped_column(String(255), index=True)
     subject: Mapped[str | None] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text)
-    #: the email's ``In-Reply-To`` (the Message-ID of our email it answers), when given
+    #: the email's ``In-Reply-To`` (the Message-ID of the email it answers), when given
     in_reply_to: Mapped[str | None] = mapped_column(String(255))
+    #: our email it answers: the outbox row whose ``message_id`` its ``In-Reply-To`` (or ``References``) names
+    reply_to_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
     external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     match: Mapped[MatchOutcome]
-    #: how many policyholders the sender matched (0, 1, or more)
+    #: how many policyholders the sender's phone or address matched (0, 1, or more), whatever it answers
     candidates: Mapped[int] = mapped_column(default=0)
     policyholder_id: Mapped[int | None] = mapped_column(ForeignKey("policyholders.id", ondelete="SET NULL"))
     interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id", ondelete="SET NULL"))

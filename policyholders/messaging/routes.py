@@ -92,6 +92,7 @@ class InboundEmail(MethodView):
     @blp.arguments(InboundEmailSchema)
     @blp.response(200, InboundResultSchema)
     def post(self, data):
-        """An email a policyholder sent: matched by address (any case) as an SMS is by phone; an opt-out keyword as
-        the subject or first line withdraws email consent."""
+        """An email a policyholder sent: a reply naming one of our emails (In-Reply-To, else References) is the
+        policyholder's we sent it to, whatever its sender; any other is matched by address (any case) as an SMS is by
+        phone. An opt-out keyword as the subject or first line withdraws email consent."""
         return _answer(MessageChannel.EMAIL, data)

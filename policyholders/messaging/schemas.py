@@ -9,6 +9,8 @@ from insurecrm.api import Id, Instant, Schema
 #: bounds of an SMS's text (a long SMS is sent as up to ten parts of 70 Chinese characters) and an email's text
 SMS_TEXT_MAX = 2_000
 EMAIL_TEXT_MAX = 20_000
+#: a References header of a long thread: some dozens of Message-IDs
+REFERENCES_MAX = 8_000
 
 
 class InboundSmsSchema(Schema):
@@ -32,8 +34,12 @@ class InboundEmailSchema(Schema):
     subject = fields.String(validate=validate.Length(max=255))
     text = fields.String(required=True, validate=validate.Length(max=EMAIL_TEXT_MAX),
                          metadata={"description": "The plain-text body."})
-    in_reply_to = fields.String(validate=validate.Length(max=255),
-                                metadata={"description": "The In-Reply-To header: the Message-ID it answers."})
+    in_reply_to = fields.String(validate=validate.Length(max=255), metadata={"description": (
+        "The In-Reply-To header: the Message-ID of the email it answers. When that is the Message-ID of an email we "
+        "sent a policyholder, the message is theirs, whatever address it comes from.")})
+    references = fields.String(validate=validate.Length(max=REFERENCES_MAX), metadata={"description": (
+        "The References header: the Message-IDs of the thread, oldest first. Read when In-Reply-To names none of "
+        "our emails (a reply to a reply); not kept.")})
     message_id = fields.String(validate=validate.Length(min=1, max=255),
                                metadata={"description": "The email's Message-ID: a retry is a no-op."})
     received_at = Instant(past_years=1, future_years=1)

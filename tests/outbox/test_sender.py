@@ -8,7 +8,7 @@ import pytest
 
 from insurecrm.models import OutboxChannel, OutboxStatus
 from insurecrm.outbox import sender
-from insurecrm.outbox.gateways import EmailGateway, message_id
+from insurecrm.outbox.gateways import EmailGateway, new_message_id
 from insurecrm.outbox.models import MessageTemplate
 from insurecrm.outbox.sender import UNCERTAIN_ERROR, send_pending
 from tests.outbox.conftest import FROM, NOW, REMINDER, queue
@@ -29,18 +29,26 @@ def test_email_goes_out_over_smtp_worded_in_the_recipients_language(smtp, sessio
     assert "Your agent Zhang Min (+86 139 0000 0001) will be glad to help." in english.get_content()
     assert chinese["From"] == FROM
     assert all(b"\n" not in line for raw in smtp.raw for line in raw.split(b"\r\n"))  # CRLF only, as SMTP wants
-    assert chinese["Message-ID"] == message_id(zh.idempotency_key, FROM)
-    assert chinese["Message-ID"].endswith("@insurer.example>") and chinese["Message-ID"] != english["Message-ID"]
     for row in (zh, en):
         session.refresh(row)
+    assert (chinese["Message-ID"], english["Message-ID"]) == (zh.message_id, en.message_id)  # kept on the row
+    assert chinese["Message-ID"].startswith(f"<outbox.{zh.id}.") and chinese["Message-ID"].endswith("@insurer.example>")
+    for row in (zh, en):
         assert (row.status, row.attempts, row.sent_at, row.last_error) == (OutboxStatus.SENT, 1, NOW, None)
     assert zh.subject == chinese["Subject"] and "尊敬的 Li Wei" in zh.body  # what was sent stays on the row
 
 
-def test_the_message_id_is_the_same_for_every_send_of_one_row():
-    key = "birthday:policyholder=9:date=2026-11-22"
-    assert message_id(key, FROM) == message_id(key, "Other <x@insurer.example>")
-    assert message_id(key, FROM) != message_id(key + "x", FROM)
+def test_a_message_id_names_its_row_and_cannot_be_guessed():
+    made = {new_message_id(9, "Renewals <Renewals@Insurer.Example>") for _ in range(50)}
+    assert len(made) == 50  # random: a reply naming one is put on the row's policyholder's timeline
+    assert all(each.startswith("<outbox.9.") and each.endswith("@insurer.example>") for each in made)
+
+
+def test_sms_and_tasks_get_no_message_id(smtp, session, at):
+    sms = queue(session, key="sms", channel=OutboxChannel.SMS, recipient="+8613800138001")
+    send_pending(10)
+    session.refresh(sms)
+    assert (sms.status, sms.message_id) == (OutboxStatus.SENT, None)
 
 
 def test_tasks_rows_not_yet_due_and_sent_rows_are_left_alone(smtp, session, at):
@@ -156,7 +164,8 @@ def test_a_sender_stopping_between_sending_and_marking_never_resends_silently(sm
     sender.resend_by_hand(row)  # a human checked: it never arrived
     session.commit()
     assert send_pending(10)["sent"] == 1
-    assert [m["Message-ID"] for m in smtp.messages] == [message_id(row.idempotency_key, FROM)] * 2
+    session.refresh(row)
+    assert [m["Message-ID"] for m in smtp.messages] == [row.message_id] * 2
 
 
 def test_a_connection_lost_after_the_message_was_sent_is_uncertain_not_retried(smtp_dropping_data, session, at):
