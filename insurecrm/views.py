@@ -18,7 +18,7 @@ from insurecrm.db import db
 from insurecrm.extensions import limiter
 from insurecrm.models import Role
 from insurecrm.navigation import home_url
-from insurecrm.web import safe_redirect_target
+from insurecrm.web import CACHEABLE_ENDPOINTS, safe_redirect_target
 
 bp = Blueprint("auth", __name__)
 
@@ -51,7 +51,9 @@ def _login_limit() -> str:
 
 @bp.before_app_request
 def _set_user() -> None:
-    if request.path.startswith("/api/"):
+    """The signed-in user as ``g.user`` (one query), for every request but the API's (its token says who calls)
+    and the static files' (they hold no one's data: a page's stylesheet and scripts cost no query)."""
+    if request.path.startswith("/api/") or request.endpoint in CACHEABLE_ENDPOINTS:
         return
     if current_user.is_authenticated:
         g.user = current_user._get_current_object()

@@ -179,3 +179,24 @@ def test_flask_asks_once_per_function_whether_it_runs_synchronously(app, monkeyp
     unhashable = type("Unhashable", (), {"__hash__": None, "__call__": lambda self: None})()
     assert app.ensure_sync(unhashable) is unhashable and app.ensure_sync(unhashable) is unhashable
     assert asked == [hook, unhashable, unhashable]  # asked each time, as Flask does
+
+
+# -- the signed-in user -------------------------------------------------------------------------------------------
+
+
+def test_a_static_file_costs_no_query_and_a_page_loads_its_user(web, make):
+    """A page's stylesheet, scripts and plotly.js are fetched with the user's cookie, yet hold no one's data: they
+    do not load the user (a query per file, and on SQLite a transaction to end) — a page still does."""
+    from insurecrm.models import Role
+    from tests.helpers import counted_queries
+
+    browser = web(make.user(Role.ADMIN))
+    for path in ("/static/css/app.css", "/static/js/app.js", "/vendor/plotly.min.js"):
+        with counted_queries() as statements:
+            response = browser.get(path)
+        assert response.status_code == 200
+        response.close()
+        assert statements == [], path
+    with counted_queries() as statements:
+        assert browser.get("/account").status_code == 200
+    assert any("FROM users" in statement for statement in statements)
