@@ -6,6 +6,9 @@ import os
 
 from flask import Flask
 
+# marshmallow's refusals worded by the catalogue: installed before any schema makes its fields
+from insurecrm import validation_messages  # noqa: F401
+
 __version__ = "0.1.0"
 
 

@@ -19,6 +19,8 @@ from typing import Any
 import marshmallow as ma
 from dateutil.relativedelta import relativedelta
 from flask import g, request
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
 from marshmallow import ValidationError, fields, post_dump
@@ -33,6 +35,7 @@ from insurecrm.auth import load_api_user
 from insurecrm.db import db
 from insurecrm.errors import handle_http_exception
 from insurecrm.pii import must_pseudonymise, scrub
+from insurecrm.validation_messages import catalogue_text
 
 #: the range of the database's INTEGER (PostgreSQL's int4), the type of every id, version and count column
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
@@ -143,11 +146,11 @@ class Text:
 
     def __call__(self, value: str) -> str:
         if "\x00" in value:
-            raise ValidationError("Must not contain the NUL character.")
+            raise ValidationError(gettext("Must not contain the NUL character."))
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise ValidationError("Must be valid Unicode text (no lone surrogates).") from None
+            raise ValidationError(gettext("Must be valid Unicode text (no lone surrogates).")) from None
         return value
 
 
@@ -156,6 +159,10 @@ TEXT = Text()
 
 def _years(since: date | datetime, years: int):
     return since + relativedelta(years=years)
+
+
+#: a date or an instant outside its field's window
+OUT_OF_WINDOW = catalogue_text(_l("Must be between {earliest} and {latest}."))
 
 
 class _Window:
@@ -181,7 +188,7 @@ class _Window:
 class Date(_Window, fields.Date):
     """A calendar date within a window around today (defaults: 100 years either way)."""
 
-    default_error_messages = {"out_of_window": "Must be between {earliest} and {latest}."}
+    default_error_messages = {"out_of_window": OUT_OF_WINDOW}
 
     def __init__(self, *, past_years: int = 100, future_years: int = 100, **kwargs):
         self.past_years, self.future_years = past_years, future_years
@@ -203,7 +210,7 @@ class Date(_Window, fields.Date):
 class Instant(_Window, fields.AwareDateTime):
     """An instant (a time without a zone is taken as UTC) within a window around now (defaults: 100 years)."""
 
-    default_error_messages = {"out_of_window": "Must be between {earliest} and {latest}."}
+    default_error_messages = {"out_of_window": OUT_OF_WINDOW}
 
     def __init__(self, *, past_years: int = 100, future_years: int = 100, **kwargs):
         self.past_years, self.future_years = past_years, future_years
@@ -326,8 +333,8 @@ class DecimalString(fields.Decimal):
     price), and so is anything at or beyond ``limit`` (what the column holds). Numbers are read as well.
     """
 
-    default_error_messages = {"too_precise": "Use at most {places} decimal places.",
-                              "too_large": "Must be less than {limit:,}."}
+    default_error_messages = {"too_precise": catalogue_text(_l("Use at most {places} decimal places.")),
+                              "too_large": catalogue_text(_l("Must be less than {limit:,}."))}
 
     def __init__(self, *, places: int, limit: Decimal, validate=None, **kwargs):
         self.limit, self.decimal_places = limit, places

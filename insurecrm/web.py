@@ -162,7 +162,7 @@ def load_form(schema: ma.Schema, *, clearing: bool = False, keep_if_empty: tuple
             if field.allow_none:
                 data[key] = None
             else:
-                emptied[key] = [field.error_messages["required"]]
+                emptied[key] = field.make_error("required").messages  # worded in the language of the request
         elif isinstance(field, ma.fields.Boolean) and f"{key}__present" in request.form:
             data[key] = False  # an unticked checkbox sends nothing; the hidden marker says it was on the form
     try:

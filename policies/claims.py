@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from flask_babel import gettext
 from marshmallow import ValidationError
 from sqlalchemy import select
 
@@ -76,21 +77,24 @@ def create_claim(policy: Policy, data: dict, *, number: str | None = None) -> Cl
     data.setdefault("report_date", clock.today())
     data.setdefault("kind", ClaimKind.OTHER)
     if policy.status in NO_COVER_STATUSES:
-        raise ValidationError({"_schema": [f"Policy {policy.number} is {policy.status}: it gives no cover yet."]})
+        raise ValidationError({"_schema": [gettext("Policy %(number)s is %(status)s: it gives no cover yet.",
+                                                    number=policy.number, status=policy.status)]})
     errors: dict[str, list[str]] = {}
     if number is not None:
         number = number.strip().upper()
         errors.update(_given_number_errors(number))
     covered = KINDS_BY_LINE[policy.product.line]
     if data["kind"] not in covered:
-        errors["kind"] = [f"A {policy.product.line} policy covers: {', '.join(covered)}."]
+        errors["kind"] = [gettext("A %(line)s policy covers: %(kinds)s.", line=policy.product.line,
+                                   kinds=", ".join(covered))]
     if not policy.effective_date <= data["loss_date"] <= policy.expiry_date:
-        errors["loss_date"] = [f"Must lie within the cover period, {policy.effective_date.isoformat()} to "
-                               f"{policy.expiry_date.isoformat()}."]
+        errors["loss_date"] = [gettext("Must lie within the cover period, %(effective)s to %(expiry)s.",
+                                       effective=policy.effective_date.isoformat(),
+                                       expiry=policy.expiry_date.isoformat())]
     elif data["report_date"] < data["loss_date"]:
-        errors["report_date"] = ["Must not be before the loss date."]
+        errors["report_date"] = [gettext("Must not be before the loss date.")]
     if data["report_date"] > clock.today():
-        errors["report_date"] = ["Must not be in the future."]
+        errors["report_date"] = [gettext("Must not be in the future.")]
     errors.update(_amount_errors(data.get("incurred_amount", Decimal("0")), Decimal("0")))
     if errors:
         raise ValidationError(errors)
@@ -106,10 +110,10 @@ def _given_number_errors(number: str) -> dict[str, list[str]]:
     """What is wrong with a claim number given by another system (upper case): malformed, or taken."""
     if not GIVEN_NUMBER.fullmatch(number) or (number.startswith(CLAIM_CODE) and NUMBER_RE.fullmatch(number)
                                               and not is_valid_number(number)):
-        return {"number": [f"{number} is not a claim number: 1 to 32 letters, digits, -, /, _ or ., and a number "
-                           "of ours (CL...) with its check digit."]}
+        return {"number": [gettext("%(number)s is not a claim number: 1 to 32 letters, digits, -, /, _ or ., and a "
+                                   "number of ours (CL...) with its check digit.", number=number)]}
     if db.session.scalar(select(Claim.id).where(Claim.number == number)) is not None:
-        return {"number": [f"Claim number {number} is already taken."]}
+        return {"number": [gettext("Claim number %(number)s is already taken.", number=number)]}
     return {}
 
 
@@ -129,9 +133,9 @@ def update_claim(claim: Claim, data: dict) -> Claim:
     _check_status(claim, ClaimStatus(status), data)
     errors = _amount_errors(incurred, paid)
     if status == ClaimStatus.REJECTED and not (data.get("rejection_reason", claim.rejection_reason) or "").strip():
-        errors["rejection_reason"] = ["A rejected claim needs its reason."]
+        errors["rejection_reason"] = [gettext("A rejected claim needs its reason.")]
     if status == ClaimStatus.PAID and paid <= 0 and "paid_amount" not in errors:
-        errors["paid_amount"] = ["A paid claim needs the amount paid."]
+        errors["paid_amount"] = [gettext("A paid claim needs the amount paid.")]
     if errors:
         raise ValidationError(errors)
     # load the policy before the change: a lazy load afterwards would flush the claim half-changed
@@ -152,10 +156,11 @@ def next_statuses(claim: Claim) -> list[ClaimStatus]:
 def _check_status(claim: Claim, status: ClaimStatus, data: dict) -> None:
     current = ClaimStatus(claim.status)
     if current is C.CLOSED and any(getattr(claim, key) != value for key, value in data.items()):
-        raise ValidationError({"status": ["The claim is closed: it can no longer change."]})
+        raise ValidationError({"status": [gettext("The claim is closed: it can no longer change.")]})
     if status is not current and status not in CLAIM_TRANSITIONS[current]:
-        allowed = ", ".join(CLAIM_TRANSITIONS[current]) or "none"
-        raise ValidationError({"status": [f"A {current} claim cannot become {status}. Allowed: {allowed}."]})
+        allowed = ", ".join(CLAIM_TRANSITIONS[current]) or gettext("none")
+        raise ValidationError({"status": [gettext("A %(current)s claim cannot become %(status)s. Allowed: %(allowed)s.",
+                                                  current=current, status=status, allowed=allowed)]})
 
 
 def settles_the_cover(claim: Claim) -> bool:
@@ -174,9 +179,9 @@ def _terminate(policy: Policy, claim: Claim) -> None:
 def _amount_errors(incurred: Decimal, paid: Decimal) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if incurred < 0:
-        errors["incurred_amount"] = ["Must not be negative."]
+        errors["incurred_amount"] = [gettext("Must not be negative.")]
     if paid < 0:
-        errors["paid_amount"] = ["Must not be negative."]
+        errors["paid_amount"] = [gettext("Must not be negative.")]
     elif incurred >= 0 and paid > incurred:
-        errors["paid_amount"] = [f"Must not exceed the incurred amount ({incurred})."]
+        errors["paid_amount"] = [gettext("Must not exceed the incurred amount (%(incurred)s).", incurred=incurred)]
     return errors

@@ -40,6 +40,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
+from flask_babel import gettext
 from marshmallow import ValidationError
 from sqlalchemy import exists, select
 
@@ -87,7 +88,8 @@ def apply_payment(policy: Policy, amount, paid_on: date, method: PaymentMethod =
     installments = open_installments(policy)
     outstanding = sum((i.amount - i.paid_amount for i in installments), Decimal("0"))
     if amount > outstanding:
-        raise ValidationError({"amount": [f"Exceeds the {outstanding} still open on policy {policy.number}."]})
+        raise ValidationError({"amount": [gettext("Exceeds the %(outstanding)s still open on policy %(number)s.",
+                                                   outstanding=outstanding, number=policy.number)]})
     payment = Payment(policy_id=policy.id, paid_on=paid_on, amount=amount, method=method, reference=reference)
     db.session.add(payment)
     allocated = _allocate(payment, installments)
@@ -116,12 +118,13 @@ def commission_kind(policy: Policy, due_date: date) -> CommissionKind:
 
 def _check_payment(policy: Policy, amount: Decimal, paid_on: date) -> None:
     if policy.status in NO_PAYMENT_STATUSES:
-        raise ValidationError({"_schema": [f"Policy {policy.number} is {policy.status}; it takes no payments."]})
+        raise ValidationError({"_schema": [gettext("Policy %(number)s is %(status)s; it takes no payments.",
+                                                    number=policy.number, status=policy.status)]})
     errors: dict[str, list[str]] = {}
     if amount <= 0:
-        errors["amount"] = ["Must be greater than zero."]
+        errors["amount"] = [gettext("Must be greater than zero.")]
     if paid_on > clock.today():
-        errors["paid_on"] = ["Must not be in the future."]
+        errors["paid_on"] = [gettext("Must not be in the future.")]
     if errors:
         raise ValidationError(errors)
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
+from flask_babel import gettext
 from marshmallow import ValidationError
 from sqlalchemy import select
 
@@ -92,24 +93,27 @@ def schedule_installment(policy: Policy, sequence: int, data: dict[str, Any]) ->
 def _check_change(policy: Policy, sequence: int, current: Installment | None, wanted: dict[str, Any],
                   by_sequence: dict[int, Installment]) -> None:
     if policy.status in FINAL_STATUSES:
-        raise ValidationError({"_schema": [f"Policy {policy.number} has ended ({policy.status.value}): its "
-                                           "installments are not changed."]})
+        raise ValidationError({"_schema": [gettext("Policy %(number)s has ended (%(status)s): its installments are "
+                                                   "not changed.", number=policy.number, status=policy.status.value)]})
     if current is not None and current.paid_amount > 0:
-        raise ValidationError({"amount": [f"Installment {sequence} of policy {policy.number} has money paid to "
-                                          "it: a payment is corrected by a reversal, not by changing the "
-                                          "installment."]})
+        raise ValidationError({"amount": [gettext("Installment %(sequence)s of policy %(number)s has money paid to "
+                                                  "it: a payment is corrected by a reversal, not by changing the "
+                                                  "installment.", sequence=sequence, number=policy.number)]})
     last = max(by_sequence, default=0)
     if current is None and sequence != last + 1:
-        raise ValidationError({"sequence": [f"Policy {policy.number} has installments 1 to {last}: the next is "
-                                            f"number {last + 1}."]})
+        raise ValidationError({"sequence": [gettext("Policy %(number)s has installments 1 to %(last)s: the next is "
+                                                    "number %(next)s.", number=policy.number, last=last,
+                                                    next=last + 1)]})
     due = wanted.get("due_date", current.due_date if current is not None else None)
     if due < policy.effective_date or (policy.expiry_date is not None and due >= policy.expiry_date):
-        raise ValidationError({"due_date": [f"The policy runs from {policy.effective_date} to "
-                                            f"{policy.expiry_date}: an installment falls due within."]})
+        raise ValidationError({"due_date": [gettext("The policy runs from %(effective)s to %(expiry)s: an "
+                                                    "installment falls due within.", effective=policy.effective_date,
+                                                    expiry=policy.expiry_date)]})
     before, after = by_sequence.get(sequence - 1), by_sequence.get(sequence + 1)
     if (before is not None and due <= before.due_date) or (after is not None and due >= after.due_date):
-        raise ValidationError({"due_date": [f"Installment {sequence} falls due after installment {sequence - 1} "
-                                            f"and before installment {sequence + 1}."]})
+        raise ValidationError({"due_date": [gettext("Installment %(sequence)s falls due after installment "
+                                                    "%(previous)s and before installment %(next)s.",
+                                                    sequence=sequence, previous=sequence - 1, next=sequence + 1)]})
 
 
 def _plain(value: Any) -> Any:

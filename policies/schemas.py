@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, pre_load, validate, validates, validates_schema
 
 from insurecrm import clock
@@ -20,6 +22,7 @@ from insurecrm.api import (
     Version,
     VersionedSchema,
 )
+from insurecrm.validation_messages import catalogue_text
 from policies.models import (
     BusinessType,
     ClaimKind,
@@ -39,15 +42,15 @@ from policies.status import INITIAL_STATUSES
 POLICY_PAST, POLICY_FUTURE, EXPIRY_FUTURE = 60, 10, 120
 #: insured persons or beneficiaries on one policy
 PEOPLE = validate.Length(max=50)
-RATE_RANGE = validate.Range(min=0, max=1, error="Must be a fraction between 0 and 1.")
+RATE_RANGE = validate.Range(min=0, max=1, error=catalogue_text(_l("Must be a fraction between 0 and 1.")))
 
 
 class ProductSchema(Schema):
     pii_kind = "product"
 
     id = Id(dump_only=True)
-    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Z0-9][A-Z0-9_-]{1,31}$",
-                                                                 error="Use 2–32 capitals, digits, '-' or '_'."))
+    code = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Z0-9][A-Z0-9_-]{1,31}$", error=catalogue_text(_l("Use 2–32 capitals, digits, '-' or '_'."))))
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     name_zh = fields.String(allow_none=True, validate=validate.Length(max=120))
     line = fields.Enum(ProductLine, by_value=True, required=True)
@@ -70,7 +73,7 @@ class ProductSchema(Schema):
     @validates("frequencies")
     def _distinct(self, value, **_kwargs):
         if len(set(value)) != len(value):
-            raise ValidationError("List each frequency once.")
+            raise ValidationError(gettext("List each frequency once."))
 
 
 class ProductUpdateSchema(ProductSchema):
@@ -89,8 +92,10 @@ class ProductArgs(ListArgs):
 
 # -- policies -----------------------------------------------------------------------------------------
 
-POSITIVE = validate.Range(min=0, min_inclusive=False, error="Must be greater than zero.")
-NOT_NEGATIVE = validate.Range(min=0, error="Must not be negative.")
+POSITIVE = validate.Range(min=0, min_inclusive=False, error=catalogue_text(_l("Must be greater than zero.")))
+NOT_NEGATIVE = validate.Range(min=0, error=catalogue_text(_l("Must not be negative.")))
+#: the refusal of a status a new policy may not be given
+NEW_STATUS = catalogue_text(_l("A new policy is quoted or in_force."))
 
 
 class _PersonSchema(Schema):
@@ -103,7 +108,7 @@ class _PersonSchema(Schema):
     @validates_schema
     def _named(self, data, **_kwargs):
         if not data.get("name") and not data.get("policyholder_id"):
-            raise ValidationError("Give a name or a policyholder_id.", "name")
+            raise ValidationError(gettext("Give a name or a policyholder_id."), "name")
 
 
 class InsuredPersonSchema(_PersonSchema):
@@ -161,7 +166,7 @@ class PolicySchema(Schema):
     frequency = fields.Enum(PremiumFrequency, by_value=True, required=True)
     annual_premium = Money(dump_only=True)
     status = fields.Enum(PolicyStatus, by_value=True, load_default=PolicyStatus.IN_FORCE,
-                         validate=validate.OneOf(INITIAL_STATUSES, error="A new policy is quoted or in_force."))
+                         validate=validate.OneOf(INITIAL_STATUSES, error=NEW_STATUS))
     status_date = Date(dump_only=True)
     cancellation_reason = fields.String(dump_only=True, allow_none=True, metadata={"pii": "drop"})
     cooling_off_cancellation = fields.Boolean(dump_only=True)
@@ -190,7 +195,7 @@ class PolicyUpdateSchema(VersionedSchema):
     @pre_load
     def _no_status(self, data, **_kwargs):
         if isinstance(data, dict) and "status" in data:
-            raise ValidationError({"status": ["Change the status with POST /policies/<id>/transitions."]})
+            raise ValidationError({"status": [gettext("Change the status with POST /policies/<id>/transitions.")]})
         return data
 
 

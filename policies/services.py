@@ -9,6 +9,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
+from flask_babel import gettext
 from marshmallow import ValidationError
 from sqlalchemy import exists, select
 from werkzeug.exceptions import Conflict
@@ -39,7 +40,7 @@ __all__ = ["create_policy", "create_product", "delete_product", "transition", "u
 def create_product(data: dict) -> Product:
     """Create a product; refuses a code already in use (422)."""
     if db.session.scalar(select(exists().where(Product.code == data["code"]))):
-        raise ValidationError({"code": [f"A product with code {data['code']} already exists."]})
+        raise ValidationError({"code": [gettext("A product with code %(code)s already exists.", code=data["code"])]})
     product = Product(**data)
     db.session.add(product)
     db.session.flush()
@@ -51,7 +52,7 @@ def update_product(product: Product, data: dict) -> Product:
     if "code" in data and data["code"] != product.code and db.session.scalar(
         select(exists().where(Product.code == data["code"]))
     ):
-        raise ValidationError({"code": [f"A product with code {data['code']} already exists."]})
+        raise ValidationError({"code": [gettext("A product with code %(code)s already exists.", code=data["code"])]})
     for key, value in data.items():
         setattr(product, key, value)
     db.session.flush()
@@ -100,8 +101,9 @@ def create_policy(data: dict, *, user: User, flush: bool = True) -> Policy:
     renewed = _visible(Policy, data["renews_policy_id"], user) if data.get("renews_policy_id") else None
     errors = _merge(
         _product_errors(product, data),
-        {} if holder else {"policyholder_id": ["No such policyholder."]},
-        {} if data["expiry_date"] > data["effective_date"] else {"expiry_date": ["Must be after the effective date."]},
+        {} if holder else {"policyholder_id": [gettext("No such policyholder.")]},
+        {} if data["expiry_date"] > data["effective_date"] else {
+            "expiry_date": [gettext("Must be after the effective date.")]},
         _agent_errors(data.get("servicing_agent_id"), user),
         _bank_errors(data),
         _renewal_errors(data, renewed, holder),
@@ -181,9 +183,10 @@ def _fill_defaults(data: dict, product: Product | None, holder: Policyholder | N
 
 def _product_errors(product: Product | None, data: dict) -> dict:
     if product is None or not product.active:
-        return {"product_id": ["No such active product."]}
+        return {"product_id": [gettext("No such active product.")]}
     if data["frequency"] not in product.frequency_list:
-        return {"frequency": [f"Product {product.code} is sold with: {', '.join(product.frequencies)}."]}
+        return {"frequency": [gettext("Product %(code)s is sold with: %(frequencies)s.", code=product.code,
+                                  frequencies=", ".join(product.frequencies))]}
     return {}
 
 
@@ -192,7 +195,7 @@ def _agent_errors(agent_id: int | None, user: User) -> dict:
         return {}
     agent = _visible(Agent, agent_id, user)
     if agent is None or agent.status != AgentStatus.ACTIVE:
-        return {"servicing_agent_id": ["No such active agent."]}
+        return {"servicing_agent_id": [gettext("No such active agent.")]}
     return {}
 
 
@@ -200,30 +203,30 @@ def _bank_errors(data: dict) -> dict:
     partner_id, branch_id, referrer_id = (data.get(k) for k in ("bank_partner_id", "bank_branch_id", "referrer_id"))
     if data["channel"] != SalesChannel.BANCASSURANCE:
         given = [key for key in ("bank_partner_id", "bank_branch_id", "referrer_id") if data.get(key) is not None]
-        return {key: ["Only bancassurance policies have bank fields."] for key in given}
+        return {key: [gettext("Only bancassurance policies have bank fields.")] for key in given}
     errors: dict[str, list[str]] = {}
     if partner_id is None or db.session.get(BankPartner, partner_id) is None:
-        errors["bank_partner_id"] = ["A bancassurance policy needs an existing bank partner."]
+        errors["bank_partner_id"] = [gettext("A bancassurance policy needs an existing bank partner.")]
     branch = db.session.get(BankBranch, branch_id) if branch_id is not None else None
     if branch_id is not None and (branch is None or branch.bank_partner_id != partner_id):
-        errors["bank_branch_id"] = ["Not a branch of the given bank partner."]
+        errors["bank_branch_id"] = [gettext("Not a branch of the given bank partner.")]
     referrer = db.session.get(Referrer, referrer_id) if referrer_id is not None else None
     if referrer_id is not None and (referrer is None or referrer.bank_branch_id != branch_id):
-        errors["referrer_id"] = ["Not a referrer of the given bank branch."]
+        errors["referrer_id"] = [gettext("Not a referrer of the given bank branch.")]
     return errors
 
 
 def _renewal_errors(data: dict, renewed: Policy | None, holder: Policyholder | None) -> dict:
     if not data.get("renews_policy_id"):
         if data.get("business_type") == BusinessType.RENEWAL:
-            return {"renews_policy_id": ["A renewal must name the policy it renews."]}
+            return {"renews_policy_id": [gettext("A renewal must name the policy it renews.")]}
         return {}
     if renewed is None or (holder is not None and renewed.policyholder_id != holder.id):
-        return {"renews_policy_id": ["No such policy of this policyholder."]}
+        return {"renews_policy_id": [gettext("No such policy of this policyholder.")]}
     if renewed.status == PolicyStatus.RENEWED or renewed.renewed_by is not None:
-        return {"renews_policy_id": [f"Policy {renewed.number} is already renewed."]}
+        return {"renews_policy_id": [gettext("Policy %(number)s is already renewed.", number=renewed.number)]}
     if renewed.status in NOT_RENEWABLE:
-        return {"renews_policy_id": [f"A {renewed.status} policy cannot be renewed."]}
+        return {"renews_policy_id": [gettext("A %(status)s policy cannot be renewed.", status=renewed.status)]}
     return {}
 
 
@@ -231,9 +234,9 @@ def _number_errors(number: str | None) -> dict:
     if number is None:
         return {}
     if not is_valid_number(number) or number.startswith(CLAIM_CODE):
-        return {"number": ["Not a valid policy number (e.g. HE2026000012347, with its check digit)."]}
+        return {"number": [gettext("Not a valid policy number (e.g. HE2026000012347, with its check digit).")]}
     if db.session.scalar(select(exists().where(Policy.number == number))):
-        return {"number": [f"Policy number {number} is already in use."]}
+        return {"number": [gettext("Policy number %(number)s is already in use.", number=number)]}
     return {}
 
 
@@ -257,7 +260,7 @@ def _people_rows(items: list[dict], model: type, user: User) -> tuple[list, dict
     for index, item in enumerate(items):
         holder_id = item.get("policyholder_id")
         if holder_id is not None and holder_id not in holders:
-            errors[index] = {"policyholder_id": ["No such policyholder."]}
+            errors[index] = {"policyholder_id": [gettext("No such policyholder.")]}
             continue
         rows.append(model(**{**item, "name": item.get("name") or holders[holder_id].name}))
     return rows, errors
@@ -267,7 +270,7 @@ def _share_errors(beneficiaries: list[dict]) -> list[str]:
     shares: dict[int, Decimal] = defaultdict(Decimal)
     for item in beneficiaries:
         shares[item.get("priority", 1)] += Decimal(item.get("share_percent", 100))
-    return [f"The shares of priority {priority} add up to {total}, not 100."
+    return [gettext("The shares of priority %(priority)s add up to %(total)s, not 100.", priority=priority, total=total)
             for priority, total in sorted(shares.items()) if total != 100]
 
 

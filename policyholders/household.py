@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import defer, joinedload
 from werkzeug.exceptions import NotFound
@@ -77,7 +78,7 @@ def get_with_visible_relationships_or_404(policyholder_id: int) -> Policyholder:
     stmt = _record_with_household_in_scope()
     policyholder = db.session.scalars(stmt, {"policyholder_id": policyholder_id}).unique().one_or_none()
     if policyholder is None:
-        raise NotFound(f"Policyholder {policyholder_id} not found.")
+        raise NotFound(gettext("Policyholder %(id)s not found.", id=policyholder_id))
     # the collection holds only the visible relationships now; they are read through this attribute
     policyholder.loaded_visible_relationships = sorted(policyholder.relationships_out,
                                                        key=lambda relationship: (relationship.kind, relationship.id))
@@ -101,15 +102,15 @@ def create_relationship(policyholder: Policyholder, data: dict[str, Any]) -> Pol
     """
     other_id, kind = data["to_policyholder_id"], data["kind"]
     if other_id == policyholder.id:
-        raise refuse("to_policyholder_id", "A policyholder cannot be related to themselves.")
+        raise refuse("to_policyholder_id", gettext("A policyholder cannot be related to themselves."))
     other = db.session.scalar(select(Policyholder).where(Policyholder.id == other_id, visible(Policyholder)))
     if other is None:
-        raise refuse("to_policyholder_id", f"Policyholder {other_id} not found.")
+        raise refuse("to_policyholder_id", gettext("Policyholder %(id)s not found.", id=other_id))
     if kind in PARTY_KINDS and (policyholder.kind, other.kind) != PARTY_KINDS[kind]:
-        raise refuse("kind", f"A {kind.value} relationship does not fit a {policyholder.kind.value} "
-                             f"and a {other.kind.value}.")
+        raise refuse("kind", gettext("A %(relationship)s relationship does not fit a %(kind)s and a %(other)s.",
+                                     relationship=kind.value, kind=policyholder.kind.value, other=other.kind.value))
     if _relationship_exists(policyholder.id, other.id, kind):
-        raise refuse("kind", "This relationship is already recorded.")
+        raise refuse("kind", gettext("This relationship is already recorded."))
     relationship = PolicyholderRelationship(from_policyholder_id=policyholder.id, to_policyholder_id=other.id,
                                             kind=kind, note=data.get("note"))
     db.session.add(relationship)

@@ -15,6 +15,9 @@ from datetime import date
 
 import phonenumbers
 from flask import current_app, has_app_context
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from marshmallow import ValidationError
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
@@ -47,39 +50,40 @@ def validate_id_number(id_type: IdType, value: str, *, date_of_birth: date | Non
     if id_type == IdType.PRC_RESIDENT:
         _check_resident_id(number, date_of_birth)
     elif id_type == IdType.PRC_USCC:
-        _check_stdnum(uscc.validate, number, "Not a valid unified social credit code (18 characters, check digit).")
+        _check_stdnum(uscc.validate, number, _l("Not a valid unified social credit code (18 characters, check digit)."))
     elif id_type == IdType.PASSPORT:
-        _check_pattern(PASSPORT, number, "A passport number is 5 to 12 letters or digits.")
+        _check_pattern(PASSPORT, number, _l("A passport number is 5 to 12 letters or digits."))
     elif id_type == IdType.HK_MACAU_PERMIT:
-        _check_pattern(HK_MACAU_PERMIT, number, "Use H or M and 8 or 10 digits, or C and 8 characters.")
+        _check_pattern(HK_MACAU_PERMIT, number, _l("Use H or M and 8 or 10 digits, or C and 8 characters."))
     else:
-        _check_pattern(OTHER_ID, number, "Use 2 to 32 letters, digits or '-'.")
+        _check_pattern(OTHER_ID, number, _l("Use 2 to 32 letters, digits or '-'."))
     return number
 
 
 def check_id_type_for_kind(id_type: IdType, kind: PartyKind) -> None:
     """Refuse an ID type that does not fit the party: a resident ID for a company, a USCC for a person."""
     if id_type not in ID_TYPES_BY_KIND[kind]:
-        raise ValidationError({"id_type": [f"An ID of type {id_type.value} does not identify a {kind.value}."]})
+        raise ValidationError({"id_type": [gettext("An ID of type %(id_type)s does not identify a %(kind)s.",
+                                                    id_type=id_type.value, kind=kind.value)]})
 
 
 def _check_resident_id(number: str, date_of_birth: date | None) -> None:
-    _check_stdnum(ric.validate, number, "Not a valid PRC resident ID (18 digits with a check digit).")
+    _check_stdnum(ric.validate, number, _l("Not a valid PRC resident ID (18 digits with a check digit)."))
     if date_of_birth is not None and ric.get_birth_date(number) != date_of_birth:
-        raise ValidationError({"date_of_birth": ["Does not match the birth date in the resident ID number."]})
+        raise ValidationError({"date_of_birth": [gettext("Does not match the birth date in the resident ID number.")]})
 
 
-def _check_stdnum(validate, number: str, message: str) -> None:
+def _check_stdnum(validate, number: str, message: LazyString) -> None:
     try:
         validate(number)
     except (StdnumError, KeyError):
         # python-stdnum 2.2 raises KeyError('county') for a county code unknown under a known city
-        raise ValidationError({"id_number": [message]}) from None
+        raise ValidationError({"id_number": [str(message)]}) from None
 
 
-def _check_pattern(pattern: re.Pattern, number: str, message: str) -> None:
+def _check_pattern(pattern: re.Pattern, number: str, message: LazyString) -> None:
     if not pattern.fullmatch(number):
-        raise ValidationError({"id_number": [message]})
+        raise ValidationError({"id_number": [str(message)]})
 
 
 def default_phone_region() -> str:
@@ -97,5 +101,6 @@ def normalise_phone(value: str, *, field: str = "phone", region: str | None = No
     except phonenumbers.NumberParseException:
         parsed = None
     if parsed is None or not phonenumbers.is_valid_number(parsed):
-        raise ValidationError({field: ["Not a valid phone number; give the country code (+44 ...) if not local."]})
+        raise ValidationError({field: [gettext("Not a valid phone number; give the country code (+44 ...) if not "
+                                                "local.")]})
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

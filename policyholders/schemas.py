@@ -12,11 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate, validates
 
 from insurecrm import clock
 from insurecrm.api import Date, Id, Instant, Integer, ListArgs, Money, Schema, Version
 from insurecrm.pii import mask_id_number
+from insurecrm.validation_messages import catalogue_text
 from policyholders.household import visible_relationships
 from policyholders.models import (
     AGE_BANDS,
@@ -39,7 +42,7 @@ from policyholders.models import (
 
 NAME = {"pii": "name"}
 DROP = {"pii": "drop"}
-NOT_NEGATIVE = validate.Range(min=0, error="Must not be negative.")
+NOT_NEGATIVE = validate.Range(min=0, error=catalogue_text(_l("Must not be negative.")))
 
 
 def Enum(enum_cls, **kwargs) -> fields.Enum:  # noqa: N802 - reads like a field class
@@ -100,7 +103,7 @@ class PolicyholderSchema(Schema):
     marital_status = Enum(MaritalStatus, allow_none=True)
     preferred_channel = Enum(ContactChannel, allow_none=True)
     preferred_language = fields.String(load_default="zh", validate=validate.Regexp(
-        r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$", error="Use a language code such as zh or en."))
+        r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$", error=catalogue_text(_l("Use a language code such as zh or en."))))
     consent_marketing = fields.Boolean(load_default=False)
     consent_sms = fields.Boolean(load_default=False)
     consent_email = fields.Boolean(load_default=False)
@@ -118,7 +121,7 @@ class PolicyholderSchema(Schema):
     @validates("date_of_birth")
     def _not_in_future(self, value: date | None, **_kwargs) -> None:
         if value is not None and value > clock.today():
-            raise ValidationError("Must not be in the future.")
+            raise ValidationError(gettext("Must not be in the future."))
 
 
 class PolicyholderUpdateSchema(PolicyholderSchema):

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
+from flask_babel import gettext
 from marshmallow import ValidationError
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from werkzeug.exceptions import Conflict, Forbidden
@@ -49,7 +50,7 @@ OWN_BOOK_ROLES = (Role.AGENT, Role.BANCASSURANCE_SPECIALIST)
 
 
 def refuse(field: str, message: str) -> ValidationError:
-    """The 422 error for ``field``: raise it."""
+    """The 422 error for ``field``, its ``message`` worded by ``gettext`` (the language of the moment): raise it."""
     return ValidationError({field: [message]})
 
 
@@ -92,7 +93,7 @@ def policyholder_search(q: str) -> ColumnElement[bool]:
     """Part of a name, a phone (spaces ignored) or an ID number. Refused (422) to a reader who sees
     pseudonyms only: a hit on a name would reveal whose record it is."""
     if must_pseudonymise():
-        raise refuse("q", "Searching by name, phone or ID number is not available to your role.")
+        raise refuse("q", gettext("Searching by name, phone or ID number is not available to your role."))
     compact = re.sub(r"\s+", "", q)
     return or_(Policyholder.name.icontains(q, autoescape=True),
                Policyholder.phone.contains(compact, autoescape=True),
@@ -187,7 +188,7 @@ def _check_identity(data: dict[str, Any], *, exclude_id: int | None = None, know
         return
     if id_type is None or not number:
         missing = "id_type" if id_type is None else "id_number"
-        raise refuse(missing, "Give both the ID type and the ID number, or neither.")
+        raise refuse(missing, gettext("Give both the ID type and the ID number, or neither."))
     check_id_type_for_kind(id_type, data.get("kind") or PartyKind.PERSON)
     data["id_number"] = validate_id_number(id_type, number, date_of_birth=data.get("date_of_birth"))
     if known_new:
@@ -196,7 +197,7 @@ def _check_identity(data: dict[str, Any], *, exclude_id: int | None = None, know
     if exclude_id is not None:
         taken.append(Policyholder.id != exclude_id)
     if row_exists(*taken):
-        raise refuse("id_number", "A policyholder with this ID number is already on file.")
+        raise refuse("id_number", gettext("A policyholder with this ID number is already on file."))
 
 
 def _check_placement(data: dict[str, Any], actor: User) -> None:
@@ -204,20 +205,20 @@ def _check_placement(data: dict[str, Any], actor: User) -> None:
     defaults to the owner's."""
     owner_id = data.get("owner_agent_id")
     if actor.role in OWN_BOOK_ROLES and (actor.agent_id is None or owner_id != actor.agent_id):
-        raise refuse("owner_agent_id", "You may only keep policyholders in your own book.")
+        raise refuse("owner_agent_id", gettext("You may only keep policyholders in your own book."))
     owner = db.session.get(Agent, owner_id) if owner_id is not None else None
     if owner_id is not None and (owner is None or not _in_subtree_of(actor, owner.org_unit_id)):
-        raise refuse("owner_agent_id", f"No agent {owner_id} in your organisation.")
+        raise refuse("owner_agent_id", gettext("No agent %(id)s in your organisation.", id=owner_id))
     if data.get("org_unit_id") is None and owner is not None:
         data["org_unit_id"] = owner.org_unit_id
     unit_id = data.get("org_unit_id")
     if unit_id is None:
-        raise refuse("org_unit_id", "Give the organisation unit (or an owner agent).")
+        raise refuse("org_unit_id", gettext("Give the organisation unit (or an owner agent)."))
     # (a get: a caller placing many, an import, holds the units in the session and asks no query per row)
     if db.session.get(OrgUnit, unit_id) is None or not _in_subtree_of(actor, unit_id):
-        raise refuse("org_unit_id", f"No organisation unit {unit_id} in your organisation.")
+        raise refuse("org_unit_id", gettext("No organisation unit %(id)s in your organisation.", id=unit_id))
     if actor.role in OWN_BOOK_ROLES and owner is not None and unit_id != owner.org_unit_id:
-        raise refuse("org_unit_id", "A policyholder of yours belongs to your own unit.")
+        raise refuse("org_unit_id", gettext("A policyholder of yours belongs to your own unit."))
 
 
 def _in_subtree_of(actor: User, unit_id: int) -> bool:
@@ -231,15 +232,15 @@ def _check_channel_refs(data: dict[str, Any]) -> None:
     """The bank partner and referrer must exist; a referrer implies (and must match) their bank."""
     partner_id, referrer_id = data.get("bank_partner_id"), data.get("referrer_id")
     if partner_id is not None and db.session.get(BankPartner, partner_id) is None:
-        raise refuse("bank_partner_id", f"No bank partner {partner_id}.")
+        raise refuse("bank_partner_id", gettext("No bank partner %(id)s.", id=partner_id))
     if referrer_id is None:
         return
     referrer = db.session.get(Referrer, referrer_id)
     if referrer is None:
-        raise refuse("referrer_id", f"No referrer {referrer_id}.")
+        raise refuse("referrer_id", gettext("No referrer %(id)s.", id=referrer_id))
     referrer_partner = referrer.bank_branch.bank_partner_id
     if partner_id is not None and partner_id != referrer_partner:
-        raise refuse("referrer_id", "The referrer works for another bank partner.")
+        raise refuse("referrer_id", gettext("The referrer works for another bank partner."))
     data["bank_partner_id"] = referrer_partner
 
 
@@ -272,7 +273,8 @@ def create_interaction(data: dict[str, Any], *, actor: User) -> Interaction:
     data["agent_id"] = _acting_agent(data.get("agent_id", actor.agent_id), actor, field="agent_id")
     data.setdefault("occurred_at", utcnow())
     if data["occurred_at"] > utcnow() + timedelta(minutes=5):  # a little slack for clocks
-        raise refuse("occurred_at", "A contact is logged once it has happened; plan future ones as activities.")
+        raise refuse("occurred_at", gettext("A contact is logged once it has happened; plan future ones as "
+                                            "activities."))
     _check_policy_of(data.get("policy_id"), data["policyholder_id"])
     _check_opportunity_of(data.get("opportunity_id"), data["policyholder_id"])
     interaction = Interaction(**data, user_id=actor.id)
@@ -292,7 +294,7 @@ def _visible_policyholder(policyholder_id: int) -> Policyholder:
     policyholder = db.session.scalar(
         select(Policyholder).where(Policyholder.id == policyholder_id, visible(Policyholder)))
     if policyholder is None:
-        raise refuse("policyholder_id", f"Policyholder {policyholder_id} not found.")
+        raise refuse("policyholder_id", gettext("Policyholder %(id)s not found.", id=policyholder_id))
     return policyholder
 
 
@@ -301,16 +303,16 @@ def _acting_agent(agent_id: int | None, actor: User, *, field: str) -> int | Non
     if agent_id is None:
         return None
     if actor.role in OWN_BOOK_ROLES and agent_id != actor.agent_id:
-        raise refuse(field, "You may only act for yourself.")
+        raise refuse(field, gettext("You may only act for yourself."))
     if not row_exists(Agent.id == agent_id, visible(Agent)):
-        raise refuse(field, f"No agent {agent_id} in your organisation.")
+        raise refuse(field, gettext("No agent %(id)s in your organisation.", id=agent_id))
     return agent_id
 
 
 def _check_policy_of(policy_id: int | None, policyholder_id: int) -> None:
     if policy_id is not None and not row_exists(Policy.id == policy_id, Policy.policyholder_id == policyholder_id,
                                                 visible(Policy)):
-        raise refuse("policy_id", f"Policy {policy_id} of this policyholder not found.")
+        raise refuse("policy_id", gettext("Policy %(id)s of this policyholder not found.", id=policy_id))
 
 
 def _check_opportunity_of(opportunity_id: int | None, policyholder_id: int) -> None:
@@ -318,7 +320,7 @@ def _check_opportunity_of(opportunity_id: int | None, policyholder_id: int) -> N
         Opportunity.id == opportunity_id, visible(Opportunity),
         or_(Opportunity.policyholder_id.is_(None), Opportunity.policyholder_id == policyholder_id),
     ):
-        raise refuse("opportunity_id", f"Opportunity {opportunity_id} of this policyholder not found.")
+        raise refuse("opportunity_id", gettext("Opportunity %(id)s of this policyholder not found.", id=opportunity_id))
 
 
 # -- service requests and complaints -----------------------------------------------------------------
@@ -366,7 +368,7 @@ def create_service_request(data: dict[str, Any], *, actor: User) -> ServiceReque
     opened_at = utcnow()
     data.setdefault("due_at", sla_due_at(data["kind"], data["priority"], opened_at))
     if data["due_at"] < opened_at:
-        raise refuse("due_at", "Must not be in the past.")
+        raise refuse("due_at", gettext("Must not be in the past."))
     service_request = ServiceRequest(**data, opened_at=opened_at, status=ServiceStatus.OPEN)
     db.session.add(service_request)
     db.session.flush()
@@ -384,9 +386,9 @@ def update_service_request(request: ServiceRequest, data: dict[str, Any]) -> Ser
     data = dict(data)
     status = data.get("status", request.status)
     if request.status == ServiceStatus.CLOSED and status != ServiceStatus.CLOSED:
-        raise refuse("status", "A closed request cannot be reopened; open a new one.")
+        raise refuse("status", gettext("A closed request cannot be reopened; open a new one."))
     if status in FINISHED and not data.get("resolution", request.resolution):
-        raise refuse("resolution", "Say how the request was resolved.")
+        raise refuse("resolution", gettext("Say how the request was resolved."))
     if data.get("assigned_agent_id") is not None:
         _check_assignee(data["assigned_agent_id"])
     if "priority" in data and "due_at" not in data and data["priority"] != request.priority:
@@ -402,7 +404,7 @@ def update_service_request(request: ServiceRequest, data: dict[str, Any]) -> Ser
 
 def _check_assignee(agent_id: int | None) -> None:
     if agent_id is not None and not row_exists(Agent.id == agent_id, visible(Agent)):
-        raise refuse("assigned_agent_id", f"No agent {agent_id} in your organisation.")
+        raise refuse("assigned_agent_id", gettext("No agent %(id)s in your organisation.", id=agent_id))
 
 
 # -- service levels as pages show them ----------------------------------------------------------------
@@ -444,7 +446,7 @@ def policyholder_lookup(q: str) -> ColumnElement[bool]:
     a number), an ID number (exact, normalised) or a policy number (exact) of a policy the user sees.
     Refused (422) to a reader who sees pseudonyms only, like :func:`policyholder_search`."""
     if must_pseudonymise():
-        raise refuse("q", "Searching by name, phone or ID number is not available to your role.")
+        raise refuse("q", gettext("Searching by name, phone or ID number is not available to your role."))
     text, compact = q.strip(), normalise_id_number(q)
     found = [Policyholder.name.icontains(text, autoescape=True), Policyholder.id_number == compact,
              Policyholder.id.in_(select(Policy.policyholder_id).where(Policy.number == compact, visible(Policy)))]
