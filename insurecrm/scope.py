@@ -9,7 +9,9 @@ scope does not exist for them (404).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from flask import abort, g
@@ -70,6 +72,33 @@ def get_visible_or_404(model: type[T], object_id: int, user: User | None = None,
     if obj is None:
         abort(404, description=f"{model.__name__} {object_id} not found.")
     return obj
+
+
+#: the rows :func:`already_checked` vouches for: (the user's id, {(model, id): row})
+_checked: ContextVar[tuple[int, dict[tuple[type, int], Any]] | None] = ContextVar("scope_checked", default=None)
+
+
+@contextmanager
+def already_checked(user: User, rows: list) -> Iterator[None]:
+    """Within the block, :func:`find_visible` answers for ``rows`` — which the caller has just read through
+    :func:`scoped_select` (or :func:`visible`) for ``user`` — without asking the database again: an import checks
+    the records a batch of rows names once, not once a row. Any other row, or another user, is looked up as ever."""
+    token = _checked.set((user.id, {(type(row), row.id): row for row in rows}))
+    try:
+        yield
+    finally:
+        _checked.reset(token)
+
+
+def find_visible(model: type[T], object_id: int | None, user: User) -> T | None:
+    """The row ``object_id`` of ``model`` if ``user`` may see it, else ``None`` (no id: ``None``). One query; none
+    for a row the caller vouched for (:func:`already_checked`)."""
+    if object_id is None:
+        return None
+    checked = _checked.get()
+    if checked is not None and checked[0] == user.id and (row := checked[1].get((model, object_id))) is not None:
+        return row
+    return db.session.scalar(scoped_select(model, user).where(model.id == object_id))
 
 
 class StatementPerScope:
