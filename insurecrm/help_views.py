@@ -21,6 +21,8 @@ ANCHORS = (
     "renewal-case", "days-left", "renewal-rate", "renewal-rate-premium", "renewals-premium", "left-out",
     "lost", "still-open", "by-month", "lost-reasons", "due-soon", "risk-flags", "discounts",
     "campaign-members", "campaign-conversion", "campaign-uplift",
+    "scorecard-new-business-premium", "scorecard-renewal-rate", "scorecard-persistency-13", "scorecard-activities-done",
+    "scorecard-conversion-rate", "scorecard-complaints", "scorecard-rank", "scorecard-targets", "agenda", "team-agenda",
 )
 
 

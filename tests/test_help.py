@@ -57,3 +57,38 @@ def test_the_figures_link_to_their_entries(web, make):
     assert 'aria-label="How is this computed?"' in html
     board = web(make.user(Role.ADMIN)).get("/renewals/board").get_data(as_text=True)
     assert 'href="/help#renewal-rate"' in board and "docs/metrics.md" not in board
+
+
+def test_each_scorecard_figure_links_to_its_entry(web, make):
+    from agents.models.pipeline import ScorecardMetric
+
+    entries = {f"scorecard-{metric.value.replace('_', '-')}" for metric in ScorecardMetric}
+    assert entries | {"scorecard-rank", "scorecard-targets"} <= set(ANCHORS)
+    branch = make.org_unit(make.org_unit())
+    agent = make.agent(branch)
+    manager = web(make.user(Role.BRANCH_MANAGER, org_unit_id=branch.id))
+    own = web(make.user(Role.AGENT, agent_id=agent.id)).get("/scorecard").get_data(as_text=True)
+    table = manager.get("/scorecards").get_data(as_text=True)
+    card = manager.get(f"/scorecards/{agent.id}").get_data(as_text=True)
+    for html in (own, table, card):
+        assert all(f'href="/help#{anchor}"' in html for anchor in entries), html
+        assert 'href="/help#scorecard-rank"' in html
+    assert 'href="/help#scorecard-targets"' in card and 'href="/help#scorecard-targets"' in own
+
+
+def test_the_agendas_link_to_their_entries(web, make):
+    branch = make.org_unit(make.org_unit())
+    agent = make.agent(branch)
+    mine = web(make.user(Role.AGENT, agent_id=agent.id)).get("/agenda").get_data(as_text=True)
+    assert 'href="/help#agenda"' in mine
+    team = web(make.user(Role.BRANCH_MANAGER, org_unit_id=branch.id)).get("/agenda/team").get_data(as_text=True)
+    assert 'href="/help#team-agenda"' in team
+
+
+def test_the_scorecard_and_agenda_entries_in_both_languages(web, make):
+    client = web(make.user(Role.AGENT))
+    english = page(client)
+    assert "won ÷ (won + lost)" in english and "(1, 2, 2, 4)" in english
+    assert "from 30 days ago to a year ahead" in english
+    chinese = page(client, "zh")
+    assert 'id="scorecard-persistency-13"' in chinese and 'id="team-agenda"' in chinese

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from agents.models import Agent, AgentStatus
+from agents.models.pipeline import ScorecardMetric
 from agents.pipeline.scorecards import METRICS, PERIODS, ScorecardArgs, TargetsSchema, scorecards, set_targets
 from insurecrm import clock
 from insurecrm.db import db
@@ -56,6 +57,12 @@ def scorecard_value(value, kind: str, *, target: bool = False) -> str:
     if kind == "rate":
         return format_percent(value / 100 if target else value, "#,##0.0%", locale=get_locale())
     return number(value)
+
+
+@bp.app_template_global()
+def scorecard_help(metric: ScorecardMetric) -> str:
+    """The anchor of a figure's entry on the help page: ``scorecard-renewal-rate`` for ``renewal_rate``."""
+    return f"scorecard-{metric.value.replace('_', '-')}"
 
 
 @bp.get("/scorecard")
