@@ -13,10 +13,12 @@ messages in English are unchanged.
 
 from __future__ import annotations
 
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from marshmallow import fields, validate
+
+from insurecrm.labels import label
 
 
 class CatalogueText(str):
@@ -36,6 +38,16 @@ def catalogue_text(message: LazyString) -> CatalogueText:
     catalogue has it), translated when a value is refused with it."""
     with force_locale("en"):  # the English is the key, whatever the language of the moment a schema is defined in
         return CatalogueText(str(message))
+
+
+def in_refusal(code, kind: str) -> str:
+    """``code`` as a refusal names it: in English the code itself, as the API's clients send it (the messages the
+    API answers keep their codes); in another language its label among the ``kind`` labels
+    (:data:`insurecrm.labels.LABELS`), as its readers know it ("居民身份证", not ``prc_resident``)."""
+    locale = get_locale()
+    if locale is None or locale.language == "en":
+        return str(getattr(code, "value", code))
+    return label(code, kind)
 
 
 class _RangeWording(str):

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.services import apply_changes
+from insurecrm.validation_messages import in_refusal
 from policies.models import Claim, ClaimKind, ClaimStatus, Policy, PolicyStatus, ProductLine
 from policies.numbers import CLAIM_CODE, NUMBER_RE, allocate_claim_number, is_valid_number, reserve_claim_number
 from policies.status import ALLOWED_TRANSITIONS, transition
@@ -78,15 +79,17 @@ def create_claim(policy: Policy, data: dict, *, number: str | None = None) -> Cl
     data.setdefault("kind", ClaimKind.OTHER)
     if policy.status in NO_COVER_STATUSES:
         raise ValidationError({"_schema": [gettext("Policy %(number)s is %(status)s: it gives no cover yet.",
-                                                    number=policy.number, status=policy.status)]})
+                                                    number=policy.number,
+                                                    status=in_refusal(policy.status, "policy_status"))]})
     errors: dict[str, list[str]] = {}
     if number is not None:
         number = number.strip().upper()
         errors.update(_given_number_errors(number))
     covered = KINDS_BY_LINE[policy.product.line]
     if data["kind"] not in covered:
-        errors["kind"] = [gettext("A %(line)s policy covers: %(kinds)s.", line=policy.product.line,
-                                   kinds=", ".join(covered))]
+        errors["kind"] = [gettext("A %(line)s policy covers: %(kinds)s.",
+                                   line=in_refusal(policy.product.line, "product_line"),
+                                   kinds=", ".join(in_refusal(kind, "claim_kind") for kind in covered))]
     if not policy.effective_date <= data["loss_date"] <= policy.expiry_date:
         errors["loss_date"] = [gettext("Must lie within the cover period, %(effective)s to %(expiry)s.",
                                        effective=policy.effective_date.isoformat(),
@@ -158,9 +161,11 @@ def _check_status(claim: Claim, status: ClaimStatus, data: dict) -> None:
     if current is C.CLOSED and any(getattr(claim, key) != value for key, value in data.items()):
         raise ValidationError({"status": [gettext("The claim is closed: it can no longer change.")]})
     if status is not current and status not in CLAIM_TRANSITIONS[current]:
-        allowed = ", ".join(CLAIM_TRANSITIONS[current]) or gettext("none")
+        allowed = ", ".join(in_refusal(next_status, "claim_status") for next_status in CLAIM_TRANSITIONS[current])
         raise ValidationError({"status": [gettext("A %(current)s claim cannot become %(status)s. Allowed: %(allowed)s.",
-                                                  current=current, status=status, allowed=allowed)]})
+                                                  current=in_refusal(current, "claim_status"),
+                                                  status=in_refusal(status, "claim_status"),
+                                                  allowed=allowed or gettext("none"))]})
 
 
 def settles_the_cover(claim: Claim) -> bool:

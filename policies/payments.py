@@ -47,6 +47,7 @@ from sqlalchemy import exists, select
 from agents.models import BankPartner
 from insurecrm import clock
 from insurecrm.db import db
+from insurecrm.validation_messages import in_refusal
 from policies.models import (
     BusinessType,
     Commission,
@@ -119,7 +120,8 @@ def commission_kind(policy: Policy, due_date: date) -> CommissionKind:
 def _check_payment(policy: Policy, amount: Decimal, paid_on: date) -> None:
     if policy.status in NO_PAYMENT_STATUSES:
         raise ValidationError({"_schema": [gettext("Policy %(number)s is %(status)s; it takes no payments.",
-                                                    number=policy.number, status=policy.status)]})
+                                                    number=policy.number,
+                                                    status=in_refusal(policy.status, "policy_status"))]})
     errors: dict[str, list[str]] = {}
     if amount <= 0:
         errors["amount"] = [gettext("Must be greater than zero.")]

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from insurecrm.audit import record
 from insurecrm.db import db
+from insurecrm.validation_messages import in_refusal
 from policies.models import Installment, InstallmentStatus, Policy, PremiumFrequency
 from policies.payments import to_money
 from policies.status import FINAL_STATUSES
@@ -94,7 +95,8 @@ def _check_change(policy: Policy, sequence: int, current: Installment | None, wa
                   by_sequence: dict[int, Installment]) -> None:
     if policy.status in FINAL_STATUSES:
         raise ValidationError({"_schema": [gettext("Policy %(number)s has ended (%(status)s): its installments are "
-                                                   "not changed.", number=policy.number, status=policy.status.value)]})
+                                                   "not changed.", number=policy.number,
+                                                   status=in_refusal(policy.status, "policy_status"))]})
     if current is not None and current.paid_amount > 0:
         raise ValidationError({"amount": [gettext("Installment %(sequence)s of policy %(number)s has money paid to "
                                                   "it: a payment is corrected by a reversal, not by changing the "

@@ -20,6 +20,7 @@ from insurecrm.db import db, utcnow
 from insurecrm.models import Role, User
 from insurecrm.scope import scoped_select
 from insurecrm.services import apply_changes, check_version
+from insurecrm.validation_messages import in_refusal
 from policies.models import (
     Beneficiary,
     BusinessType,
@@ -186,7 +187,8 @@ def _product_errors(product: Product | None, data: dict) -> dict:
         return {"product_id": [gettext("No such active product.")]}
     if data["frequency"] not in product.frequency_list:
         return {"frequency": [gettext("Product %(code)s is sold with: %(frequencies)s.", code=product.code,
-                                  frequencies=", ".join(product.frequencies))]}
+                                      frequencies=", ".join(in_refusal(frequency, "frequency")
+                                                            for frequency in product.frequencies))]}
     return {}
 
 
@@ -226,7 +228,8 @@ def _renewal_errors(data: dict, renewed: Policy | None, holder: Policyholder | N
     if renewed.status == PolicyStatus.RENEWED or renewed.renewed_by is not None:
         return {"renews_policy_id": [gettext("Policy %(number)s is already renewed.", number=renewed.number)]}
     if renewed.status in NOT_RENEWABLE:
-        return {"renews_policy_id": [gettext("A %(status)s policy cannot be renewed.", status=renewed.status)]}
+        return {"renews_policy_id": [gettext("A %(status)s policy cannot be renewed.",
+                                             status=in_refusal(renewed.status, "policy_status"))]}
     return {}
 
 

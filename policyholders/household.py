@@ -15,6 +15,7 @@ from werkzeug.exceptions import NotFound
 
 from insurecrm.db import db
 from insurecrm.scope import StatementPerScope, visible, visible_ids
+from insurecrm.validation_messages import in_refusal
 from policies.models import Policy
 from policyholders.models import PartyKind, Policyholder, PolicyholderRelationship, RelationshipKind
 from policyholders.services import refuse, row_exists
@@ -108,7 +109,9 @@ def create_relationship(policyholder: Policyholder, data: dict[str, Any]) -> Pol
         raise refuse("to_policyholder_id", gettext("Policyholder %(id)s not found.", id=other_id))
     if kind in PARTY_KINDS and (policyholder.kind, other.kind) != PARTY_KINDS[kind]:
         raise refuse("kind", gettext("A %(relationship)s relationship does not fit a %(kind)s and a %(other)s.",
-                                     relationship=kind.value, kind=policyholder.kind.value, other=other.kind.value))
+                                     relationship=in_refusal(kind, "relationship_kind"),
+                                     kind=in_refusal(policyholder.kind, "party_kind"),
+                                     other=in_refusal(other.kind, "party_kind")))
     if _relationship_exists(policyholder.id, other.id, kind):
         raise refuse("kind", gettext("This relationship is already recorded."))
     relationship = PolicyholderRelationship(from_policyholder_id=policyholder.id, to_policyholder_id=other.id,

@@ -22,6 +22,7 @@ from marshmallow import ValidationError
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
+from insurecrm.validation_messages import in_refusal
 from policyholders.models import IdType, PartyKind
 
 #: ICAO document numbers are up to 9 characters; some issuers use a few more
@@ -64,7 +65,8 @@ def check_id_type_for_kind(id_type: IdType, kind: PartyKind) -> None:
     """Refuse an ID type that does not fit the party: a resident ID for a company, a USCC for a person."""
     if id_type not in ID_TYPES_BY_KIND[kind]:
         raise ValidationError({"id_type": [gettext("An ID of type %(id_type)s does not identify a %(kind)s.",
-                                                    id_type=id_type.value, kind=kind.value)]})
+                                                    id_type=in_refusal(id_type, "id_type"),
+                                                    kind=in_refusal(kind, "party_kind"))]})
 
 
 def _check_resident_id(number: str, date_of_birth: date | None) -> None:

@@ -9,7 +9,9 @@ from babel.support import Translations
 from flask_babel import force_locale, get_domain, lazy_gettext
 from marshmallow import fields, validate
 
-from insurecrm.validation_messages import catalogue_text
+from insurecrm.labels import label
+from insurecrm.validation_messages import catalogue_text, in_refusal
+from policies.models import PolicyStatus
 from tests.imports.test_import_report_language import MARK, MarkedCatalogue
 
 #: a schema's own message for a validator
@@ -78,3 +80,10 @@ def test_a_translation_with_a_placeholder_of_its_own_falls_back_to_english(app, 
     catalogue = OneTranslation("Length must be between {min} and {max}.", translation)
     monkeypatch.setitem(get_domain().cache, ("zh", get_domain().domain[0]), catalogue)
     assert refusals({"name": "abcd"}, "zh") == {"name": ["Length must be between 1 and 3."]}
+
+
+def test_a_refusal_names_a_code_as_the_api_does_in_english_and_by_its_label_in_chinese(app):
+    with force_locale("en"):
+        assert in_refusal(PolicyStatus.CANCELLED, "policy_status") == "cancelled"
+    with force_locale("zh"):
+        assert in_refusal(PolicyStatus.CANCELLED, "policy_status") == label("cancelled", "policy_status") == "已退保"

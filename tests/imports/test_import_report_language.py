@@ -1,6 +1,6 @@
 """An import run reports its problems in the language of the user who uploaded the file: every message of a Chinese
 run — the cell readers', the engine's, the API schemas' (marshmallow's own refusals among them) and the services' —
-is the Chinese catalogue's text, for every kind of import.
+is the Chinese catalogue's text, and the codes they name are named by their labels, for every kind of import.
 
 The catalogue is replaced here by a marked one (every text it gives starts with :data:`MARK`), so that a message
 worded in English anywhere on the way (a text that never went through the catalogue, or went through it in
@@ -94,6 +94,10 @@ def installment(seq: int, **changes: str) -> dict:
     return {"policy_number": MONTHLY, "sequence": str(seq), "due_date": f"2026-{seq:02d}-01", "amount": "100",
             **changes}
 
+
+#: the codes of what the refused rows name (the ended policy's status, the ID type of a person, a product's
+#: frequencies), which an English message gives as they are and a Chinese one by their labels
+CODES_OF_THE_ROWS = ("cancelled", "prc_resident", "annual")
 
 #: kind → its headers and rows, each row refused for its own reason
 BAD_FILES = {
@@ -194,3 +198,5 @@ def test_a_chinese_run_reports_every_problem_from_the_catalogue(kind, org, book,
     assert {row for row, _column, _message in reported} >= set(range(2, len(rows) + 2)), reported
     english = [issue for issue in reported if not issue[2].startswith(MARK)]
     assert not english, english
+    by_code = [issue for issue in reported if any(code in issue[2] for code in CODES_OF_THE_ROWS)]
+    assert not by_code, by_code  # a status, an ID type or a frequency is named by its label
