@@ -50,7 +50,8 @@ def run(backend: str, policyholders: int, *, seed: int, today: date, digest: boo
         finally:
             if backend == "postgresql":
                 databases.drop_pg_database(url)
-    assert all(stored[table] == count for table, count in counts.items()), "rows written ≠ rows stored"
+    # every row the builder wrote is stored; the task jobs, the night's work and the demo's campaigns add more after it
+    assert all(stored[table] >= count for table, count in counts.items()), "rows written were not all stored"
     return {"backend": backend, "policyholders": policyholders, "seconds": seconds, "rows": stored,
             "digest": fingerprint}
 
