@@ -30,7 +30,7 @@ from agents.models import Agent, BankBranch, BankPartner, Referrer
 from insurecrm.db import db
 from insurecrm.imports.kinds import Column, Context, ImportKind, RowError, choices, register
 from insurecrm.imports.values import parse_code, parse_date, parse_decimal, parse_list
-from insurecrm.scope import visible
+from insurecrm.scope import already_checked, scoped_select, visible
 from policies.models import Policy, Product
 from policies.schemas import PolicyDetailSchema
 from policies.services import create_policy, update_policy
@@ -107,9 +107,8 @@ class PoliciesImport(ImportKind):
             for column, (_api, model) in CODES.items()}
 
     def prefetch(self, batch: list[dict[str, Any]], ctx: Context) -> None:
-        """What the batch's rows look up, read at once: its policies on file (by number), the policyholders its
-        rows name by ID number (those the user may see), and the agents the service reads (held in the session,
-        whose identity map answers its look-ups by id)."""
+        """What the batch's rows look up, read at once: its policies on file (by number: the others are new), the
+        policyholders its rows name by ID number and the agents the service checks, those the user may see."""
         numbers = {values["number"].upper() for values in batch if values.get("number")}
         ctx.state["on_file"] = {policy.number: policy for policy in db.session.scalars(
             select(Policy).where(Policy.number.in_(sorted(numbers))))} if numbers else {}
@@ -117,19 +116,21 @@ class PoliciesImport(ImportKind):
         people += [parts[0] for values in batch for key in ("insured", "beneficiaries")
                    for parts in values.get(key) or () if parts and _LOOKS_LIKE_ID.fullmatch(parts[0])]
         wanted = {normalise_id_number(who) for who in people}
-        holders: dict[str, tuple[int, int | None]] = {}
+        holders: dict[str, Policyholder] = {}
         if wanted:
-            for holder_id, number, owner_id in db.session.execute(
-                    select(Policyholder.id, Policyholder.id_number, Policyholder.owner_agent_id)
-                    .where(Policyholder.id_number.in_(sorted(wanted)), visible(Policyholder, ctx.user))
-                    .order_by(Policyholder.id)):
-                holders.setdefault(number, (holder_id, owner_id))
-        ctx.state["holders"] = {number: holder_id for number, (holder_id, _owner) in holders.items()}
+            for holder in db.session.scalars(scoped_select(Policyholder, ctx.user)
+                                             .where(Policyholder.id_number.in_(sorted(wanted)))
+                                             .order_by(Policyholder.id)):
+                holders.setdefault(holder.id_number, holder)
+        ctx.state["holders"] = {number: holder.id for number, holder in holders.items()}
         codes = ctx.state["codes"]["servicing_agent_code"]
         agents = {codes.get(values["servicing_agent_code"].upper()) for values in batch
-                  if values.get("servicing_agent_code")} | {owner for _id, owner in holders.values()}
+                  if values.get("servicing_agent_code")} | {holder.owner_agent_id for holder in holders.values()}
+        agents.add(ctx.user.agent_id)  # (an agent's policies are serviced by the agent)
         agents.discard(None)
-        ctx.state["held"] = db.session.scalars(select(Agent).where(Agent.id.in_(agents))).all() if agents else []
+        # the rows the service checks, read through the user's scope: it finds them without asking again, each row
+        found = db.session.scalars(scoped_select(Agent, ctx.user).where(Agent.id.in_(agents))).all() if agents else []
+        ctx.state["checked"] = [*holders.values(), *found]
 
     def apply(self, row: int, values: dict[str, Any], ctx: Context) -> str:
         payload = dict(values)
@@ -164,8 +165,8 @@ class PoliciesImport(ImportKind):
             on_file = ctx.state["on_file"].get(data["number"])
             if on_file is None:
                 # written with the batch, 500 at a time: the rows' checks read the database, not the session
-                with db.session.no_autoflush:
-                    create_policy(data, user=ctx.user, flush=False)
+                with db.session.no_autoflush, already_checked(ctx.user, ctx.state["checked"]):
+                    create_policy(data, user=ctx.user, flush=False, number_known_new=True)
                 return "created"
             return self._update(on_file, data, ctx)
         except ValidationError as error:

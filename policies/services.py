@@ -18,7 +18,7 @@ from agents.models import Agent, AgentStatus, BankBranch, BankPartner, Referrer
 from insurecrm import audit
 from insurecrm.db import db, utcnow
 from insurecrm.models import Role, User
-from insurecrm.scope import scoped_select
+from insurecrm.scope import find_visible, scoped_select
 from insurecrm.services import apply_changes, check_version
 from insurecrm.validation_messages import in_refusal
 from policies.models import (
@@ -77,7 +77,7 @@ NOT_RENEWABLE = frozenset({PolicyStatus.QUOTED, PolicyStatus.CANCELLED, PolicySt
 SELLING_ROLES = frozenset({Role.AGENT, Role.BANCASSURANCE_SPECIALIST})
 
 
-def create_policy(data: dict, *, user: User, flush: bool = True) -> Policy:
+def create_policy(data: dict, *, user: User, flush: bool = True, number_known_new: bool = False) -> Policy:
     """Create a policy with its insured persons, beneficiaries, first status row and premium schedule.
 
     Refuses (422, every problem at once): an unknown or inactive product, a frequency the product
@@ -92,14 +92,17 @@ def create_policy(data: dict, *, user: User, flush: bool = True) -> Policy:
     ``flush=False`` (an import, which writes its rows in batches): the policy, its people, its first status row and
     its schedule wait in the session for the caller's flush — unless it renews an expired policy, whose change of
     status is written at once. The caller runs it under ``no_autoflush`` and keeps two policies of one number out
-    of the same flush (the check of the number reads the database).
+    of the same flush (the check of the number reads the database). ``number_known_new``: the caller has looked the
+    number up on file itself (the database's unique index still refuses a number taken meanwhile). The records it
+    names are read through the user's scope, once a batch when the caller vouches for them
+    (:func:`insurecrm.scope.already_checked`).
     """
     data = dict(data)
     people = {key: data.pop(key) for key in ("insured_persons", "beneficiaries") if key in data}
     product = db.session.get(Product, data["product_id"])
-    holder = _visible(Policyholder, data["policyholder_id"], user)
+    holder = find_visible(Policyholder, data["policyholder_id"], user)
     _fill_defaults(data, product, holder, user)
-    renewed = _visible(Policy, data["renews_policy_id"], user) if data.get("renews_policy_id") else None
+    renewed = find_visible(Policy, data["renews_policy_id"], user) if data.get("renews_policy_id") else None
     errors = _merge(
         _product_errors(product, data),
         {} if holder else {"policyholder_id": [gettext("No such policyholder.")]},
@@ -108,7 +111,7 @@ def create_policy(data: dict, *, user: User, flush: bool = True) -> Policy:
         _agent_errors(data.get("servicing_agent_id"), user),
         _bank_errors(data),
         _renewal_errors(data, renewed, holder),
-        _number_errors(data.get("number")),
+        _number_errors(data.get("number"), known_new=number_known_new),
     )
     insured, beneficiaries, people_errors = _people(people, user)
     errors = _merge(errors, people_errors)
@@ -195,7 +198,7 @@ def _product_errors(product: Product | None, data: dict) -> dict:
 def _agent_errors(agent_id: int | None, user: User) -> dict:
     if agent_id is None:
         return {}
-    agent = _visible(Agent, agent_id, user)
+    agent = find_visible(Agent, agent_id, user)
     if agent is None or agent.status != AgentStatus.ACTIVE:
         return {"servicing_agent_id": [gettext("No such active agent.")]}
     return {}
@@ -233,12 +236,12 @@ def _renewal_errors(data: dict, renewed: Policy | None, holder: Policyholder | N
     return {}
 
 
-def _number_errors(number: str | None) -> dict:
+def _number_errors(number: str | None, *, known_new: bool = False) -> dict:
     if number is None:
         return {}
     if not is_valid_number(number) or number.startswith(CLAIM_CODE):
         return {"number": [gettext("Not a valid policy number (e.g. HE2026000012347, with its check digit).")]}
-    if db.session.scalar(select(exists().where(Policy.number == number))):
+    if not known_new and db.session.scalar(select(exists().where(Policy.number == number))):
         return {"number": [gettext("Policy number %(number)s is already in use.", number=number)]}
     return {}
 
@@ -300,12 +303,6 @@ def _people_labels(people: list) -> list[str]:
     """How the audit log shows the people on a policy (the audit listener sees only columns)."""
     return [person.name if getattr(person, "share_percent", None) is None
             else f"{person.name} ({person.share_percent:.2f}%, priority {person.priority})" for person in people]
-
-
-def _visible(model: type, object_id: int | None, user: User):
-    if object_id is None:
-        return None
-    return db.session.scalar(scoped_select(model, user).where(model.id == object_id))
 
 
 def _merge(*parts: dict) -> dict:
