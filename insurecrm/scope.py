@@ -9,8 +9,7 @@ scope does not exist for them (404).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -74,25 +73,31 @@ def get_visible_or_404(model: type[T], object_id: int, user: User | None = None,
     return obj
 
 
-#: the rows :func:`already_checked` vouches for: (the user's id, {(model, id): row})
+#: the rows a :class:`CheckedRows` in use vouches for: (the user's id, {(model, id): row})
 _checked: ContextVar[tuple[int, dict[tuple[type, int], Any]] | None] = ContextVar("scope_checked", default=None)
 
 
-@contextmanager
-def already_checked(user: User, rows: list) -> Iterator[None]:
-    """Within the block, :func:`find_visible` answers for ``rows`` — which the caller has just read through
-    :func:`scoped_select` (or :func:`visible`) for ``user`` — without asking the database again: an import checks
-    the records a batch of rows names once, not once a row. Any other row, or another user, is looked up as ever."""
-    token = _checked.set((user.id, {(type(row), row.id): row for row in rows}))
-    try:
-        yield
-    finally:
-        _checked.reset(token)
+class CheckedRows:
+    """Rows the caller has just read through :func:`scoped_select` (or :func:`visible`) for ``user``; within
+    ``with checked:``, :func:`find_visible` answers for them without asking the database again — an import checks
+    the records a batch of rows names once, not once a row. Any other row, or another user, is looked up as ever.
+    Made once (a batch), entered as often as needed (each row), one block at a time."""
+
+    def __init__(self, user: User, rows: list) -> None:
+        self._vouched = (user.id, {(type(row), row.id): row for row in rows})
+        self._token = None
+
+    def __enter__(self) -> CheckedRows:
+        self._token = _checked.set(self._vouched)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        _checked.reset(self._token)
 
 
 def find_visible(model: type[T], object_id: int | None, user: User) -> T | None:
     """The row ``object_id`` of ``model`` if ``user`` may see it, else ``None`` (no id: ``None``). One query; none
-    for a row the caller vouched for (:func:`already_checked`)."""
+    for a row the caller vouched for (:class:`CheckedRows`)."""
     if object_id is None:
         return None
     checked = _checked.get()

@@ -30,7 +30,7 @@ from agents.models import Agent, BankBranch, BankPartner, Referrer
 from insurecrm.db import db
 from insurecrm.imports.kinds import Column, Context, ImportKind, RowError, choices, register
 from insurecrm.imports.values import parse_code, parse_date, parse_decimal, parse_list
-from insurecrm.scope import already_checked, scoped_select, visible
+from insurecrm.scope import CheckedRows, scoped_select, visible
 from policies.models import Policy, Product
 from policies.schemas import PolicyDetailSchema
 from policies.services import create_policy, update_policy
@@ -130,7 +130,7 @@ class PoliciesImport(ImportKind):
         agents.discard(None)
         # the rows the service checks, read through the user's scope: it finds them without asking again, each row
         found = db.session.scalars(scoped_select(Agent, ctx.user).where(Agent.id.in_(agents))).all() if agents else []
-        ctx.state["checked"] = [*holders.values(), *found]
+        ctx.state["checked"] = CheckedRows(ctx.user, [*holders.values(), *found])
 
     def apply(self, row: int, values: dict[str, Any], ctx: Context) -> str:
         payload = dict(values)
@@ -165,7 +165,7 @@ class PoliciesImport(ImportKind):
             on_file = ctx.state["on_file"].get(data["number"])
             if on_file is None:
                 # written with the batch, 500 at a time: the rows' checks read the database, not the session
-                with db.session.no_autoflush, already_checked(ctx.user, ctx.state["checked"]):
+                with db.session.no_autoflush, ctx.state["checked"]:
                     create_policy(data, user=ctx.user, flush=False, number_known_new=True)
                 return "created"
             return self._update(on_file, data, ctx)

@@ -95,7 +95,7 @@ def create_policy(data: dict, *, user: User, flush: bool = True, number_known_ne
     of the same flush (the check of the number reads the database). ``number_known_new``: the caller has looked the
     number up on file itself (the database's unique index still refuses a number taken meanwhile). The records it
     names are read through the user's scope, once a batch when the caller vouches for them
-    (:func:`insurecrm.scope.already_checked`).
+    (:class:`insurecrm.scope.CheckedRows`).
     """
     data = dict(data)
     people = {key: data.pop(key) for key in ("insured_persons", "beneficiaries") if key in data}
