@@ -25,6 +25,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from agents.models import Agent, BankBranch, BankPartner, Referrer
 from insurecrm.db import db
@@ -107,11 +108,14 @@ class PoliciesImport(ImportKind):
             for column, (_api, model) in CODES.items()}
 
     def prefetch(self, batch: list[dict[str, Any]], ctx: Context) -> None:
-        """What the batch's rows look up, read at once: its policies on file (by number: the others are new), the
-        policyholders its rows name by ID number and the agents the service checks, those the user may see."""
+        """What the batch's rows look up, read at once: its policies on file (by number: the others are new), with
+        their people and whether the user may see them; the policyholders its rows name by ID number and the agents
+        the service checks, those the user may see."""
         numbers = {values["number"].upper() for values in batch if values.get("number")}
-        ctx.state["on_file"] = {policy.number: policy for policy in db.session.scalars(
-            select(Policy).where(Policy.number.in_(sorted(numbers))))} if numbers else {}
+        on_file = db.session.execute(
+            select(Policy, visible(Policy, ctx.user).label("visible")).where(Policy.number.in_(sorted(numbers)))
+            .options(selectinload(Policy.insured_persons), selectinload(Policy.beneficiaries))) if numbers else ()
+        ctx.state["on_file"] = {policy.number: (policy, bool(may_see)) for policy, may_see in on_file}
         people = [values["policyholder_id_number"] for values in batch if values.get("policyholder_id_number")]
         people += [parts[0] for values in batch for key in ("insured", "beneficiaries")
                    for parts in values.get(key) or () if parts and _LOOKS_LIKE_ID.fullmatch(parts[0])]
@@ -162,13 +166,13 @@ class PoliciesImport(ImportKind):
         payload["number"] = payload["number"].upper()
         try:
             data = _schema().load(payload)
-            on_file = ctx.state["on_file"].get(data["number"])
+            on_file, may_see = ctx.state["on_file"].get(data["number"], (None, False))
             if on_file is None:
                 # written with the batch, 500 at a time: the rows' checks read the database, not the session
                 with db.session.no_autoflush, ctx.state["checked"]:
                     create_policy(data, user=ctx.user, flush=False, number_known_new=True)
                 return "created"
-            return self._update(on_file, data, ctx)
+            return self._update(on_file, may_see, data, ctx)
         except ValidationError as error:
             raise RowError.from_validation(error, FILE_FIELDS) from None
 
@@ -207,8 +211,8 @@ class PoliciesImport(ImportKind):
         return people
 
     @staticmethod
-    def _update(policy: Policy, data: dict[str, Any], ctx: Context) -> str:
-        if not db.session.scalar(select(visible(Policy, ctx.user)).where(Policy.id == policy.id)):
+    def _update(policy: Policy, may_see: bool, data: dict[str, Any], ctx: Context) -> str:
+        if not may_see:
             raise RowError({"number": [str(_l("This policy number is on file outside your organisation."))]})
         changed_terms = [key for key in TERMS if key in data and data[key] is not None
                          and getattr(policy, key) != data[key]]

@@ -123,3 +123,15 @@ def test_a_row_may_renew_the_policy_of_a_row_above_it(org, on_file, run_import, 
     assert (second_policy.renews_policy_id, second_policy.business_type) == (first_policy.id, "renewal")
     assert session.scalar(select(func.count()).select_from(Installment)
                           .where(Installment.policy_id == second_policy.id)) == 1
+
+
+def test_a_policy_on_file_outside_the_managers_branch_is_refused_not_changed(org, on_file, run_import, session, make):
+    stranger = make.policyholder(org.other_agent, name="王芳", id_type="prc_resident",
+                                 id_number=resident_id("1970-01-01", 5))
+    session.commit()
+    theirs = rows(org.other_agent.code, 投保人证件号码=stranger.id_number, 被保险人="", 受益人="")[:2]
+    assert run_import("policies", csv_bytes(theirs), org.admin).status == "imported"
+    run = run_import("policies", csv_bytes(rows(org.agent.code, 保额="1")[:2]), org.manager)
+    assert [(i.row, i.column, i.message) for i in run.issues if i.severity == "error"] == [
+        (2, "保单号", "This policy number is on file outside your organisation.")]
+    assert session.scalar(select(Policy.sum_insured).where(Policy.number == FIRST)) == Decimal("500000.00")
