@@ -20,6 +20,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from insurecrm.db import db
 from insurecrm.imports.kinds import Column, Context, ImportKind, RowError, register
@@ -27,7 +28,7 @@ from insurecrm.imports.values import Choices, parse_code, parse_date, parse_deci
 from insurecrm.labels import LABELS
 from insurecrm.scope import scoped_select
 from policies.models import Installment, Payment, PaymentAllocation, Policy
-from policies.payments import apply_payment, open_installments, to_money
+from policies.payments import apply_payment, open_of, to_money
 from policies.schemas import PaymentSchema
 
 #: the service's whole-row refusals (a policy that has ended) are the policy number's
@@ -75,21 +76,45 @@ class PaymentsImport(ImportKind):
                    aliases=("期次", "缴费期次", "期数")),
         )
 
+    def prefetch(self, batch: list[dict[str, Any]], ctx: Context) -> None:
+        """What the batch's rows look up, read at once: its policies the user may see (by number, with their
+        products), all their installments (locked, as the service locks them), and their payments on file named by
+        the batch's references."""
+        numbers = sorted({values["policy_number"].upper() for values in batch if values.get("policy_number")})
+        policies = {policy.number: policy for policy in db.session.scalars(
+            scoped_select(Policy, ctx.user).where(Policy.number.in_(numbers)).options(joinedload(Policy.product)))}
+        ids = [policy.id for policy in policies.values()]
+        installments: dict[int, list[Installment]] = {policy_id: [] for policy_id in ids}
+        references = sorted({values["reference"].upper() for values in batch if values.get("reference")})
+        payments: dict[tuple[int, str], Payment] = {}
+        if ids:
+            for installment in db.session.scalars(select(Installment).where(Installment.policy_id.in_(ids))
+                                                  .order_by(Installment.id).with_for_update()):
+                installments[installment.policy_id].append(installment)
+            if references:
+                payments = {(payment.policy_id, payment.reference.upper()): payment
+                            for payment in db.session.scalars(select(Payment).where(
+                                Payment.policy_id.in_(ids), func.upper(Payment.reference).in_(references)))}
+        ctx.state.update(policies=policies, installments=installments, payments=payments)
+
     def apply(self, row: int, values: dict[str, Any], ctx: Context) -> str:
-        policy = visible_policy(values["policy_number"], ctx)
+        policy = ctx.state["policies"].get(values["policy_number"].upper())
         if policy is None:
             raise RowError({"policy_number": [str(NO_POLICY)]})
         payload = {key: values[key] for key in ("paid_on", "amount", "method", "reference") if key in values}
+        installments = ctx.state["installments"][policy.id]
         try:
             data = PaymentSchema().load(payload)
-            on_file = db.session.scalar(select(Payment).where(
-                Payment.policy_id == policy.id, func.upper(Payment.reference) == data["reference"].upper()))
+            on_file = ctx.state["payments"].get((policy.id, data["reference"].upper()))
             if on_file is not None:
                 return self._unchanged(on_file, data, values, policy)
             sequence = values.get("installment_sequence")
             if sequence is not None:
-                self._check_oldest_open(policy, sequence)
-            apply_payment(policy, data["amount"], data["paid_on"], data["method"], data["reference"])
+                self._check_oldest_open(policy, open_of(installments), sequence)
+            # written with the batch: the next rows of this policy see this one's allocations in the session
+            with db.session.no_autoflush:
+                apply_payment(policy, data["amount"], data["paid_on"], data["method"], data["reference"],
+                              installments=installments, flush=False)
         except ValidationError as error:
             raise RowError.from_validation(error, FILE_FIELDS) from None
         return "created"
@@ -116,9 +141,9 @@ class PaymentsImport(ImportKind):
         return "unchanged"
 
     @staticmethod
-    def _check_oldest_open(policy: Policy, sequence: int) -> None:
-        """A payment goes to the oldest open installment first: the row's installment must be that one."""
-        installments = open_installments(policy)
+    def _check_oldest_open(policy: Policy, installments: list[Installment], sequence: int) -> None:
+        """A payment goes to the oldest open installment first: the row's installment (of the policy's open
+        ``installments``, oldest first) must be that one."""
         if not installments:
             raise RowError({"installment_sequence": [str(_l("Policy %(number)s has no installment left to pay.",
                                                             number=policy.number))]})

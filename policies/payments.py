@@ -77,16 +77,23 @@ def to_money(value) -> Decimal:
 
 
 def apply_payment(policy: Policy, amount, paid_on: date, method: PaymentMethod = PaymentMethod.BANK_TRANSFER,
-                  reference: str | None = None) -> Payment:
+                  reference: str | None = None, *, installments: list[Installment] | None = None,
+                  flush: bool = True) -> Payment:
     """Record a payment for ``policy``, allocate it to the oldest open installments and earn commissions.
 
     Refuses (422) a policy that has ended (cancelled, expired, matured, renewed, terminated by claim),
     an amount of zero or less, a payment date in the future, and an amount larger than all open
     installments together (on ``amount``). A refused payment writes nothing.
+
+    For a caller recording many (an import, in batches): ``installments`` are all of the policy's installments,
+    read and locked by the caller (:func:`open_installments` for one policy), of which the payment takes the open
+    ones as this session holds them — the payments of one batch see each other's allocations before any is
+    written; ``flush=False`` leaves the rows to the caller's flush (under ``no_autoflush``), except for a policy in
+    grace, whose way out is read from the installments as written.
     """
     amount = to_money(amount)
     _check_payment(policy, amount, paid_on)
-    installments = open_installments(policy)
+    installments = open_installments(policy) if installments is None else open_of(installments)
     outstanding = sum((i.amount - i.paid_amount for i in installments), Decimal("0"))
     if amount > outstanding:
         raise ValidationError({"amount": [gettext("Exceeds the %(outstanding)s still open on policy %(number)s.",
@@ -94,10 +101,12 @@ def apply_payment(policy: Policy, amount, paid_on: date, method: PaymentMethod =
     payment = Payment(policy_id=policy.id, paid_on=paid_on, amount=amount, method=method, reference=reference)
     db.session.add(payment)
     allocated = _allocate(payment, installments)
-    db.session.flush()
+    if flush or policy.status == PolicyStatus.GRACE:
+        db.session.flush()
     _earn_commissions(policy, payment, allocated)
     _leave_grace_if_cleared(policy, paid_on)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return payment
 
 
@@ -107,6 +116,12 @@ def open_installments(policy: Policy) -> list[Installment]:
         select(Installment).where(Installment.policy_id == policy.id, Installment.status.in_(OPEN))
         .order_by(Installment.due_date, Installment.sequence).with_for_update()
     ))
+
+
+def open_of(installments: list[Installment]) -> list[Installment]:
+    """Of a policy's ``installments``, those not yet fully paid, oldest first (as :func:`open_installments`)."""
+    return sorted((installment for installment in installments if installment.status in OPEN),
+                  key=lambda installment: (installment.due_date, installment.sequence))
 
 
 def commission_kind(policy: Policy, due_date: date) -> CommissionKind:
@@ -185,7 +200,7 @@ def _earn_commissions(policy: Policy, payment: Payment, allocated: list[tuple[In
 def _add_commission(policy: Policy, payment: Payment, kind: CommissionKind, premium: Decimal, rate: Decimal,
                     amount: Decimal, *, agent_id: int | None = None, bank_partner_id: int | None = None) -> None:
     db.session.add(Commission(
-        policy_id=policy.id, payment_id=payment.id, kind=kind, rate=rate, base_amount=premium,
+        policy_id=policy.id, payment_id=payment.id, payment=payment, kind=kind, rate=rate, base_amount=premium,
         amount=amount, earned_on=payment.paid_on, agent_id=agent_id, bank_partner_id=bank_partner_id,
         payee=CommissionPayee.AGENT if agent_id is not None else CommissionPayee.BANK_PARTNER,
     ))

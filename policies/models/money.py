@@ -139,3 +139,7 @@ class Commission(Base):
     base_amount: Mapped[Money]
     amount: Mapped[Money]
     earned_on: Mapped[date] = mapped_column(index=True)
+
+    #: (no back reference) lets a new payment's commissions be made before the payment has an id — an import writes
+    #: a batch of payments and their commissions in one flush
+    payment = relationship("Payment")
