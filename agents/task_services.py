@@ -55,6 +55,7 @@ REASON_LABELS = {
     TaskReason.STALE_OPPORTUNITY: _l("Opportunity stale in its stage"),
     TaskReason.INBOUND_MESSAGE: _l("Message from a policyholder"),
     TaskReason.CAMPAIGN: _l("Campaign call"),
+    TaskReason.CAMPAIGN_STOPPED: _l("Campaign stopped: hand it over"),
     TaskReason.OTHER: _l("Task"),
 }
 #: what to do, by reason (the jobs' own wording of a task is stored in English with it; pages show this instead)
@@ -71,6 +72,9 @@ REASON_HINTS = {
     TaskReason.INBOUND_MESSAGE: _l("The policyholder sent a message (on their timeline): read it and answer."),
     TaskReason.CAMPAIGN: _l("A campaign reaches this policyholder through you: call them with its message (below) "
                             "and record how it went — reached, with what they said, is their response."),
+    TaskReason.CAMPAIGN_STOPPED: _l("This active campaign no longer runs: its owner is no longer active, or no "
+                                    "longer manages its branch. Open it and hand it over to an active manager or "
+                                    "admin, or end it."),
 }
 OUTCOME_LABELS = {TaskOutcome.REACHED: _l("Reached"), TaskOutcome.NO_ANSWER: _l("No answer"),
                   TaskOutcome.CALL_BACK: _l("Call back on a date")}

@@ -161,6 +161,7 @@ JOB_COUNT: Labels = {
     "sales_reports_skipped": _l("daily sales reports skipped (too late)"),
     "sales_reports_without_email": _l("sales reports not sent (the manager has no email)"),
     "campaign_runs": _l("campaign runs"), "campaigns_refused": _l("campaigns that could not run"),
+    "stopped_campaign_tasks": _l("tasks to hand over a campaign whose owner left"),
     "members_control": _l("members held out (control group)"), "members_sent": _l("campaign messages queued"),
     "members_task": _l("campaign calls for agents"), "members_no_consent": _l("members without consent or contact"),
     "members_over_cap": _l("members over the weekly cap"), "members_over_budget": _l("members over the budget"),

@@ -235,6 +235,9 @@ class TaskReason(enum.StrEnum):
     INBOUND_MESSAGE = "inbound_message"
     #: a campaign reaches the policyholder through their agent (policyholders.campaigns.runs)
     CAMPAIGN = "campaign"
+    #: an active campaign stopped because its owner may no longer keep it (left, or moved): hand it over
+    #: (policyholders.campaigns.owners)
+    CAMPAIGN_STOPPED = "campaign_stopped"
     #: anything else the system asks of a person
     OTHER = "other"
 

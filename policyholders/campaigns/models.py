@@ -55,8 +55,9 @@ class CampaignSchedule(enum.StrEnum):
 class Campaign(VersionedMixin, TimestampMixin, Base):
     """A campaign over a segment, on one channel, on a schedule, with a budget and a control group.
 
-    Its segment is evaluated in the scope of ``owner_user_id`` (who made it). ``system_key`` marks the built-in
-    campaigns (``renewal_reminders``, ``birthday_greetings``), whose daily jobs read their status and messages."""
+    Its segment is evaluated in the scope of ``owner_user_id`` (who made it, or to whom it was handed over:
+    :mod:`policyholders.campaigns.owners`). ``system_key`` marks the built-in campaigns (``renewal_reminders``,
+    ``birthday_greetings``), whose daily jobs read their status and messages; they have no owner."""
 
     __tablename__ = "campaigns"
     __audited__ = True

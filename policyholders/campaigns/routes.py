@@ -1,4 +1,5 @@
-"""The campaigns API: keep campaigns, move their status, run one now, read their runs and the members of each.
+"""The campaigns API: keep campaigns, move their status, hand one over, run one now, read their runs and the
+members of each.
 
 Branch managers (their branch's campaigns) and admins keep them; the actuary reads them (no members: personal data);
 agents have none. How a run works: :mod:`policyholders.campaigns.runs`.
@@ -24,7 +25,7 @@ from insurecrm.auth import require_roles
 from insurecrm.db import db
 from insurecrm.models import Role
 from insurecrm.scope import get_visible_or_404, scoped_select
-from policyholders.campaigns import services
+from policyholders.campaigns import owners, services
 from policyholders.campaigns.models import Campaign, CampaignMember, CampaignRun
 from policyholders.campaigns.runs import CampaignNotRunnable, run_now
 from policyholders.campaigns.schemas import (
@@ -33,6 +34,7 @@ from policyholders.campaigns.schemas import (
     CampaignUpdateSchema,
     MemberArgs,
     MemberSchema,
+    OwnerSchema,
     PreviewArgs,
     PreviewSchema,
     RunSchema,
@@ -108,6 +110,24 @@ class Status(MethodView):
         """Activate, pause or end a campaign."""
         campaign = get_visible_or_404(Campaign, campaign_id)
         services.set_status(campaign, data["status"])
+        db.session.commit()
+        return campaign
+
+
+@blp.route("/campaigns/<int:campaign_id>/owner")
+class Owner(MethodView):
+    @require_roles(*KEEPERS)
+    @blp.arguments(OwnerSchema)
+    @blp.response(200, CampaignSchema)
+    def post(self, data, campaign_id):
+        """Hand the campaign over to a new owner.
+
+        Its runs, members and effectiveness stay with it; its segment is read in the new owner's scope from the next
+        run on, and a campaign whose owner left runs again. 422 on `owner_user_id` when the user may not own it
+        (inactive, not an admin, or a branch manager of neither its branch nor one above it) or the campaign is
+        built-in (it has no owner); 404 for a campaign you may not see; 409 when `version` is not the one it has."""
+        campaign = get_visible_or_404(Campaign, campaign_id)
+        owners.hand_over(campaign, data["owner_user_id"], version=data["version"])
         db.session.commit()
         return campaign
 

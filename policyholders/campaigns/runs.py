@@ -7,9 +7,11 @@ also run a campaign now (the campaign page's "Run now"): the run is for today. E
 ``(campaign, date)`` makes it one run, whichever scheduler, host or person gets there first; a run that stopped
 half-way (a crash) is finished by the next attempt: members, messages and tasks are each keyed.
 
-**Who.** The campaign's segment, evaluated on the run's date in the scope of the campaign's owner (who made it),
-in the order of policyholder ids. A random share of them (``control_percent``, drawn with the run as seed: the same
-members whatever attempt draws) is held out — the control group, sent nothing — and every other member is, in turn:
+**Who.** The campaign's segment, evaluated on the run's date in the scope of the campaign's owner (who made it, or
+to whom it was handed over: :mod:`policyholders.campaigns.owners`; a campaign whose owner left runs no more until
+handed over), in the order of policyholder ids. A random share of them (``control_percent``, drawn with the run as
+seed: the same members whatever attempt draws) is held out — the control group, sent nothing — and every other
+member is, in turn:
 
 - ``no_consent`` — the channel is email or SMS and the policyholder has not consented to it or has no address or
   number for it (marketing kinds — birthday, holiday care, cross-sell, reactivation, custom — also need the
@@ -41,7 +43,7 @@ from agents.task_services import planned_on
 from insurecrm import clock
 from insurecrm.db import db, utcnow
 from insurecrm.jobs import daily_job
-from insurecrm.models import Outbox, OutboxChannel, OutboxStatus, Role, User
+from insurecrm.models import Outbox, OutboxChannel, OutboxStatus, User
 from policyholders.campaigns.models import (
     Campaign,
     CampaignChannel,
@@ -54,6 +56,7 @@ from policyholders.campaigns.models import (
     MemberOutcome,
     RunStatus,
 )
+from policyholders.campaigns.owners import owner_may_keep, tell_the_unit
 from policyholders.models import Policyholder
 from policyholders.segments.services import segment_query
 from policyholders.tasks import email_reachable, sms_reachable
@@ -68,6 +71,11 @@ BATCH = 1000
 
 class CampaignNotRunnable(Exception):
     """A campaign that cannot run (no segment, an owner who left); the message says why."""
+
+
+class OwnerMayNotKeep(CampaignNotRunnable):
+    """The campaign's owner may no longer own it (:func:`policyholders.campaigns.owners.may_own`): it runs again
+    once handed over."""
 
 
 def scheduled_on(campaign: Campaign, day: date, *, holiday: bool, has_run: bool) -> bool:
@@ -85,7 +93,8 @@ def scheduled_on(campaign: Campaign, day: date, *, holiday: bool, has_run: bool)
 def run_due(logical_date: date) -> dict[str, int]:
     """Run every active campaign (not a built-in one: their own jobs send them) scheduled on the logical date, each
     in its own transaction; the counts of their members by outcome. A campaign that cannot run is counted as
-    ``campaigns_refused`` and the others go on."""
+    ``campaigns_refused`` and the others go on; one that cannot because its owner left is told to the manager of
+    its unit, once (``stopped_campaign_tasks``: :func:`policyholders.campaigns.owners.tell_the_unit`)."""
     holiday = db.session.scalar(select(Holiday.id).where(Holiday.day == logical_date)) is not None
     ran = set(db.session.scalars(select(CampaignRun.campaign_id).distinct()))
     campaigns = db.session.scalars(select(Campaign).where(
@@ -97,9 +106,12 @@ def run_due(logical_date: date) -> dict[str, int]:
             continue
         try:
             run = run_campaign(campaign, logical_date)
-        except CampaignNotRunnable:
+        except CampaignNotRunnable as refused:
             db.session.rollback()
             totals["campaigns_refused"] += 1
+            if isinstance(refused, OwnerMayNotKeep):
+                totals["stopped_campaign_tasks"] += tell_the_unit(campaign, logical_date)
+                db.session.commit()
             continue
         db.session.commit()
         totals["campaign_runs"] += 1
@@ -109,13 +121,14 @@ def run_due(logical_date: date) -> dict[str, int]:
 
 def run_campaign(campaign: Campaign, day: date) -> CampaignRun:
     """Run ``campaign`` for ``day`` (see the module's text), or finish its run for that day; the run. Refuses
-    (:class:`CampaignNotRunnable`) a campaign without a segment or whose owner is no longer active. Flushes; the
-    caller commits."""
-    owner = db.session.get(User, campaign.owner_user_id) if campaign.owner_user_id is not None else None
+    (:class:`CampaignNotRunnable`) a campaign without a segment, and (:class:`OwnerMayNotKeep`) one whose owner may
+    no longer own it: no longer active, or no longer over its unit. Flushes; the caller commits."""
     if campaign.segment is None:
         raise CampaignNotRunnable(gettext("The campaign has no segment."))
-    if owner is None or not owner.active or owner.role == Role.ACTUARY:
-        raise CampaignNotRunnable(gettext("The campaign's owner is no longer active: end it and make a new one."))
+    if not owner_may_keep(campaign):
+        raise OwnerMayNotKeep(gettext("The campaign's owner is no longer active, or no longer manages its branch: "
+                                      "hand it over to an active manager or admin."))
+    owner = db.session.get(User, campaign.owner_user_id)
     run = _claim(campaign, day)
     if run.status == RunStatus.DONE:
         return run

@@ -94,7 +94,9 @@ class CampaignSchema(_CampaignFields):
     conversion_window_days = Integer(minimum=1, maximum=365, load_default=30)
     cost_per_message = Money(validate=NOT_NEGATIVE, load_default="0")
     messages = _messages(load_default=list)
-    owner_user_id = Id(dump_only=True, allow_none=True)
+    owner_user_id = Id(dump_only=True, allow_none=True, metadata={
+        "description": "Whose scope its segment is read in: who made it, or to whom it was handed over (POST "
+                       "/campaigns/{id}/owner). None for a built-in campaign."})
     org_unit_id = Id(dump_only=True, allow_none=True)
     system_key = fields.String(dump_only=True, allow_none=True, metadata={
         "description": "A built-in campaign (renewal reminders, birthday greetings): worded by the message "
@@ -111,6 +113,14 @@ class CampaignUpdateSchema(VersionedSchema, _CampaignFields):
 class StatusSchema(Schema):
     status = fields.Enum(CampaignStatus, by_value=True, required=True, metadata={
         "description": "active (from draft or paused), paused (from active), ended (from active or paused)."})
+
+
+class OwnerSchema(VersionedSchema):
+    """Hand a campaign over: its new owner, who reads its segment from the next run on."""
+
+    owner_user_id = Id(required=True, metadata={
+        "description": "An active admin, or an active branch manager of the campaign's branch or of a branch above "
+                       "it."})
 
 
 class CampaignArgs(ListArgs):

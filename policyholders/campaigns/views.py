@@ -1,7 +1,8 @@
-"""Pages of campaigns: the list, the editor (new and edit) with its message per language, a campaign's page (status
-moves, run now, the preview of its message for a member in each language, its runs) and a run's members with what
-each was sent and answered. Rules live in :mod:`policyholders.campaigns.services` and ``runs``; the form is read by
-the API's schemas. The effectiveness of a campaign has its own page (:mod:`policyholders.campaigns.effect_views`)."""
+"""Pages of campaigns: the list (the campaigns that stopped because their owner left first), the editor (new and
+edit) with its message per language, a campaign's page (status moves, run now, hand over, the preview of its message
+for a member in each language, its runs) and a run's members with what each was sent and answered. Rules live in
+:mod:`policyholders.campaigns.services`, ``owners`` and ``runs``; the form is read by the API's schemas. The
+effectiveness of a campaign has its own page (:mod:`policyholders.campaigns.effect_views`)."""
 
 from __future__ import annotations
 
@@ -18,15 +19,21 @@ from agents.task_services import OUTCOME_LABELS
 from insurecrm import clock
 from insurecrm.db import db
 from insurecrm.errors import VersionConflict
-from insurecrm.models import Outbox
+from insurecrm.models import Outbox, User
 from insurecrm.scope import get_visible_or_404, scoped_select
 from insurecrm.web import load_form, page_roles, paginate_page
-from policyholders.campaigns import services
+from policyholders.campaigns import owners, services
 from policyholders.campaigns.models import Campaign, CampaignMember, CampaignRun, CampaignStatus, MemberOutcome
 from policyholders.campaigns.responses import responded_at_of, response_of
 from policyholders.campaigns.routes import KEEPERS, READERS
 from policyholders.campaigns.runs import CampaignNotRunnable, run_now
-from policyholders.campaigns.schemas import LANGUAGES, CampaignMessageSchema, CampaignSchema, CampaignUpdateSchema
+from policyholders.campaigns.schemas import (
+    LANGUAGES,
+    CampaignMessageSchema,
+    CampaignSchema,
+    CampaignUpdateSchema,
+    OwnerSchema,
+)
 from policyholders.campaigns.system import display_name, template_kinds
 from policyholders.segments.models import Segment
 
@@ -40,12 +47,17 @@ FIELDS = ("name", "description", "kind", "channel", "segment_id", "schedule", "s
 @bp.get("/campaigns")
 @page_roles(*READERS)
 def index():
-    """The campaigns the user may see, newest first, with their segment: three queries a page."""
+    """The campaigns the user may see, newest first, with their segment, and the active ones that stopped because
+    their owner left (to hand over): four queries a page."""
     stmt = scoped_select(Campaign).options(selectinload(Campaign.segment)).order_by(Campaign.id.desc())
     page = paginate_page(stmt, PER_PAGE)
     last_runs = dict(db.session.execute(select(CampaignRun.campaign_id, func.max(CampaignRun.run_date)).where(
         CampaignRun.campaign_id.in_([campaign.id for campaign in page.items])).group_by(CampaignRun.campaign_id)).all())
-    return render_template("campaigns/index.html", page=page, last_runs=last_runs, may_keep=g.user.role in KEEPERS)
+    may_keep = g.user.role in KEEPERS
+    stopped = db.session.execute(scoped_select(Campaign, g.user, Campaign.id, Campaign.name).where(
+        owners.stopped()).order_by(Campaign.id).limit(PER_PAGE)).all() if may_keep else []
+    return render_template("campaigns/index.html", page=page, last_runs=last_runs, may_keep=may_keep,
+                           stopped=stopped)
 
 
 @bp.get("/campaigns/new")
@@ -109,13 +121,27 @@ def detail(campaign_id: int):
     """The campaign, its message previewed in each language for a member, and its runs (the latest 50)."""
     campaign = get_visible_or_404(Campaign, campaign_id, options=(selectinload(Campaign.messages),
                                                                    joinedload(Campaign.segment)))
-    runs = db.session.scalars(select(CampaignRun).where(CampaignRun.campaign_id == campaign.id)
-                              .order_by(CampaignRun.run_date.desc()).limit(50)).all()
     may_keep = g.user.role in KEEPERS
     previews = [services.preview(campaign, language, g.user) for language in LANGUAGES] if may_keep else []
-    return render_template("campaigns/detail.html", campaign=campaign, runs=runs, previews=previews,
-                           may_keep=may_keep, moves=sorted(services.TRANSITIONS[campaign.status]),
-                           template_kinds=template_kinds(campaign))
+    return _detail(campaign, runs=_runs_of(campaign.id), previews=previews, may_keep=may_keep)
+
+
+def _runs_of(campaign_id: int) -> list[CampaignRun]:
+    """The campaign's latest 50 runs, the latest first."""
+    return list(db.session.scalars(select(CampaignRun).where(CampaignRun.campaign_id == campaign_id)
+                                   .order_by(CampaignRun.run_date.desc()).limit(50)))
+
+
+def _detail(campaign: Campaign, *, status: int = 200, owner_errors: dict | None = None, **values):
+    """The campaign's page: its owner (and whether they may keep it) and, for a keeper of a campaign that is not
+    built-in, who it may be handed over to."""
+    owner = db.session.get(User, campaign.owner_user_id) if campaign.owner_user_id is not None else None
+    handing_over = values["may_keep"] and campaign.system_key is None
+    return render_template("campaigns/detail.html", campaign=campaign, owner=owner,
+                           owner_may_keep=owners.owner_may_keep(campaign),
+                           possible_owners=owners.possible_owners(campaign) if handing_over else [],
+                           owner_errors=owner_errors or {}, moves=sorted(services.TRANSITIONS[campaign.status]),
+                           template_kinds=template_kinds(campaign), **values), status
 
 
 @bp.post("/campaigns/<int:campaign_id>/status")
@@ -133,6 +159,33 @@ def status(campaign_id: int):
         return redirect(url_for("campaigns_web.detail", campaign_id=campaign_id))
     db.session.commit()
     flash(_("The campaign is now: %(status)s.", status=_status_label(campaign.status)), "success")
+    return redirect(url_for("campaigns_web.detail", campaign_id=campaign_id))
+
+
+@bp.post("/campaigns/<int:campaign_id>/owner")
+@page_roles(*KEEPERS)
+def owner(campaign_id: int):
+    """Hand the campaign over (the form of its page); a refused choice comes back on the page with why (422)."""
+    campaign = get_visible_or_404(Campaign, campaign_id)
+    try:
+        data = load_form(OwnerSchema())
+        changed = owners.hand_over(campaign, data["owner_user_id"], version=data["version"])
+        db.session.commit()
+    except ValidationError as error:
+        db.session.rollback()
+        errors = _flat(error.messages)
+        campaign = get_visible_or_404(Campaign, campaign_id)
+        previews = [services.preview(campaign, language, g.user) for language in LANGUAGES]
+        return _detail(campaign, status=422, owner_errors=errors, runs=_runs_of(campaign_id), previews=previews,
+                       may_keep=True)
+    except StaleDataError:
+        raise VersionConflict() from None
+    if changed:
+        new_owner = db.session.get(User, campaign.owner_user_id)
+        flash(_("Campaign handed over to %(name)s: it now runs in their scope.", name=new_owner.display_name),
+              "success")
+    else:
+        flash(_("Nothing changed."), "success")
     return redirect(url_for("campaigns_web.detail", campaign_id=campaign_id))
 
 
@@ -252,6 +305,13 @@ def _status_label(status: CampaignStatus) -> str:
     from insurecrm.labels import label
 
     return label(status, "campaign_status")
+
+
+@bp.app_template_global()
+def stopped_campaign_url(task) -> str | None:
+    """The page of the campaign a task *Campaign stopped* is about (the Tasks page links it), else ``None``."""
+    campaign_id = owners.campaign_of_task(task.source_key)
+    return None if campaign_id is None else url_for("campaigns_web.detail", campaign_id=campaign_id)
 
 
 @bp.app_template_filter("campaign_name")
