@@ -135,3 +135,28 @@ def test_a_manager_pays_only_on_policies_of_their_branch(org, policies, run_impo
     assert [(row, col) for row, col, _m in errors_of(run)] == [(2, "保单号"), (3, "保单号"), (4, "保单号")]
     assert {message for _r, _c, message in errors_of(run)} == {"No policy with this number that you may see."}
     assert payments(session) == 0
+
+
+def test_a_policy_in_grace_leaves_it_when_a_row_pays_the_last_overdue_installment(org, make, run_import, session):
+    """Rows of one batch pay the same policy in grace: the first leaves an installment overdue (still in grace),
+    the second pays it and takes the policy back in force — each row sees the one above."""
+    holder = make.policyholder(org.agent, name="李娜", id_type="prc_resident", id_number=resident_id("1985-12-24", 2))
+    product = make.product(code="HE-02", line=ProductLine.HEALTH, grace_period_days=120)
+    today = clock.today()
+    effective = date(today.year, today.month, 1) - timedelta(days=70)
+    policy = make.policy(holder, product, number=MONTHLY, premium=Decimal("100.00"), frequency="monthly",
+                         effective_date=effective, status=PolicyStatus.GRACE, status_date=today - timedelta(days=30))
+    session.flush()
+    session.add_all(build_schedule(policy))
+    session.commit()
+    overdue = session.scalar(select(func.count()).select_from(Installment).where(
+        Installment.policy_id == policy.id, Installment.due_date < today))
+    assert overdue >= 3
+    paid_on = today.isoformat()
+    file = [HEADERS, [MONTHLY, "BT001", paid_on, str(100 * (overdue - 1)), "", ""],
+            [MONTHLY, "BT002", paid_on, "100", "", ""]]
+    run = run_import("payments", csv_bytes(file), org.manager)
+    assert run.status == "imported", errors_of(run)
+    session.refresh(policy)
+    assert (policy.status, policy.status_date) == (PolicyStatus.IN_FORCE, today)
+    assert [change.to_status for change in policy.status_history][-1] == PolicyStatus.IN_FORCE
