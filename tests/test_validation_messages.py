@@ -87,3 +87,15 @@ def test_a_refusal_names_a_code_as_the_api_does_in_english_and_by_its_label_in_c
         assert in_refusal(PolicyStatus.CANCELLED, "policy_status") == "cancelled"
     with force_locale("zh"):
         assert in_refusal(PolicyStatus.CANCELLED, "policy_status") == label("cancelled", "policy_status") == "已退保"
+
+
+@pytest.mark.parametrize(("language", "message"), [("en", "Missing data for required field."),
+                                                   ("zh", "缺少必填字段。")])
+def test_the_api_answers_in_the_language_of_the_tokens_user(api, make, language, message):
+    """docs/api.md, "Errors": the words follow the user's saved language; the field names stay the API's."""
+    from insurecrm.models import Role
+
+    admin = make.user(Role.ADMIN, preferred_language=language)
+    response = api(admin).post("/api/v1/products", json={})
+    assert response.status_code == 422
+    assert response.json["errors"]["code"] == [message]
