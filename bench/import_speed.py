@@ -21,7 +21,8 @@ indexes and generated columns.
 
 ``--scenario`` runs issue 11's acceptance instead: a file of N policyholders and one of their N policies, both in GBK
 with Chinese headers, each with five bad rows; the dry runs must name exactly those rows; the corrected files are
-imported in full; imported again, they change nothing.
+imported in full; then a file of the N policies' first premiums (checked, imported); imported again, the three files
+change nothing.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def write_book(path: Path, count: int, agent_codes: list[str]) -> None:
 
 
 POLICY_HEADERS = ["保单号", "投保人证件号码", "产品代码", "生效日期", "保额", "保费", "缴费频率"]
+PAYMENT_HEADERS = ["保单号", "缴费流水号", "缴费日期", "金额"]
 
 
 def write_policies(path: Path, holders: Path, bad: dict[int, tuple[int, str]] | None = None) -> None:
@@ -82,18 +84,25 @@ def write_policies(path: Path, holders: Path, bad: dict[int, tuple[int, str]] | 
     from policies.models import ProductLine
     from policies.numbers import policy_number
 
-    with holders.open(encoding="gb18030", newline="") as source, path.open("w", encoding="gb18030",
-                                                                            newline="") as handle:
-        reader, writer = csv.reader(source), csv.writer(handle)
+    def policy(n: int, holder: list[str]) -> list[str]:
+        cells = [policy_number(ProductLine.HEALTH, 2026, n), holder[0], "HE-01", "2026-01-01", "￥200,000", "1,200.00",
+                 "年缴"]
+        if bad and n + 1 in bad:
+            column, value = bad[n + 1]
+            cells[column] = value
+        return cells
+
+    derive(path, holders, POLICY_HEADERS, policy)
+
+
+def derive(path: Path, source: Path, headers: list[str], make_row) -> None:
+    """A GBK file of ``headers`` with a row ``make_row(n, cells)`` for each row of the GBK file ``source`` (from 1)."""
+    with source.open(encoding="gb18030", newline="") as given, path.open("w", encoding="gb18030",
+                                                                          newline="") as handle:
+        reader, writer = csv.reader(given), csv.writer(handle)
         next(reader)
-        writer.writerow(POLICY_HEADERS)
-        for n, row in enumerate(reader, start=1):
-            cells = [policy_number(ProductLine.HEALTH, 2026, n), row[0], "HE-01", "2026-01-01", "￥200,000", "1,200.00",
-                     "年缴"]
-            if bad and n + 1 in bad:
-                column, value = bad[n + 1]
-                cells[column] = value
-            writer.writerow(cells)
+        writer.writerow(headers)
+        writer.writerows(make_row(n, row) for n, row in enumerate(reader, start=1))
 
 
 def spoil(path: Path, bad: dict[int, tuple[int, str]]) -> None:
@@ -142,9 +151,18 @@ def scenario(count: int, codes: list[str], admin_id: int, folder: Path) -> None:
     assert sorted({i.row for i in checked.issues if i.severity == "error"}) == sorted(bad_policies), "policies' rows"
     write_policies(policies, holders)
     assert run("policies", policies, ImportMode.IMPORT).status.value == "imported"
-    for kind, path in (("policyholders", holders), ("policies", policies)):
+    payments = folder / "payments.csv"
+    write_payments(payments, policies)
+    assert run("payments", payments, ImportMode.CHECK).status.value == "checked"
+    assert run("payments", payments, ImportMode.IMPORT).status.value == "imported"
+    for kind, path in (("policyholders", holders), ("policies", policies), ("payments", payments)):
         again = run(kind, path, ImportMode.IMPORT)
         assert again.counts["unchanged"] == count and again.counts["created"] == again.counts["updated"] == 0
+
+
+def write_payments(path: Path, policies: Path) -> None:
+    """The first year's premium of each policy of ``policies``, paid by bank transfer on 5 January 2026."""
+    derive(path, policies, PAYMENT_HEADERS, lambda n, policy: [policy[0], f"BT2026{n:08d}", "2026-01-05", "1,200.00"])
 
 
 def timed(label: str, work, baseline: float | None = None) -> float:
