@@ -14,6 +14,7 @@ from sqlalchemy.orm import defer, joinedload
 from werkzeug.exceptions import NotFound
 
 from insurecrm.db import db
+from insurecrm.models import User
 from insurecrm.scope import StatementPerScope, visible, visible_ids
 from insurecrm.validation_messages import in_refusal
 from policies.models import Policy
@@ -94,17 +95,17 @@ def visible_relationship_or_404(policyholder: Policyholder, relationship_id: int
     raise NotFound(f"Relationship {relationship_id} of policyholder {policyholder.id} not found.")
 
 
-def create_relationship(policyholder: Policyholder, data: dict[str, Any]) -> PolicyholderRelationship:
+def create_relationship(policyholder: Policyholder, data: dict[str, Any], *, actor: User) -> PolicyholderRelationship:
     """Record that ``policyholder`` is ``kind`` of another, and the inverse (spouse ↔ spouse,
     child ↔ parent, employer ↔ employee, sibling ↔ sibling) in the same transaction.
 
-    Refuses (422): the policyholder itself, another the user may not see, parties of the wrong kind
+    Refuses (422): the policyholder itself, another ``actor`` may not see, parties of the wrong kind
     (a company as a spouse), and a relationship already recorded.
     """
     other_id, kind = data["to_policyholder_id"], data["kind"]
     if other_id == policyholder.id:
         raise refuse("to_policyholder_id", gettext("A policyholder cannot be related to themselves."))
-    other = db.session.scalar(select(Policyholder).where(Policyholder.id == other_id, visible(Policyholder)))
+    other = db.session.scalar(select(Policyholder).where(Policyholder.id == other_id, visible(Policyholder, actor)))
     if other is None:
         raise refuse("to_policyholder_id", gettext("Policyholder %(id)s not found.", id=other_id))
     if kind in PARTY_KINDS and (policyholder.kind, other.kind) != PARTY_KINDS[kind]:

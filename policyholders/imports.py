@@ -218,7 +218,7 @@ class PolicyholdersImport(ImportKind):
                 continue  # already recorded: importing the file again changes nothing
             holder = db.session.get(Policyholder, holder_id)
             try:
-                create_relationship(holder, {"to_policyholder_id": other_id, "kind": kind})
+                create_relationship(holder, {"to_policyholder_id": other_id, "kind": kind}, actor=ctx.user)
             except ValidationError as error:
                 refused.append((row, RowError.from_validation(error, {"to_policyholder_id": "related_id_number",
                                                                       "kind": "relationship"})))

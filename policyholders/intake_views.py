@@ -119,7 +119,7 @@ def add_member(policyholder_id: int):
     """Relate the policyholder to another of the user's book, chosen from a search (never a typed number)."""
     holder = get_visible_or_404(Policyholder, policyholder_id)
     try:
-        household.create_relationship(holder, load_form(RelationshipSchema()))
+        household.create_relationship(holder, load_form(RelationshipSchema()), actor=g.user)
     except ValidationError as exc:
         db.session.rollback()
         return _household_refused(holder, "household", messages_of(exc))
@@ -143,7 +143,7 @@ def new_member(policyholder_id: int):
         return _household_refused(holder, "household_new", {}, duplicates=duplicates, status=200)
     try:
         member = services.create_policyholder({**data, **_same_book_as(holder)}, actor=g.user)
-        household.create_relationship(holder, {"to_policyholder_id": member.id, **relation})
+        household.create_relationship(holder, {"to_policyholder_id": member.id, **relation}, actor=g.user)
     except ValidationError as exc:
         db.session.rollback()
         return _household_refused(holder, "household_new", messages_of(exc), duplicates=duplicates)

@@ -141,7 +141,8 @@ class Relationships(MethodView):
     @policyholders_blp.response(201, RelationshipSchema)
     def post(self, data, policyholder_id):
         """Relate the policyholder to another; the inverse (spouse, parent/child, employer/employee) follows."""
-        relationship = household.create_relationship(get_visible_or_404(Policyholder, policyholder_id), data)
+        relationship = household.create_relationship(get_visible_or_404(Policyholder, policyholder_id), data,
+                                                    actor=current_user())
         db.session.commit()
         return relationship
 
@@ -247,6 +248,7 @@ class ServiceRequestItem(MethodView):
     @service_blp.response(200, ServiceRequestSchema)
     def patch(self, data, request_id):
         """Assign, re-prioritise, progress, resolve (a resolution is required) or close a request."""
-        service_request = services.update_service_request(get_visible_or_404(ServiceRequest, request_id), data)
+        service_request = services.update_service_request(get_visible_or_404(ServiceRequest, request_id), data,
+                                                          actor=current_user())
         db.session.commit()
         return service_request

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
@@ -86,7 +86,7 @@ def assign(request_id: int):
         data = load_form(ServiceRequestUpdateSchema(only=("assigned_agent_id",)))
         if data.get("assigned_agent_id") is None:
             raise ValidationError({"assigned_agent_id": [_("Choose an agent.")]})
-        services.update_service_request(service_request, data)
+        services.update_service_request(service_request, data, actor=g.user)
     except ValidationError as exc:
         return _refused(service_request, "assign", exc)
     db.session.commit()
@@ -101,7 +101,7 @@ def resolve(request_id: int):
     service_request = get_visible_or_404(ServiceRequest, request_id)
     try:
         data = load_form(ServiceRequestUpdateSchema(only=("status", "resolution", "cost")))
-        services.update_service_request(service_request, data)
+        services.update_service_request(service_request, data, actor=g.user)
     except ValidationError as exc:
         return _refused(service_request, "resolve", exc)
     db.session.commit()

@@ -269,14 +269,14 @@ def create_interaction(data: dict[str, Any], *, actor: User) -> Interaction:
     the user's organisation, and a contact in the future.
     """
     data = dict(data)
-    _visible_policyholder(data["policyholder_id"])
+    _visible_policyholder(data["policyholder_id"], actor)
     data["agent_id"] = _acting_agent(data.get("agent_id", actor.agent_id), actor, field="agent_id")
     data.setdefault("occurred_at", utcnow())
     if data["occurred_at"] > utcnow() + timedelta(minutes=5):  # a little slack for clocks
         raise refuse("occurred_at", gettext("A contact is logged once it has happened; plan future ones as "
                                             "activities."))
-    _check_policy_of(data.get("policy_id"), data["policyholder_id"])
-    _check_opportunity_of(data.get("opportunity_id"), data["policyholder_id"])
+    _check_policy_of(data.get("policy_id"), data["policyholder_id"], actor)
+    _check_opportunity_of(data.get("opportunity_id"), data["policyholder_id"], actor)
     interaction = Interaction(**data, user_id=actor.id)
     db.session.add(interaction)
     db.session.flush()
@@ -290,9 +290,9 @@ def update_interaction(interaction: Interaction, data: dict[str, Any]) -> Intera
     return interaction
 
 
-def _visible_policyholder(policyholder_id: int) -> Policyholder:
+def _visible_policyholder(policyholder_id: int, actor: User) -> Policyholder:
     policyholder = db.session.scalar(
-        select(Policyholder).where(Policyholder.id == policyholder_id, visible(Policyholder)))
+        select(Policyholder).where(Policyholder.id == policyholder_id, visible(Policyholder, actor)))
     if policyholder is None:
         raise refuse("policyholder_id", gettext("Policyholder %(id)s not found.", id=policyholder_id))
     return policyholder
@@ -304,20 +304,20 @@ def _acting_agent(agent_id: int | None, actor: User, *, field: str) -> int | Non
         return None
     if actor.role in OWN_BOOK_ROLES and agent_id != actor.agent_id:
         raise refuse(field, gettext("You may only act for yourself."))
-    if not row_exists(Agent.id == agent_id, visible(Agent)):
+    if not row_exists(Agent.id == agent_id, visible(Agent, actor)):
         raise refuse(field, gettext("No agent %(id)s in your organisation.", id=agent_id))
     return agent_id
 
 
-def _check_policy_of(policy_id: int | None, policyholder_id: int) -> None:
+def _check_policy_of(policy_id: int | None, policyholder_id: int, actor: User) -> None:
     if policy_id is not None and not row_exists(Policy.id == policy_id, Policy.policyholder_id == policyholder_id,
-                                                visible(Policy)):
+                                                visible(Policy, actor)):
         raise refuse("policy_id", gettext("Policy %(id)s of this policyholder not found.", id=policy_id))
 
 
-def _check_opportunity_of(opportunity_id: int | None, policyholder_id: int) -> None:
+def _check_opportunity_of(opportunity_id: int | None, policyholder_id: int, actor: User) -> None:
     if opportunity_id is not None and not row_exists(
-        Opportunity.id == opportunity_id, visible(Opportunity),
+        Opportunity.id == opportunity_id, visible(Opportunity, actor),
         or_(Opportunity.policyholder_id.is_(None), Opportunity.policyholder_id == policyholder_id),
     ):
         raise refuse("opportunity_id", gettext("Opportunity %(id)s of this policyholder not found.", id=opportunity_id))
@@ -359,10 +359,10 @@ def create_service_request(data: dict[str, Any], *, actor: User) -> ServiceReque
     organisation, and a due time before now.
     """
     data = dict(data)
-    policyholder = _visible_policyholder(data["policyholder_id"])
-    _check_policy_of(data.get("policy_id"), policyholder.id)
+    policyholder = _visible_policyholder(data["policyholder_id"], actor)
+    _check_policy_of(data.get("policy_id"), policyholder.id, actor)
     if "assigned_agent_id" in data:
-        _check_assignee(data["assigned_agent_id"])
+        _check_assignee(data["assigned_agent_id"], actor)
     else:
         data["assigned_agent_id"] = policyholder.owner_agent_id
     opened_at = utcnow()
@@ -375,7 +375,7 @@ def create_service_request(data: dict[str, Any], *, actor: User) -> ServiceReque
     return service_request
 
 
-def update_service_request(request: ServiceRequest, data: dict[str, Any]) -> ServiceRequest:
+def update_service_request(request: ServiceRequest, data: dict[str, Any], *, actor: User) -> ServiceRequest:
     """Assign, re-prioritise (re-basing ``due_at`` on the SLA unless one is given), progress, resolve
     or close a request. Resolving or closing stamps ``resolved_at``; reopening a resolved request
     clears it.
@@ -390,7 +390,7 @@ def update_service_request(request: ServiceRequest, data: dict[str, Any]) -> Ser
     if status in FINISHED and not data.get("resolution", request.resolution):
         raise refuse("resolution", gettext("Say how the request was resolved."))
     if data.get("assigned_agent_id") is not None:
-        _check_assignee(data["assigned_agent_id"])
+        _check_assignee(data["assigned_agent_id"], actor)
     if "priority" in data and "due_at" not in data and data["priority"] != request.priority:
         data["due_at"] = sla_due_at(request.kind, data["priority"], request.opened_at)
     if status in FINISHED and request.resolved_at is None:
@@ -402,8 +402,8 @@ def update_service_request(request: ServiceRequest, data: dict[str, Any]) -> Ser
     return request
 
 
-def _check_assignee(agent_id: int | None) -> None:
-    if agent_id is not None and not row_exists(Agent.id == agent_id, visible(Agent)):
+def _check_assignee(agent_id: int | None, actor: User) -> None:
+    if agent_id is not None and not row_exists(Agent.id == agent_id, visible(Agent, actor)):
         raise refuse("assigned_agent_id", gettext("No agent %(id)s in your organisation.", id=agent_id))
 
 

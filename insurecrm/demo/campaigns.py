@@ -20,12 +20,9 @@ reminders do, for the sender. Commits once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from flask import g
 from sqlalchemy import select
 
 from agents.models import Activity, Agent, AgentStatus, OpportunitySource, TaskOutcome
@@ -150,15 +147,14 @@ def _replies(run: CampaignRun, manager: User, ran_on: date) -> None:
 
 def _call_back(message: InboundMessage, holder, actor: User, product_id: int | None, day: date) -> None:
     """The agent (``actor``) calls ``holder`` back about their reply and opens an opportunity for health cover."""
-    with _signed_in(actor):
-        task = db.session.scalar(select(Activity).where(Activity.source_key == f"inbound_message:{message.id}"))
-        if task is not None:
-            complete_task(task, outcome=TaskOutcome.REACHED, actor=actor,
-                          note="Interested in health cover: meeting to go through a quote.")
-        create_opportunity({"title": "Health cover", "policyholder_id": holder.id,
-                            "owner_agent_id": holder.owner_agent_id, "source": OpportunitySource.CAMPAIGN,
-                            "product_ids": [product_id] if product_id else [], "expected_premium": Decimal("3600.00"),
-                            "expected_close_date": day + timedelta(days=30)}, actor=actor)
+    task = db.session.scalar(select(Activity).where(Activity.source_key == f"inbound_message:{message.id}"))
+    if task is not None:
+        complete_task(task, outcome=TaskOutcome.REACHED, actor=actor,
+                      note="Interested in health cover: meeting to go through a quote.")
+    create_opportunity({"title": "Health cover", "policyholder_id": holder.id,
+                        "owner_agent_id": holder.owner_agent_id, "source": OpportunitySource.CAMPAIGN,
+                        "product_ids": [product_id] if product_id else [], "expected_premium": Decimal("3600.00"),
+                        "expected_close_date": day + timedelta(days=30)}, actor=actor)
 
 
 def _segment(fields: dict, manager: User) -> Segment:
@@ -173,14 +169,4 @@ def _campaign(fields: dict, segment: Segment, manager: User) -> Campaign:
 def _clock_at(day: date):
     return clock.frozen(datetime.combine(day, _OFFICE_HOUR_UTC, UTC))
 
-
-@contextmanager
-def _signed_in(user: User) -> Iterator[None]:
-    """Act as ``user`` signed in: some services of the pages read the scope of the request's user (``g.user``)."""
-    before = g.get("user")
-    g.user = user
-    try:
-        yield
-    finally:
-        g.user = before
 
