@@ -75,7 +75,8 @@ def test_a_changed_row_updates_its_record_and_an_empty_cell_keeps_the_value(org,
     assert run.counts == {"created": 0, "updated": 1, "unchanged": 1, "errors": 0, "warnings": 0}
     session.refresh(wei)
     assert (wei.region, wei.phone, wei.version) == ("北京", "+8613800138000", version + 1)
-    update = session.scalar(select(AuditLog).where(AuditLog.entity_id == wei.id, AuditLog.action == "update"))
+    update = session.scalar(select(AuditLog).where(AuditLog.entity_type == "policyholders",
+                                                   AuditLog.entity_id == wei.id, AuditLog.action == "update"))
     assert update.actor_label == f"import:{run.id}" and update.changes == {"region": [None, "北京"]}
 
 
