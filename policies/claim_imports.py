@@ -14,25 +14,34 @@ one whose amounts, description or rejection reason differ changes them, as a PAT
 would move a claim back (an approved claim reported again), or change its policy, loss date, report date or kind,
 is refused. The user sees only the policies in their scope: a policy number unknown or outside it is the same
 error.
+
+The engine hands the rows over 500 at a time (:meth:`ClaimsImport.prefetch`): the batch's claims on file (with
+whether the user may see their policies) and its policies (with their products) are read at once, and the services
+leave their rows for the batch's flush (``create_claim(..., flush=False, number_known_new=True)``,
+``update_claim(..., flush=False)``). Their rules are unchanged, and so is the audit log: a claim that its row creates
+and moves is written before each step, so that its creation and every step stay entries of their own. The rows of a
+batch share its policies as the session holds them: a claim settled in full ends its policy for the rows below too.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from insurecrm.db import db
 from insurecrm.imports.kinds import Column, Context, ImportKind, RowError, register
 from insurecrm.imports.values import Choices, parse_code, parse_date, parse_decimal
 from insurecrm.labels import LABELS
-from insurecrm.scope import visible
+from insurecrm.scope import scoped_select, visible
 from policies.claims import CLAIM_TRANSITIONS, create_claim, update_claim
 from policies.models import Claim, ClaimStatus, Policy
-from policies.payment_imports import NO_POLICY, visible_policy
+from policies.payment_imports import NO_POLICY
 from policies.schemas import ClaimSchema, ClaimUpdateSchema
 
 C = ClaimStatus
@@ -46,6 +55,12 @@ FILE_FIELDS = {"_schema": "policy_number"}
 #: how core systems commonly write a claim's status
 STATUS_ALIASES = {"审核": "under_review", "拒赔": "rejected", "已拒赔": "rejected", "已赔付": "paid", "赔付": "paid",
                   "结案": "closed", "已结案": "closed"}
+
+
+@cache
+def _schemas() -> tuple[ClaimSchema, ClaimUpdateSchema]:
+    """The API's schemas, made once: loading keeps no state in them (and words a refusal as it is raised)."""
+    return ClaimSchema(), ClaimUpdateSchema()
 
 
 class ClaimsImport(ImportKind):
@@ -82,28 +97,49 @@ class ClaimsImport(ImportKind):
     def key(self, values: dict[str, Any]) -> tuple | None:
         return (values["number"].strip().upper(),) if values.get("number") else None
 
+    def prefetch(self, batch: list[dict[str, Any]], ctx: Context) -> None:
+        """What the batch's rows look up, read at once: its claims on file (by number: the others are new), with
+        whether the user may see their policies, and the policies its rows name that the user may see, with their
+        products."""
+        numbers = sorted({values["number"].strip().upper() for values in batch if values.get("number")})
+        on_file = db.session.execute(
+            select(Claim, visible(Policy, ctx.user).label("visible")).join(Policy, Policy.id == Claim.policy_id)
+            .where(Claim.number.in_(numbers))) if numbers else ()
+        ctx.state["on_file"] = {claim.number: (claim, bool(may_see)) for claim, may_see in on_file}
+        policies = sorted({values["policy_number"].upper() for values in batch if values.get("policy_number")})
+        ctx.state["policies"] = {policy.number: policy for policy in db.session.scalars(
+            scoped_select(Policy, ctx.user).where(Policy.number.in_(policies))
+            .options(joinedload(Policy.product)))} if policies else {}
+
     def apply(self, row: int, values: dict[str, Any], ctx: Context) -> str:
         number = values["number"].strip().upper()
-        on_file = db.session.scalar(select(Claim).where(Claim.number == number))
-        if on_file is not None and not db.session.scalar(select(visible(Policy, ctx.user))
-                                                         .where(Policy.id == on_file.policy_id)):
+        on_file, may_see = ctx.state["on_file"].get(number, (None, True))
+        if not may_see:
             raise RowError({"number": [str(_l("This claim number is on file outside your organisation."))]})
-        policy = visible_policy(values["policy_number"], ctx)
+        # the policy as this session holds it: a claim of a row above may have ended it
+        policy = ctx.state["policies"].get(values["policy_number"].upper())
         if policy is None:
             raise RowError({"policy_number": [str(NO_POLICY)]})
+        claim_schema, update_schema = _schemas()
         try:
-            data = ClaimSchema().load({key: values[key] for key in (*FIXED, "incurred_amount", "description")
-                                       if key in values})
-            update = ClaimUpdateSchema().load({key: values[key] for key in ("status", *CHANGEABLE)
-                                               if key in values})
-            if on_file is None:
-                claim = create_claim(policy, data, number=number)
-                self._advance(claim, update)
-                return "created"
-            self._check_fixed(on_file, policy, data, values)
-            return "updated" if self._advance(on_file, update) else "unchanged"
+            data = claim_schema.load({key: values[key] for key in (*FIXED, "incurred_amount", "description")
+                                      if key in values})
+            update = update_schema.load({key: values[key] for key in ("status", *CHANGEABLE) if key in values})
+            # written with the batch, except what the audit log must see apart (a claim, then each of its steps)
+            with db.session.no_autoflush:
+                if on_file is None:
+                    claim = create_claim(policy, data, number=number, flush=False, number_known_new=True)
+                    self._advance(claim, update)
+                    return "created"
+                self._check_fixed(on_file, policy, data, values)
+                return "updated" if self._advance(on_file, update) else "unchanged"
         except ValidationError as error:
             raise RowError.from_validation(error, FILE_FIELDS) from None
+
+    def finish(self, ctx: Context) -> list[tuple[int, RowError]]:
+        """The last batch written too: a dry run writes every row, as the import does."""
+        db.session.flush()
+        return []
 
     @staticmethod
     def _check_fixed(claim: Claim, policy: Policy, data: dict[str, Any], values: dict[str, Any]) -> None:
@@ -126,9 +162,9 @@ class ClaimsImport(ImportKind):
         if not steps and not changes:
             return False
         if not steps:
-            update_claim(claim, changes)
+            update_claim(claim, changes, flush=False)
         for step in steps:
-            update_claim(claim, {**changes, "status": step})
+            update_claim(claim, {**changes, "status": step}, flush=False)
             changes = {}
         return True
 

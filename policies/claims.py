@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from flask_babel import gettext
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from insurecrm import clock
 from insurecrm.db import db
@@ -64,7 +64,8 @@ GIVEN_NUMBER = re.compile(r"[A-Z0-9][A-Z0-9\-/_.]{0,31}")
 NO_COVER_STATUSES = frozenset({PolicyStatus.QUOTED})
 
 
-def create_claim(policy: Policy, data: dict, *, number: str | None = None) -> Claim:
+def create_claim(policy: Policy, data: dict, *, number: str | None = None, flush: bool = True,
+                 number_known_new: bool = False) -> Claim:
     """Report a claim on ``policy``; its number is allocated (``CL<year><serial><check digit>``), or is ``number``
     when given (a claim brought in from the insurer's core system, with the number it has there).
 
@@ -73,6 +74,10 @@ def create_claim(policy: Policy, data: dict, *, number: str | None = None) -> Cl
     included), a report date before the loss date or in the future, and a negative incurred amount; a given
     ``number`` already taken, not of 1 to 32 letters, digits, ``-``, ``/``, ``_`` or ``.``, or of our own format
     with a wrong check digit (on ``number``).
+
+    For a caller reporting many (an import, in batches): ``flush=False`` leaves the claim to the caller's flush (run
+    under ``no_autoflush``); ``number_known_new``: the caller has looked the given number up on file itself (its
+    format is still checked, and the database's unique index still refuses a number taken meanwhile).
     """
     data = dict(data)
     data.setdefault("report_date", clock.today())
@@ -84,7 +89,7 @@ def create_claim(policy: Policy, data: dict, *, number: str | None = None) -> Cl
     errors: dict[str, list[str]] = {}
     if number is not None:
         number = number.strip().upper()
-        errors.update(_given_number_errors(number))
+        errors.update(_given_number_errors(number, known_new=number_known_new))
     covered = KINDS_BY_LINE[policy.product.line]
     if data["kind"] not in covered:
         errors["kind"] = [gettext("A %(line)s policy covers: %(kinds)s.",
@@ -103,24 +108,28 @@ def create_claim(policy: Policy, data: dict, *, number: str | None = None) -> Cl
         raise ValidationError(errors)
     if number is not None:
         reserve_claim_number(number)
-    claim = Claim(policy_id=policy.id, number=number or allocate_claim_number(data["report_date"].year), **data)
+    # its first values given here, not by the insert: a claim left to the caller's flush is read as it will be
+    starting = {"status": ClaimStatus.REPORTED, "incurred_amount": Decimal("0"), "paid_amount": Decimal("0")}
+    claim = Claim(policy_id=policy.id, number=number or allocate_claim_number(data["report_date"].year),
+                  **{**starting, **data})
     db.session.add(claim)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return claim
 
 
-def _given_number_errors(number: str) -> dict[str, list[str]]:
+def _given_number_errors(number: str, *, known_new: bool = False) -> dict[str, list[str]]:
     """What is wrong with a claim number given by another system (upper case): malformed, or taken."""
     if not GIVEN_NUMBER.fullmatch(number) or (number.startswith(CLAIM_CODE) and NUMBER_RE.fullmatch(number)
                                               and not is_valid_number(number)):
         return {"number": [gettext("%(number)s is not a claim number: 1 to 32 letters, digits, -, /, _ or ., and a "
                                    "number of ours (CL...) with its check digit.", number=number)]}
-    if db.session.scalar(select(Claim.id).where(Claim.number == number)) is not None:
+    if not known_new and db.session.scalar(select(Claim.id).where(Claim.number == number)) is not None:
         return {"number": [gettext("Claim number %(number)s is already taken.", number=number)]}
     return {}
 
 
-def update_claim(claim: Claim, data: dict) -> Claim:
+def update_claim(claim: Claim, data: dict, *, flush: bool = True) -> Claim:
     """Change a claim's status, amounts, rejection reason or description; a settlement may end the policy.
 
     Refuses (422) any change to a closed claim and a status the claim's status may not move to (on ``status``,
@@ -129,6 +138,11 @@ def update_claim(claim: Claim, data: dict) -> Claim:
     ``rejection_reason``). The checks apply to the claim as it will be after the change, so raising the
     incurred amount and the paid amount together is accepted. A claim of a terminating kind settled in
     full moves its policy to ``terminated_by_claim`` (see the module's rule).
+
+    ``flush=False`` (an import, in batches) leaves the change to the caller's flush (run under ``no_autoflush``),
+    except for a settlement that ends the policy, written at once with the policy's change. Each change of a claim
+    stays its own entry of the audit log: what an earlier call left unwritten (the claim's creation with
+    ``create_claim(flush=False)``, a step before this one) is written before this change is made.
     """
     incurred = data.get("incurred_amount", claim.incurred_amount)
     paid = data.get("paid_amount", claim.paid_amount)
@@ -143,8 +157,12 @@ def update_claim(claim: Claim, data: dict) -> Claim:
         raise ValidationError(errors)
     # load the policy before the change: a lazy load afterwards would flush the claim half-changed
     policy = db.session.get(Policy, claim.policy_id)
+    state = inspect(claim)
+    if state.pending or state.modified:  # a change left to a caller's flush is logged apart from this one
+        db.session.flush()
     apply_changes(claim, data)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     if settles_the_cover(claim):
         _terminate(policy, claim)
     return claim

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from insurecrm import clock
 from insurecrm.models import AuditLog, User
 from policies.claims import create_claim
-from policies.models import Claim, ProductLine
+from policies.models import Claim, Policy, PolicyStatus, ProductLine
 from policies.numbers import format_number, policy_number
 from tests.imports.conftest import csv_bytes, resident_id
 
@@ -173,3 +173,31 @@ def test_a_claim_on_file_outside_the_scope_is_refused(org, policies, run_import,
     on_file = run_import("claims", csv_bytes(rows()), session.get(User, sibling_manager_id))
     assert {(col, message) for _row, col, message in errors_of(on_file)} == {
         ("理赔号", "This claim number is on file outside your organisation.")}
+
+
+def test_a_claim_created_and_taken_to_closed_by_its_row_is_logged_step_by_step(org, policies, run_import, session):
+    """A batch's claims are written together, yet a claim that its row creates and moves is logged as the API
+    would: created, then each step on its own."""
+    run = run_import("claims", csv_bytes(rows()), org.admin)
+    assert run.status == "imported", errors_of(run)
+    closed = session.scalar(select(Claim).where(Claim.number == "BJ-2026-0003"))
+    entries = session.scalars(select(AuditLog).where(AuditLog.entity_type == "claims", AuditLog.entity_id == closed.id)
+                              .order_by(AuditLog.id)).all()
+    assert [(entry.action, entry.changes["status"]) for entry in entries] == [
+        ("create", [None, "reported"]), ("update", ["reported", "paid"]), ("update", ["paid", "closed"])]
+    assert entries[1].changes["paid_amount"] == ["0", "1000.00"]
+
+
+def test_two_rows_of_one_batch_settling_one_policy_end_it_once(org, policies, run_import, session):
+    """Two death claims on one policy paid in full, in one batch: the first ends the policy, the second finds it
+    ended (as the session holds it) and leaves it so."""
+    file = [HEADERS, ["BJ-2026-0101", FIRST, "2026-03-02", "2026-03-05", "death", "50000", "", "已赔付", "", "50000"],
+            ["BJ-2026-0102", FIRST, "2026-03-02", "2026-03-06", "death", "20000", "", "已赔付", "", "20000"]]
+    run = run_import("claims", csv_bytes(file), org.admin)
+    assert run.status == "imported", errors_of(run)
+    policy = session.get(Policy, policies[0].id)
+    session.refresh(policy)
+    assert policy.status == PolicyStatus.TERMINATED_BY_CLAIM
+    assert [(change.from_status, change.to_status) for change in policy.status_history][-1:] == [
+        (PolicyStatus.IN_FORCE, PolicyStatus.TERMINATED_BY_CLAIM)]
+    assert [change.to_status for change in policy.status_history].count(PolicyStatus.TERMINATED_BY_CLAIM) == 1
