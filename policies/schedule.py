@@ -54,8 +54,8 @@ def build_schedule(policy: Policy) -> list[Installment]:
     ]
 
 
-
-def schedule_installment(policy: Policy, sequence: int, data: dict[str, Any]) -> str:
+def schedule_installment(policy: Policy, sequence: int, data: dict[str, Any], *,
+                         installments: list[Installment] | None = None, flush: bool = True) -> str:
     """Make installment ``sequence`` of ``policy`` fall due on ``data["due_date"]`` for ``data["amount"]`` (and,
     when ``data`` says ``status``, due or waived), as a core system schedules it: the import of installments.
     ``"unchanged"`` when it already does, ``"updated"`` or ``"created"`` otherwise; a change is audited on the
@@ -64,9 +64,14 @@ def schedule_installment(policy: Policy, sequence: int, data: dict[str, Any]) ->
     A new installment is the next after the last one. Refuses (422): a due date outside the policy's term (from
     its effective date, before its expiry) or out of the order of the installments around it; a change to an
     installment that money was paid to (a payment is corrected by a reversal) or of a policy that has ended.
+
+    For a caller scheduling many (an import, in batches): ``installments`` are all of the policy's installments, read
+    by the caller, which the service takes as this session holds them and to which it adds the installment it
+    creates — the rows of one batch see each other's changes before any is written; ``flush=False`` leaves the
+    installment to the caller's flush (run under ``no_autoflush``). The audit entry is written at once either way.
     """
-    installments = db.session.scalars(select(Installment).where(Installment.policy_id == policy.id)
-                                      .order_by(Installment.sequence)).all()
+    if installments is None:
+        installments = list(db.session.scalars(select(Installment).where(Installment.policy_id == policy.id)))
     by_sequence = {installment.sequence: installment for installment in installments}
     current = by_sequence.get(sequence)
     wanted = {"due_date": data["due_date"], "amount": to_money(data["amount"])}
@@ -79,12 +84,15 @@ def schedule_installment(policy: Policy, sequence: int, data: dict[str, Any]) ->
     _check_change(policy, sequence, current, wanted, by_sequence)
     before = {key: None if current is None else getattr(current, key) for key in wanted}
     if current is None:
-        db.session.add(Installment(policy_id=policy.id, sequence=sequence, paid_amount=Decimal("0"),
-                                   **{"status": InstallmentStatus.DUE, **wanted}))
+        added = Installment(policy_id=policy.id, sequence=sequence, paid_amount=Decimal("0"),
+                            **{"status": InstallmentStatus.DUE, **wanted})
+        db.session.add(added)
+        installments.append(added)
     else:
         for key, value in wanted.items():
             setattr(current, key, value)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     record(db.session, action="update", entity_type="policies", entity_id=policy.id,
            changes={f"installments[{sequence}].{key}": [_plain(before[key]), _plain(value)]
                     for key, value in wanted.items()})

@@ -151,3 +151,20 @@ def test_a_key_twice_and_another_branch_are_refused(org, monthly, rows_of, run_i
     outside = run_import("installments", rows_of(row(monthly, 1, amount="90")), org.sibling_manager)
     assert {message for _r, _c, message in errors_of(outside)} == {"No policy with this number that you may see."}
     assert schedule(session, monthly)[0][2] == Decimal("100.00")
+
+
+def test_rows_of_one_batch_see_the_installments_rows_above_added(org, monthly, rows_of, run_import, session):
+    """A batch's rows are written together: a row still sees the installment a row above added — the next number
+    follows it, and a due date moved past it is out of order."""
+    last = schedule(session, monthly)[-1][1]
+    thirteenth, fourteenth = last + timedelta(days=10), last + timedelta(days=20)
+    moved_past = run_import("installments", rows_of([monthly.number, "13", thirteenth.isoformat(), "100", ""],
+                                                    row(monthly, 12, shift_days=15)), org.admin)
+    assert [(r, c) for r, c, _m in errors_of(moved_past)] == [(3, "应缴日期")]
+    assert "before installment 13" in errors_of(moved_past)[0][2]
+
+    added = run_import("installments", rows_of([monthly.number, "13", thirteenth.isoformat(), "100", ""],
+                                               [monthly.number, "14", fourteenth.isoformat(), "100", ""]), org.admin)
+    assert added.status == "imported", errors_of(added)
+    assert added.counts["created"] == 2
+    assert [seq for seq, *_rest in schedule(session, monthly)] == list(range(1, 15))
