@@ -46,11 +46,6 @@ def parse_sequence(value) -> int:
     return int(text)
 
 
-def visible_policy(number: str, ctx: Context) -> Policy | None:
-    """The policy numbered ``number`` if the importing user may see it."""
-    return db.session.scalar(scoped_select(Policy, ctx.user).where(Policy.number == number.upper()))
-
-
 class PaymentsImport(ImportKind):
     name = "payments"
     label = _l("Payments")

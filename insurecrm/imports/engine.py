@@ -341,6 +341,9 @@ def _execute(run: ImportRun, kind: ImportKind, user: User, outcome: Outcome, pro
             progress(outcome.rows)
             if outcome.rows % ANALYZE_EVERY_ROWS == 0:
                 _analyze_within(kind.tables)
+    # the last batch written, in a dry run too: what the database itself refuses (a number taken meanwhile by
+    # someone else) fails the dry run as it would the import
+    db.session.flush()
     for number, refused in kind.finish(ctx):
         for field_name, messages in refused.errors.items():
             for message in messages:
