@@ -9,7 +9,8 @@ half-way (a crash) is finished by the next attempt: members, messages and tasks 
 
 **Who.** The campaign's segment, evaluated on the run's date in the scope of the campaign's owner (who made it, or
 to whom it was handed over: :mod:`policyholders.campaigns.owners`; a campaign whose owner left runs no more until
-handed over), in the order of policyholder ids. A random share of them (``control_percent``, drawn with the run as
+handed over), within the campaign's branch whoever owns it (:func:`within_branch`), in the order of policyholder
+ids. A random share of them (``control_percent``, drawn with the run as
 seed: the same members whatever attempt draws) is held out — the control group, sent nothing — and every other
 member is, in turn:
 
@@ -34,11 +35,12 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import and_, bindparam, func, insert, select, true, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, insert, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 
-from agents.models import Activity, ActivityKind, ActivityStatus, Agent, AgentStatus, Priority, TaskReason
+from agents.models import Activity, ActivityKind, ActivityStatus, Agent, AgentStatus, OrgUnit, Priority, TaskReason
 from agents.task_services import planned_on
 from insurecrm import clock
 from insurecrm.db import db, utcnow
@@ -132,7 +134,8 @@ def run_campaign(campaign: Campaign, day: date) -> CampaignRun:
     run = _claim(campaign, day)
     if run.status == RunStatus.DONE:
         return run
-    ids = db.session.scalars(segment_query(campaign.segment, owner, on=day).order_by(Policyholder.id)).all()
+    ids = db.session.scalars(segment_query(campaign.segment, owner, on=day).where(*within_branch(campaign))
+                             .order_by(Policyholder.id)).all()
     control = _control_group(run, ids, campaign.control_percent)
     done = set(db.session.scalars(select(CampaignMember.policyholder_id).where(CampaignMember.run_id == run.id)))
     budget = _messages_left(campaign, run)
@@ -292,6 +295,17 @@ def _finish(campaign: Campaign, run: CampaignRun) -> None:
     run.cost = campaign.cost_per_message * counts.get(MemberOutcome.SENT.value, 0)
     run.status, run.finished_at = RunStatus.DONE, utcnow()
     db.session.flush()
+
+
+def within_branch(campaign: Campaign) -> list[ColumnElement[bool]]:
+    """The conditions keeping a campaign's members in its branch (its unit and the units below), whoever owns it:
+    handed over to an admin, whose scope is the whole book, or to a manager above the branch, it reaches no further
+    than the branch it was made for. A campaign of no unit (an admin's, filed nowhere): none."""
+    if campaign.org_unit_id is None:
+        return []
+    branch, unit = aliased(OrgUnit), aliased(OrgUnit)
+    units = select(unit.id).join(branch, unit.path.startswith(branch.path)).where(branch.id == campaign.org_unit_id)
+    return [Policyholder.org_unit_id.in_(units)]
 
 
 def run_now(campaign: Campaign) -> CampaignRun:

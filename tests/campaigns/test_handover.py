@@ -57,13 +57,14 @@ def test_an_admin_hands_over_a_campaign_whose_owner_left_and_it_runs_again(org, 
     assert run.counts["members"] == 13  # the branch, in the successor's scope
 
 
-def test_after_hand_over_the_segment_is_read_in_the_new_owners_scope(org, book, api, campaign_of, session):
+def test_handed_over_to_an_admin_a_campaign_still_reaches_only_its_branch(org, book, api, campaign_of, session):
+    """An admin's scope is the whole book (the sibling branch's holder too): the campaign keeps to its branch."""
     campaign = campaign_of()
     assert hand_over(api(org.manager), campaign, org.admin.id).status_code == 200
     session.refresh(campaign)
     run = run_campaign(campaign, ON)
     session.commit()
-    assert run.counts["members"] == 14  # an admin's scope is the whole book: the sibling branch's holder too
+    assert run.counts["members"] == 13  # as in its maker's scope, not 14
 
 
 def test_a_manager_may_hand_over_to_a_manager_above_the_branch(org, book, api, campaign_of, make, session):
