@@ -15,6 +15,7 @@ policies in their scope: a policy number unknown or outside it is the same error
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -36,6 +37,12 @@ FILE_FIELDS = {"_schema": "policy_number"}
 #: how banks and core systems commonly write a payment's method
 METHOD_ALIASES = {"代扣": "bank_debit", "转账": "bank_transfer", "刷卡": "card", "微信": "mobile", "支付宝": "mobile"}
 NO_POLICY = _l("No policy with this number that you may see.")
+
+
+@cache
+def _schema() -> PaymentSchema:
+    """The API's schema, made once: loading keeps no state in it (and words a refusal as it is raised)."""
+    return PaymentSchema()
 
 
 def parse_sequence(value) -> int:
@@ -99,7 +106,7 @@ class PaymentsImport(ImportKind):
         payload = {key: values[key] for key in ("paid_on", "amount", "method", "reference") if key in values}
         installments = ctx.state["installments"][policy.id]
         try:
-            data = PaymentSchema().load(payload)
+            data = _schema().load(payload)
             on_file = ctx.state["payments"].get((policy.id, data["reference"].upper()))
             if on_file is not None:
                 return self._unchanged(on_file, data, values, policy)
